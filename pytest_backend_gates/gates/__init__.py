@@ -1,0 +1,88 @@
+"""The gate interface, and where the built-in gates live.
+
+A gate is created once per pytest process when its gate is enabled, may
+implement pytest hooks (it is registered as a plugin for the session), and in
+the end produces exactly one :class:`~pytest_backend_gates.result.GateResult`.
+
+Under pytest-xdist every process has its own gate objects: workers measure and
+hand their measurements over with :meth:`Gate.worker_output`; the controller
+merges them with :meth:`Gate.absorb_worker_output` and alone calls
+:meth:`Gate.evaluate`.
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from ..config import GatesConfig, Table
+from ..result import GateResult
+
+
+@dataclass(frozen=True)
+class GateContext:
+    """What every gate may use besides its own settings."""
+
+    pytest_config: pytest.Config
+    config: GatesConfig
+
+    @property
+    def rootpath(self) -> Path:
+        return self.pytest_config.rootpath
+
+    @property
+    def is_xdist_worker(self) -> bool:
+        return hasattr(self.pytest_config, "workerinput")
+
+
+class Gate(abc.ABC):
+    name: ClassVar[str]
+    # True when the gate cannot do anything useful without its table
+    # (naming it in --backend-gates without one is then a usage error).
+    requires_table: ClassVar[bool] = False
+    # For third-party gates: how to read their [tool.backend-gates.<name>]
+    # table and which keys it allows. Built-in gates are parsed in config.py.
+    settings_parser: ClassVar[Callable[[Table], Any] | None] = None
+    settings_keys: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, settings: Any, context: GateContext) -> None:
+        self.settings = settings
+        self.context = context
+
+    def start(self) -> None:  # noqa: B027 - optional
+        """Called once, before collection (before conftest.py files are imported)."""
+
+    def stop(self) -> None:  # noqa: B027 - optional
+        """Called once at the end of the session, before worker output is taken; must be idempotent."""
+
+    def worker_output(self) -> Any:
+        """On an xdist worker: measurements to send to the controller (execnet-serialisable)."""
+        return None
+
+    def absorb_worker_output(self, data: Any) -> None:  # noqa: B027 - optional
+        """On the controller: merge what one worker sent."""
+
+    @abc.abstractmethod
+    def evaluate(self) -> GateResult:
+        """Decide the gate. Called once, on the controller, after every test ran."""
+
+
+# name -> "module:Class", imported only when the gate is enabled, so a passive
+# run never pays for coverage.py, schemathesis or locust.
+BUILTIN_GATES: dict[str, str] = {
+    "coverage": "pytest_backend_gates.gates.coverage:CoverageGate",
+}
+
+
+def load_builtin_gate(name: str) -> type[Gate] | None:
+    target = BUILTIN_GATES.get(name)
+    if target is None:
+        return None
+    module_name, _, class_name = target.partition(":")
+    return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]

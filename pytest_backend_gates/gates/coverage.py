@@ -1,0 +1,312 @@
+"""Coverage gate: coverage.py thresholds for the whole run and per file.
+
+Measurement starts before conftest.py files and test modules are imported,
+so module-level code counts as in `coverage run -m pytest`. When pytest-cov
+(or an outer `coverage run`) already measures, its data is read instead:
+the code is never traced twice.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import math
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..config import CoverageSettings
+from ..result import GateResult, Status, Violation
+from . import Gate
+
+
+@dataclass(frozen=True)
+class FileCoverage:
+    path: str  # relative to rootdir where possible, with forward slashes
+    percent: float  # coverage.py's figure: statements and, with branch=true, branches
+    statements: int
+    missing_lines: tuple[int, ...]
+    executed_lines: tuple[int, ...]
+    missing_branches: tuple[tuple[int, int], ...]
+
+    def missing_text(self) -> str:
+        parts = []
+        if self.missing_lines:
+            parts.append("missing lines " + line_ranges(self.missing_lines, self.executed_lines))
+        if self.missing_branches:
+            shown = [f"{a}->{'exit' if b < 0 else b}" for a, b in self.missing_branches[:10]]
+            more = len(self.missing_branches) - len(shown)
+            parts.append("missing branches " + ", ".join(shown) + (f" (+{more} more)" if more else ""))
+        return "; ".join(parts)
+
+
+def line_ranges(missing: tuple[int, ...], executed: tuple[int, ...]) -> str:
+    """'3-5, 9' the way `coverage report -m` writes it: a range runs over statements, not blank lines."""
+    statements = sorted(set(missing) | set(executed))
+    missing_set = set(missing)
+    ranges: list[tuple[int, int]] = []
+    start = end = None
+    for line in statements:
+        if line in missing_set:
+            start = line if start is None else start
+            end = line
+        elif start is not None:
+            ranges.append((start, end))  # type: ignore[arg-type]
+            start = end = None
+    if start is not None:
+        ranges.append((start, end))  # type: ignore[arg-type]
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in ranges)
+
+
+def percent_text(value: float) -> str:
+    """Two decimals, rounded down: 89.996 must never print as a passing '90.00'."""
+    return f"{math.floor(value * 100) / 100:.2f}%"
+
+
+def most_specific_glob(path: str, globs: list[str]) -> str | None:
+    """Of the globs matching `path`, the one with most literal characters (then the longest)."""
+    matching = [g for g in globs if fnmatch.fnmatchcase(path, g)]
+    if not matching:
+        return None
+    return max(matching, key=lambda g: (len(g) - sum(g.count(c) for c in "*?["), len(g), g))
+
+
+def _pytest_cov_plugin(config: pytest.Config) -> Any:
+    """pytest-cov's plugin object when it is measuring this run, else None."""
+    plugin = config.pluginmanager.getplugin("_cov")
+    options = getattr(plugin, "options", None)
+    if plugin is None or options is None or getattr(options, "no_cov", False) or not options.cov_source:
+        return None
+    return plugin
+
+
+class CoverageGate(Gate):
+    name = "coverage"
+    requires_table = True
+    settings: CoverageSettings
+
+    def __init__(self, settings: CoverageSettings, context: Any) -> None:
+        super().__init__(settings, context)
+        self._cov: Any = None  # coverage.Coverage we started, or an outer one
+        self._owned = False
+        self._measured_by = "coverage.py"
+        self._worker_blobs: list[bytes] = []
+        self._coverage_warnings: list[str] = []
+
+    # -- measuring ---------------------------------------------------------
+    def _source(self) -> list[str] | None:
+        """Directories resolved against rootdir; anything else is a package name for coverage.py."""
+        resolved = []
+        for entry in self.settings.source:
+            path = self.context.rootpath / entry
+            if path.exists():
+                resolved.append(str(path))
+            elif "/" in entry or os.sep in entry or entry.endswith(".py"):
+                raise pytest.UsageError(
+                    f"[tool.backend-gates.coverage] source: {entry!r} does not exist under {self.context.rootpath}; "
+                    "expected a directory (relative to the rootdir) or an importable package name"
+                )
+            else:
+                resolved.append(entry)
+        return resolved or None
+
+    def start(self) -> None:
+        import coverage
+
+        if _pytest_cov_plugin(self.context.pytest_config) is not None:
+            self._measured_by = "pytest-cov"
+            return
+        current = coverage.Coverage.current()
+        if current is not None:
+            self._cov, self._measured_by = current, "coverage run"
+            return
+        self._cov = coverage.Coverage(data_file=None, branch=self.settings.branch, source=self._source())
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            self._cov.start()
+        self._remember(caught)
+        self._owned = True
+
+    def stop(self) -> None:
+        if self._owned and self._cov is not None:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                self._cov.stop()
+                self._cov.get_data()  # flushes, and adds never-imported files of `source`
+            self._remember(caught)
+            self._owned = False  # stopped: stop() is idempotent
+
+    def _remember(self, caught: list[warnings.WarningMessage]) -> None:
+        for warning in caught:
+            text = str(warning.message)
+            if text not in self._coverage_warnings:
+                self._coverage_warnings.append(text)
+
+    def worker_output(self) -> Any:
+        if self._measured_by != "coverage.py" or self._cov is None:
+            return None  # pytest-cov combines its own worker data
+        return {"data": self._cov.get_data().dumps(), "warnings": self._coverage_warnings}
+
+    def absorb_worker_output(self, data: Any) -> None:
+        self._worker_blobs.append(data["data"])
+        for text in data["warnings"]:
+            if text not in self._coverage_warnings:
+                self._coverage_warnings.append(text)
+
+    # -- deciding ----------------------------------------------------------
+    def _report_source(self) -> Any:
+        if self._measured_by == "pytest-cov":
+            plugin = _pytest_cov_plugin(self.context.pytest_config)
+            return plugin.cov_controller.cov if plugin is not None and plugin.cov_controller else None
+        return self._cov
+
+    def _read_files(self) -> tuple[list[FileCoverage], dict[str, Any]]:
+        from coverage import CoverageData
+        from coverage.exceptions import NoDataError
+
+        cov = self._report_source()
+        if cov is None:
+            raise _CannotMeasure("coverage.py was not measuring this run")
+        for blob in self._worker_blobs:
+            worker_data = CoverageData(no_disk=True)
+            worker_data.loads(blob)
+            cov.get_data().update(worker_data)
+        self._worker_blobs.clear()
+        include = None
+        if self._measured_by != "coverage.py" and self.settings.source:
+            include = [str(self.context.rootpath / entry / "*") for entry in self.settings.source]
+        fd, report_path = tempfile.mkstemp(suffix=".json", prefix="backend-gates-coverage-")
+        os.close(fd)
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    cov.json_report(outfile=report_path, include=include)
+                except NoDataError as exc:
+                    raise _CannotMeasure(f"coverage.py has no data to report ({exc})") from None
+            self._remember(caught)
+            report = json.loads(Path(report_path).read_text())
+        finally:
+            os.unlink(report_path)
+        return [self._file(name, info) for name, info in sorted(report["files"].items())], report["totals"]
+
+    def _file(self, name: str, info: dict[str, Any]) -> FileCoverage:
+        path = Path(name)
+        if not path.is_absolute():
+            path = Path.cwd() / path
+        try:
+            shown = path.resolve().relative_to(self.context.rootpath.resolve()).as_posix()
+        except ValueError:
+            shown = path.as_posix()
+        summary = info["summary"]
+        return FileCoverage(
+            path=shown,
+            percent=float(summary["percent_covered"]),
+            statements=int(summary["num_statements"]),
+            missing_lines=tuple(info.get("missing_lines", ())),
+            executed_lines=tuple(info.get("executed_lines", ())),
+            missing_branches=tuple(tuple(pair) for pair in info.get("missing_branches", ())),  # type: ignore[misc]
+        )
+
+    def evaluate(self) -> GateResult:
+        self.stop()
+        try:
+            files, totals = self._read_files()
+        except _CannotMeasure as exc:
+            return GateResult.error(self.name, f"could not measure coverage: {exc}")
+        settings = self.settings
+        violations: list[Violation] = []
+        warnings_out = [f"coverage.py: {text}" for text in self._coverage_warnings]
+        total = float(totals["percent_covered"])
+        measured: dict[str, Any] = {"total": round(total, 2), "files": len(files), "measured_by": self._measured_by}
+        threshold: dict[str, Any] = {}
+        summary_parts = [f"total {percent_text(total)}"]
+
+        least_covered = sorted(files, key=lambda f: f.percent)[:3]
+        if settings.total is not None:
+            threshold["total"] = settings.total
+            summary_parts[-1] += f" (min {settings.total:g}%)"
+            if total < settings.total:
+                kind = "statements and branches" if settings.branch else "statements"
+                lowest = ", ".join(f"{f.path} {percent_text(f.percent)}" for f in least_covered if f.percent < 100)
+                violations.append(Violation(
+                    where="total",
+                    check="coverage-total",
+                    message=f"total coverage {percent_text(total)} is under the minimum {settings.total:g}% "
+                    f"({kind}; {totals['covered_lines']} of {totals['num_statements']} statements covered)"
+                    + (f"; least covered: {lowest}" if lowest else ""),
+                ))
+
+        if settings.branch:
+            num_branches = int(totals.get("num_branches", 0))
+            covered_branches = int(totals.get("covered_branches", 0))
+            branch_percent = 100.0 if num_branches == 0 else 100.0 * covered_branches / num_branches
+            measured["branches"] = round(branch_percent, 2)
+            summary_parts.append(f"branches {percent_text(branch_percent)}")
+            if settings.branches is not None:
+                threshold["branches"] = settings.branches
+                summary_parts[-1] += f" (min {settings.branches:g}%)"
+                if branch_percent < settings.branches:
+                    worst = sorted(files, key=lambda f: -len(f.missing_branches))[:3]
+                    names = ", ".join(f"{f.path} ({len(f.missing_branches)})" for f in worst if f.missing_branches)
+                    violations.append(Violation(
+                        where="total",
+                        check="coverage-branches",
+                        message=f"branch coverage {percent_text(branch_percent)} is under the minimum "
+                        f"{settings.branches:g}% ({covered_branches} of {num_branches} branches taken)"
+                        + (f"; most missed branches: {names}" if names else ""),
+                    ))
+
+        if settings.files:
+            threshold["files"] = dict(settings.files)
+            globs = list(settings.files)
+            used: set[str] = set()
+            matched = 0
+            file_violations = []
+            for file in files:
+                glob = most_specific_glob(file.path, globs)
+                if glob is None:
+                    continue
+                used.add(glob)
+                matched += 1
+                minimum = settings.files[glob]
+                if file.percent < minimum:
+                    file_violations.append(Violation(
+                        where=file.path,
+                        check="coverage-file",
+                        message=f"{file.path}: {percent_text(file.percent)} is under the minimum {minimum:g}% "
+                        f"set by files.{json.dumps(glob)}; {file.missing_text()}",
+                        details={"percent": round(file.percent, 2), "minimum": minimum, "glob": glob,
+                                 "missing_lines": list(file.missing_lines)},
+                    ))
+            file_violations.sort(key=lambda v: v.details["percent"] - v.details["minimum"])
+            violations.extend(file_violations)
+            for glob in globs:
+                if glob not in used:
+                    warnings_out.append(
+                        f"files.{json.dumps(glob)} matched no measured file, so its minimum was not enforced "
+                        f"(paths are relative to {self.context.rootpath}, e.g. {files[0].path if files else 'src/pkg/mod.py'!r})"
+                    )
+            under = len(file_violations)
+            summary_parts.append(f"{under} of {matched} files under their minimum")
+
+        if not threshold:
+            warnings_out.append("no minimum is set (total, branches or files): coverage is reported, nothing is enforced")
+        return GateResult(
+            gate=self.name,
+            status=Status.FAILED if violations else Status.PASSED,
+            summary=", ".join(summary_parts),
+            violations=violations,
+            warnings=warnings_out,
+            measured=measured,
+            threshold=threshold,
+        )
+
+
+class _CannotMeasure(Exception):
+    pass

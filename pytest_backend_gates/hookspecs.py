@@ -1,0 +1,39 @@
+"""Hooks that other plugins can implement to extend pytest-backend-gates.
+
+Gates are set up before conftest.py files are imported (so that coverage can
+measure them), hence `pytest_backend_gates_register_gates` is only seen from an
+installed plugin (a `pytest11` entry point) or one loaded with `-p`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from .gates import Gate
+    from .result import GateResult
+
+
+@pytest.hookspec
+def pytest_backend_gates_register_gates(config: pytest.Config) -> list[type[Gate]] | None:
+    """Return gate classes (subclasses of :class:`pytest_backend_gates.gates.Gate`) to add.
+
+    Each class has a unique ``name``; its table ``[tool.backend-gates.<name>]``
+    is read by its ``settings_parser`` (a function taking a
+    :class:`pytest_backend_gates.config.Table`), with ``settings_keys`` listing
+    the keys it allows. The gate then runs like a built-in one: enabled by
+    ``--backend-gates`` when its table exists or by ``--backend-gates=<name>``.
+
+    .. versionadded:: 0.1
+    """
+
+
+@pytest.hookspec
+def pytest_backend_gates_result(config: pytest.Config, result: GateResult) -> None:
+    """Called on the controller once per gate, after it was evaluated and redacted,
+    before the terminal summary and the JSON report are written.
+
+    .. versionadded:: 0.1
+    """

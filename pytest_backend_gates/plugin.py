@@ -1,0 +1,128 @@
+"""pytest hooks and wiring only: everything else lives in its own module.
+
+Passive (no `--backend-gates`): markers are registered, nothing else happens.
+Active: the configuration is read and the gates are started before conftest.py
+files are imported; each process measures; the controller (the only process
+without xdist) evaluates the gates once, sets the exit status and reports.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from . import hookspecs
+from .report import report_data, terminal_lines, verdict_line, write_json_report
+from .session import ALL, GateRun, parse_selection
+
+gate_run_key = pytest.StashKey[GateRun]()
+WORKER_OUTPUT_KEY = "backend_gates"
+
+MARKERS = (
+    "latency_budget(*budgets): the test's timings must meet every budget, e.g. 'p95 < 20ms' (backend-gates)",
+    "race_probe(threads=8, rounds=20): run the test body in `threads` threads released together, "
+    "`rounds` times (backend-gates)",
+    "query_budget(max=None, repeats=None): limit the SQL statements the test executes (backend-gates)",
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("backend-gates", "backend gates (pytest-backend-gates)")
+    group.addoption(
+        "--backend-gates",
+        dest="backend_gates",
+        nargs="?",
+        const=ALL,
+        default=None,
+        type=parse_selection,
+        metavar="GATES",
+        help="enforce the gates configured in [tool.backend-gates]; or only the named ones, "
+        "e.g. --backend-gates=contract,coverage",
+    )
+    group.addoption(
+        "--backend-gates-report",
+        dest="backend_gates_report",
+        default=None,
+        metavar="PATH",
+        help="also write the gates' JSON report to PATH (overrides `report` in the config)",
+    )
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def _start_gates(config: pytest.Config, selection: tuple[str, ...]) -> None:
+    run = GateRun.build(config, selection)
+    config.stash[gate_run_key] = run
+    run.start()
+    for gate in run.gates.values():
+        config.pluginmanager.register(gate, f"backend-gates-{gate.name}")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    # As early as pytest-cov starts coverage: before conftest.py files are imported.
+    selection = getattr(early_config.known_args_namespace, "backend_gates", None)
+    if selection is not None:
+        _start_gates(early_config, selection)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for marker in MARKERS:
+        config.addinivalue_line("markers", marker)
+    selection = config.getoption("backend_gates")
+    if selection is not None and gate_run_key not in config.stash:
+        _start_gates(config, selection)  # plugin loaded too late for the early hook
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    run = node.config.stash.get(gate_run_key, None)
+    output = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT_KEY)
+    if run is not None and output is not None:
+        run.absorb_worker_output(output)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    run = config.stash.get(gate_run_key, None)
+    if run is None:
+        return
+    if hasattr(config, "workerinput"):  # xdist worker: hand measurements to the controller
+        config.workeroutput[WORKER_OUTPUT_KEY] = run.worker_output()  # type: ignore[attr-defined]
+        return
+    interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+    report_path = run.report_path(config.getoption("backend_gates_report"))
+    try:
+        results = run.evaluate()
+    finally:
+        if report_path is not None and run.results is not None:
+            write_json_report(report_path, report_data(run.results, interrupted=interrupted, workers=run.workers_reported))
+    for result in results:
+        config.hook.pytest_backend_gates_result(config=config, result=result)
+    # Like pytest's own --max-warnings: only turn a success into a failure,
+    # never mask a real test failure or usage error.
+    if not run.passed and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    run = config.stash.get(gate_run_key, None)
+    if run is None or run.results is None:
+        return
+    terminalreporter.section("backend gates")
+    for text, markup in terminal_lines(run.results, verbose=config.get_verbosity()):
+        terminalreporter.write_line(text, **markup)
+    report_path = run.report_path(config.getoption("backend_gates_report"))
+    text, markup = verdict_line(run.results, report_path)
+    terminalreporter.write_line(text, **markup)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = config.stash.get(gate_run_key, None)
+    if run is not None:
+        run.stop()
+        del config.stash[gate_run_key]

@@ -1,0 +1,99 @@
+"""Reporters: they read gate results and never decide anything.
+
+The JSON report (SPEC section 5) is written atomically: to a temporary file
+in the same folder, then renamed over the target, so a reader never sees half
+a file, even when the run was interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .result import GateResult, Status
+
+REPORT_VERSION = 1
+
+
+def report_data(results: list[GateResult], *, interrupted: bool, workers: int) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "version": REPORT_VERSION,
+        "passed": not any(r.status.fails_run for r in results),
+        "gates": [r.to_json() for r in results],
+        # extensions (docs/report.md)
+        "interrupted": interrupted,
+    }
+    if workers:
+        data["xdist_workers"] = workers
+    return data
+
+
+def write_json_report(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            json.dump(data, stream, indent=2)
+            stream.write("\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+_MARKUP: dict[Status, dict[str, bool]] = {
+    Status.PASSED: {"green": True},
+    Status.FAILED: {"red": True, "bold": True},
+    Status.ERROR: {"red": True, "bold": True},
+    Status.SKIPPED: {"yellow": True},
+}
+
+
+def terminal_lines(results: list[GateResult], *, verbose: int = 0) -> list[tuple[str, dict[str, bool]]]:
+    """The terminal summary as (text, markup) lines: one line per gate, then details per gate."""
+    lines: list[tuple[str, dict[str, bool]]] = []
+    width = max((len(r.gate) for r in results), default=0)
+    for r in results:
+        text = f"{r.gate.ljust(width)}  {r.status.value.upper():7} {r.summary}"
+        if r.violations:
+            text += f" | worst: {r.violations[0].where}: {_first_line(r.violations[0].message)}"
+        lines.append((text, _MARKUP[r.status]))
+    for r in results:
+        if not r.violations and not r.warnings:
+            continue
+        lines.append(("", {}))
+        count = len(r.violations)
+        title = f"{r.gate}: {count} violation{'s' if count != 1 else ''}" if count else f"{r.gate}: warnings"
+        lines.append((f"--- {title} ---", _MARKUP[r.status] if count else {"yellow": True}))
+        for v in r.violations:
+            lines.append((f"{v.where} [{v.check}]: {v.message}", {}))
+            if v.reproduce:
+                lines.append((f"    reproduce: {v.reproduce}", {}))
+        for warning in r.warnings:
+            if "\n" in warning and not verbose:  # a crash's traceback: only with -v
+                lines.append(("warning: (traceback hidden; run with -v to see it)", {"yellow": True}))
+                continue
+            lines.append((f"warning: {warning}", {"yellow": True}))
+    return lines
+
+
+def verdict_line(results: list[GateResult], report_path: Path | None) -> tuple[str, dict[str, bool]]:
+    bad = [r for r in results if r.status.fails_run]
+    where = f"; report: {report_path}" if report_path else ""
+    if not results:
+        return (f"backend gates: no gate enabled (add a [tool.backend-gates.<gate>] table to pyproject.toml){where}",
+                {"yellow": True})
+    if bad:
+        names = ", ".join(f"{r.gate} {r.status.value}" for r in bad)
+        return f"backend gates FAILED: {names}{where}", {"red": True, "bold": True}
+    return f"backend gates passed: {len(results)} gate{'s' if len(results) != 1 else ''}{where}", {"green": True}
+
+
+def _first_line(text: str, limit: int = 160) -> str:
+    line = text.splitlines()[0] if text else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"

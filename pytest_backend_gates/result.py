@@ -1,0 +1,92 @@
+"""What a gate produces: its status, violations, measurements and thresholds.
+
+These objects are the only thing reporters read, and they map one to one onto
+the JSON report of SPEC section 5.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+
+class Status(str, enum.Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+    @property
+    def fails_run(self) -> bool:
+        return self in (Status.FAILED, Status.ERROR)
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One thing that broke a gate, phrased so a person can act on it."""
+
+    where: str  # "METHOD /path", a pytest node id, or a file for coverage
+    check: str  # a short stable id of what was checked
+    message: str
+    reproduce: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"where": self.where, "check": self.check, "message": self.message}
+        if self.reproduce is not None:
+            data["reproduce"] = self.reproduce
+        if self.details:
+            data["details"] = self.details
+        return data
+
+
+@dataclass
+class GateResult:
+    gate: str
+    status: Status
+    summary: str
+    violations: list[Violation] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    measured: dict[str, Any] = field(default_factory=dict)
+    threshold: dict[str, Any] = field(default_factory=dict)
+    duration_s: float = 0.0
+
+    @classmethod
+    def error(cls, gate: str, reason: str, duration_s: float = 0.0) -> GateResult:
+        """A gate that could not run: never a pass."""
+        return cls(gate=gate, status=Status.ERROR, summary=reason, duration_s=duration_s)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "gate": self.gate,
+            "status": self.status.value,
+            "summary": self.summary,
+            "violations": [v.to_json() for v in self.violations],
+            "warnings": list(self.warnings),
+            "measured": self.measured,
+            "threshold": self.threshold,
+            "duration_s": round(self.duration_s, 3),
+        }
+
+
+def redact_result(result: GateResult, redact_text: Callable[[str], str], redact_data: Callable[[Any], Any]) -> GateResult:
+    """A copy with every string passed through the redactor (secrets from ${ENV})."""
+    return replace(
+        result,
+        summary=redact_text(result.summary),
+        violations=[
+            Violation(
+                where=redact_text(v.where),
+                check=v.check,
+                message=redact_text(v.message),
+                reproduce=None if v.reproduce is None else redact_text(v.reproduce),
+                details=redact_data(v.details),
+            )
+            for v in result.violations
+        ],
+        warnings=[redact_text(w) for w in result.warnings],
+        measured=redact_data(result.measured),
+        threshold=redact_data(result.threshold),
+    )

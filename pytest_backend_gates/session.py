@@ -1,0 +1,204 @@
+"""The gates of one pytest process: built once, started early, evaluated once.
+
+`GateRun` is created when `--backend-gates` is given and stored in
+`config.stash`; `plugin.py` forwards pytest's hooks to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import traceback
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .config import BUILTIN_PARSERS, GATE_NAMES, ConfigError, GatesConfig, did_you_mean, find_pyproject, load_config
+from .gates import Gate, GateContext, load_builtin_gate
+from .result import GateResult, Status, redact_result
+
+ALL = "all"
+
+
+def parse_selection(value: str) -> tuple[str, ...]:
+    """`--backend-gates=contract,coverage` -> ('contract', 'coverage'); names are checked later,
+    once third-party gates are known."""
+    if value == ALL:
+        return ()
+    names = tuple(name.strip() for name in value.split(",") if name.strip())
+    if not names:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected gate names separated by commas, e.g. contract,coverage")
+    return names
+
+
+class GateRun:
+    def __init__(self, pytest_config: pytest.Config, gates_config: GatesConfig, gates: dict[str, Gate]) -> None:
+        self.pytest_config = pytest_config
+        self.gates_config = gates_config
+        self.gates = gates
+        self.failed_to_start: dict[str, str] = {}  # gate name -> reason
+        self.results: list[GateResult] | None = None
+        self.workers_reported = 0
+
+    # -- building ----------------------------------------------------------
+    @classmethod
+    def build(cls, pytest_config: pytest.Config, selection: tuple[str, ...]) -> GateRun:
+        """Read the config and create the enabled gates; bad configuration is a UsageError."""
+        third_party: dict[str, type[Gate]] = {}
+        for classes in pytest_config.hook.pytest_backend_gates_register_gates(config=pytest_config):
+            for gate_class in classes or ():
+                third_party[gate_class.name] = gate_class
+        extra_parsers = {
+            name: (gate_class.settings_parser or _no_settings, gate_class.settings_keys)
+            for name, gate_class in third_party.items()
+            if name not in BUILTIN_PARSERS
+        }
+        path = find_pyproject(pytest_config.inipath, pytest_config.rootpath)
+        try:
+            gates_config = load_config(path, extra_parsers)
+        except ConfigError as exc:
+            raise pytest.UsageError(_usage_text(exc.messages)) from None
+
+        known = list(GATE_NAMES) + [name for name in third_party if name not in GATE_NAMES]
+        enabled = _enabled_gates(selection, gates_config, known)
+        context = GateContext(pytest_config=pytest_config, config=gates_config)
+        gates: dict[str, Gate] = {}
+        unavailable: dict[str, str] = {}
+        for name in enabled:
+            gate_class = third_party.get(name) or load_builtin_gate(name)
+            if gate_class is None:
+                unavailable[name] = f"the {name} gate is not available in this version of pytest-backend-gates"
+                continue
+            if gate_class.requires_table and gates_config.settings(name) is None:
+                raise pytest.UsageError(
+                    f"--backend-gates={name}: the {name} gate needs a [tool.backend-gates.{name}] table "
+                    f"in {path or 'pyproject.toml'} (see docs/configuration.md)"
+                )
+            gates[name] = gate_class(gates_config.settings(name), context)
+        run = cls(pytest_config, gates_config, gates)
+        run.failed_to_start.update(unavailable)
+        return run
+
+    # -- lifecycle ---------------------------------------------------------
+    def start(self) -> None:
+        for name, gate in list(self.gates.items()):
+            try:
+                gate.start()
+            except pytest.UsageError:
+                raise
+            except Exception as exc:  # a gate that cannot start is `error`, the others go on
+                self.failed_to_start[name] = f"could not start: {_describe(exc)}"
+                del self.gates[name]
+
+    def worker_output(self) -> dict[str, Any]:
+        output: dict[str, Any] = {}
+        for name, gate in self.gates.items():
+            try:
+                gate.stop()
+                data = gate.worker_output()
+            except Exception as exc:
+                output[name] = {"__error__": f"failed on worker: {_describe(exc)}"}
+                continue
+            if data is not None:
+                output[name] = data
+        return output
+
+    def absorb_worker_output(self, output: dict[str, Any]) -> None:
+        self.workers_reported += 1
+        for name, data in output.items():
+            gate = self.gates.get(name)
+            if gate is None:
+                continue
+            if isinstance(data, dict) and "__error__" in data:
+                self.failed_to_start.setdefault(name, data["__error__"])
+                continue
+            try:
+                gate.absorb_worker_output(data)
+            except Exception as exc:
+                self.failed_to_start.setdefault(name, f"could not merge worker data: {_describe(exc)}")
+
+    def evaluate(self) -> list[GateResult]:
+        """Evaluate every gate once; a crash or Ctrl-C makes that gate `error`, never a pass."""
+        results: list[GateResult] = []
+        names = sorted(set(self.gates) | set(self.failed_to_start), key=_gate_order)
+        try:
+            for name in names:
+                if name in self.failed_to_start:
+                    results.append(GateResult.error(name, self.failed_to_start[name]))
+                    continue
+                started = time.perf_counter()
+                try:
+                    result = self.gates[name].evaluate()
+                except Exception as exc:
+                    result = GateResult.error(name, f"the gate crashed: {_describe(exc)}")
+                    result.warnings.append("".join(traceback.format_exception(exc)).rstrip())
+                if not result.duration_s:
+                    result.duration_s = time.perf_counter() - started
+                results.append(result)
+        finally:
+            # Ctrl-C during evaluation: the gates not reached are errors, and
+            # the report is still complete.
+            for name in names[len(results):]:
+                results.append(GateResult.error(name, "the run was interrupted before this gate was evaluated"))
+            redactor = self.gates_config.redactor
+            self.results = [redact_result(r, redactor.redact, redactor.redact_data) for r in results]
+        return self.results
+
+    def stop(self) -> None:
+        for gate in self.gates.values():
+            try:
+                gate.stop()
+            except Exception:  # noqa: S110 - at unconfigure there is nobody left to tell
+                pass
+
+    @property
+    def passed(self) -> bool:
+        return self.results is not None and not any(r.status.fails_run for r in self.results)
+
+    def report_path(self, option: str | None) -> Path | None:
+        if option:
+            return Path(option).expanduser().absolute()
+        return self.gates_config.report
+
+
+def _enabled_gates(selection: tuple[str, ...], gates_config: GatesConfig, known: list[str]) -> list[str]:
+    if not selection:
+        return [name for name in known if name in gates_config.tables]
+    for name in selection:
+        if name not in known:
+            raise pytest.UsageError(
+                f"--backend-gates={','.join(selection)}: unknown gate {name!r}; "
+                f"{did_you_mean(name, known)}valid gates: {', '.join(known)}"
+            )
+    return list(dict.fromkeys(selection))
+
+
+def _gate_order(name: str) -> tuple[int, str]:
+    return (GATE_NAMES.index(name) if name in GATE_NAMES else len(GATE_NAMES), name)
+
+
+def _no_settings(table: Any) -> None:
+    return None
+
+
+def _describe(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def _usage_text(messages: Iterable[str]) -> str:
+    lines = list(messages)
+    if len(lines) == 1:
+        return f"backend-gates configuration: {lines[0]}"
+    return "backend-gates configuration has {} problems:\n  {}".format(len(lines), "\n  ".join(lines))
+
+
+def summary_status(results: list[GateResult]) -> Status:
+    if any(r.status is Status.ERROR for r in results):
+        return Status.ERROR
+    if any(r.status is Status.FAILED for r in results):
+        return Status.FAILED
+    return Status.PASSED
