@@ -96,7 +96,9 @@ class CoverageGate(Gate):
         self._owned = False
         self._measured_by = "coverage.py"
         self._worker_blobs: list[bytes] = []
-        self._coverage_warnings: list[str] = []
+        self._coverage_warnings: list[str] = []  # from this process
+        self._worker_warnings: list[str] = []
+        self._has_arcs = False
 
     # -- measuring ---------------------------------------------------------
     def _source(self) -> list[str] | None:
@@ -155,8 +157,8 @@ class CoverageGate(Gate):
     def absorb_worker_output(self, data: Any) -> None:
         self._worker_blobs.append(data["data"])
         for text in data["warnings"]:
-            if text not in self._coverage_warnings:
-                self._coverage_warnings.append(text)
+            if text not in self._worker_warnings:
+                self._worker_warnings.append(text)
 
     # -- deciding ----------------------------------------------------------
     def _report_source(self) -> Any:
@@ -176,7 +178,11 @@ class CoverageGate(Gate):
             worker_data = CoverageData(no_disk=True)
             worker_data.loads(blob)
             cov.get_data().update(worker_data)
+        # The xdist controller runs no test: its own "no data collected" is no news.
+        if self._worker_blobs:
+            self._coverage_warnings = self._worker_warnings
         self._worker_blobs.clear()
+        self._has_arcs = cov.get_data().has_arcs()
         include = None
         if self._measured_by != "coverage.py" and self.settings.source:
             include = [str(self.context.rootpath / entry / "*") for entry in self.settings.source]
@@ -242,6 +248,12 @@ class CoverageGate(Gate):
                     + (f"; least covered: {lowest}" if lowest else ""),
                 ))
 
+        if settings.branch and not self._has_arcs:
+            return GateResult.error(
+                self.name,
+                f"branch = true, but {self._measured_by} measured without branch coverage; "
+                "run pytest-cov with --cov-branch (or set branch = true in [tool.coverage.run])",
+            )
         if settings.branch:
             num_branches = int(totals.get("num_branches", 0))
             covered_branches = int(totals.get("covered_branches", 0))

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# A small project under test: a package with branches, and tests whose reach
+# the tests below vary to move coverage up and down.
+APP_CALC = '''
+RATE = 0.2  # module-level code: counted because measuring starts before collection
+
+
+def tax(amount):
+    if amount < 0:
+        raise ValueError("negative amount")
+    return amount * RATE
+
+
+def discount(amount, code):
+    if code == "HALF":
+        return amount / 2
+    if code == "TENOFF":
+        return max(amount - 10, 0)
+    return amount
+'''
+
+APP_AUTH = '''
+def check_password(given, stored):
+    if not given:
+        return False
+    if len(given) != len(stored):
+        return False
+    return given == stored
+'''
+
+TESTS_PARTIAL = '''
+from app import calc, auth
+
+
+def test_tax():
+    assert calc.tax(10) == 2
+
+
+def test_password_empty():
+    assert not auth.check_password("", "x")
+'''
+
+TESTS_FULL = '''
+import pytest
+from app import calc, auth
+
+
+def test_tax():
+    assert calc.tax(10) == 2
+    with pytest.raises(ValueError):
+        calc.tax(-1)
+
+
+@pytest.mark.parametrize("code, expected", [("HALF", 50), ("TENOFF", 90), ("NONE", 100)])
+def test_discount(code, expected):
+    assert calc.discount(100, code) == expected
+
+
+@pytest.mark.parametrize("given, ok", [("", False), ("ab", False), ("abc", True), ("abd", False)])
+def test_password(given, ok):
+    assert auth.check_password(given, "abc") is ok
+'''
+
+
+def make_app(pytester: pytest.Pytester, gates_toml: str, tests: str = TESTS_PARTIAL) -> None:
+    """The example project: `app/` package, `test_app.py`, and `gates_toml` under [tool.backend-gates]."""
+    pytester.makepyprojecttoml(textwrap.dedent(gates_toml))
+    pkg = pytester.mkpydir("app")
+    (pkg / "calc.py").write_text(APP_CALC)
+    (pkg / "auth.py").write_text(APP_AUTH)
+    pytester.makepyfile(test_app=tests)
+
+
+def read_report(pytester: pytest.Pytester, name: str = "gates.json") -> dict[str, Any]:
+    return json.loads(Path(pytester.path, name).read_text())
+
+
+def gate(report: dict[str, Any], name: str) -> dict[str, Any]:
+    matching = [g for g in report["gates"] if g["gate"] == name]
+    assert len(matching) == 1, report
+    return matching[0]
+
+
+COVERAGE_SOURCE_ONLY = """
+[tool.backend-gates]
+report = "gates.json"
+
+[tool.backend-gates.coverage]
+source = ["app"]
+total = 10
+"""
