@@ -8,15 +8,19 @@ without xdist) evaluates the gates once, sets the exit status and reports.
 
 from __future__ import annotations
 
-from typing import Any
+import argparse
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from . import hookspecs
-from .report import report_data, terminal_lines, verdict_line, write_json_report
-from .session import ALL, GateRun, parse_selection
 
-gate_run_key = pytest.StashKey[GateRun]()
+if TYPE_CHECKING:
+    from .session import GateRun
+
+# A passive run imports nothing but this module and hookspecs: configuration,
+# gates and reporting are imported when --backend-gates is given.
+gate_run_key = pytest.StashKey["GateRun"]()
 WORKER_OUTPUT_KEY = "backend_gates"
 
 MARKERS = (
@@ -25,6 +29,20 @@ MARKERS = (
     "`rounds` times (backend-gates)",
     "query_budget(max=None, repeats=None): limit the SQL statements the test executes (backend-gates)",
 )
+
+
+ALL = "all"
+
+
+def parse_selection(value: str) -> tuple[str, ...]:
+    """`--backend-gates=contract,coverage` -> ('contract', 'coverage'); () means all configured gates.
+    Names are checked once third-party gates are known (GateRun.build)."""
+    if value == ALL:
+        return ()
+    names = tuple(name.strip() for name in value.split(",") if name.strip())
+    if not names:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected gate names separated by commas, e.g. contract,coverage")
+    return names
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -54,6 +72,8 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def _start_gates(config: pytest.Config, selection: tuple[str, ...]) -> None:
+    from .session import GateRun
+
     run = GateRun.build(config, selection)
     config.stash[gate_run_key] = run
     run.start()
@@ -94,6 +114,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if hasattr(config, "workerinput"):  # xdist worker: hand measurements to the controller
         config.workeroutput[WORKER_OUTPUT_KEY] = run.worker_output()  # type: ignore[attr-defined]
         return
+    from .report import report_data, write_json_report
+
     interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
     report_path = run.report_path(config.getoption("backend_gates_report"))
     try:
@@ -113,6 +135,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     run = config.stash.get(gate_run_key, None)
     if run is None or run.results is None:
         return
+    from .report import terminal_lines, verdict_line
+
     terminalreporter.section("backend gates")
     for text, markup in terminal_lines(run.results, verbose=config.get_verbosity()):
         terminalreporter.write_line(text, **markup)

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import argparse
 import time
 import traceback
 from collections.abc import Iterable
@@ -18,20 +17,6 @@ import pytest
 from .config import BUILTIN_PARSERS, GATE_NAMES, ConfigError, GatesConfig, did_you_mean, find_pyproject, load_config
 from .gates import Gate, GateContext, load_builtin_gate
 from .result import GateResult, Status, redact_result
-
-ALL = "all"
-
-
-def parse_selection(value: str) -> tuple[str, ...]:
-    """`--backend-gates=contract,coverage` -> ('contract', 'coverage'); names are checked later,
-    once third-party gates are known."""
-    if value == ALL:
-        return ()
-    names = tuple(name.strip() for name in value.split(",") if name.strip())
-    if not names:
-        raise argparse.ArgumentTypeError(f"{value!r}: expected gate names separated by commas, e.g. contract,coverage")
-    return names
-
 
 class GateRun:
     def __init__(self, pytest_config: pytest.Config, gates_config: GatesConfig, gates: dict[str, Gate]) -> None:
