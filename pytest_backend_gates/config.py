@@ -311,8 +311,8 @@ class Table:
             return default
         try:
             return parse_duration(text)
-        except BudgetError as exc:
-            self.problem(key, str(exc))
+        except BudgetError:
+            self.error(key, value, "is not a duration; expected e.g. '15s' or '500ms'")
             return default
 
     def strings(self, key: str, default: tuple[str, ...] = (), *, allow_single: bool = False) -> tuple[str, ...]:
@@ -394,7 +394,7 @@ def parse_contract(t: Table) -> ContractSettings:
     elif app is None and base_url is None and not (t.has("app") or t.has("base_url")):
         t.missing("app", "the app as 'module:attr' (or 'module:factory()'), or base_url = 'http://127.0.0.1:8000'")
     if app is not None and not re.fullmatch(r"[\w.]+:[\w.]+(\(\))?", app):
-        t.error("app", app, "is not an import path; expected 'module:attr' or 'module:factory()', e.g. 'shop.main:app'")
+        t.error("app", t.raw("app"), "is not an import path; expected 'module:attr' or 'module:factory()', e.g. 'shop.main:app'")
     if base_url is not None and not re.match(r"^https?://[^/\s]+", base_url):
         t.error("base_url", t.raw("base_url"), "is not an http(s) URL; expected e.g. 'http://127.0.0.1:8000'")
     checks_raw = t._take("checks")
@@ -479,7 +479,7 @@ def parse_coverage(t: Table) -> CoverageSettings:
     branch = t.boolean("branch", False)
     branches = t.percent("branches")
     if branches is not None and not branch:
-        t.error("branches", branches, "needs branch = true, so that coverage.py measures branches")
+        t.error("branches", t.raw("branches"), "needs branch = true, so that coverage.py measures branches")
     return CoverageSettings(
         source=t.strings("source", allow_single=True),
         total=t.percent("total"),
@@ -587,9 +587,13 @@ def parse_section(
     for name, raw in section.items():
         if name == "report":
             continue
+        if name not in parsers and not isinstance(raw, dict):
+            root.problem(_key(name), f"unknown key; {did_you_mean(name, ['report'])}allowed top-level keys: report "
+                         f"and the gate tables {', '.join(parsers)}")
+            continue
         if name not in parsers:
             errors.append(
-                f"[{ROOT_TABLE}.{name}]: unknown gate or key {name!r}; {did_you_mean(name, list(parsers))}"
+                f"[{ROOT_TABLE}.{name}]: unknown gate or key {name!r}; {did_you_mean(name, [*parsers, 'report'])}"
                 f"gates: {', '.join(parsers)}; top-level keys: report"
             )
             continue

@@ -32,8 +32,9 @@ def pytest_backend_gates_register_gates(config: pytest.Config) -> list[type[Gate
 
 @pytest.hookspec
 def pytest_backend_gates_result(config: pytest.Config, result: GateResult) -> None:
-    """Called on the controller once per gate, after it was evaluated and redacted,
-    before the terminal summary and the JSON report are written.
+    """Called on the controller once per gate, after it was evaluated and redacted and after the
+    JSON report was written (so a failing hook cannot cost the report), before the terminal summary.
+    Results are for reading: changing them changes neither the report nor the exit status.
 
     .. versionadded:: 0.1
     """

@@ -140,8 +140,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.section("backend gates")
     for text, markup in terminal_lines(run.results, verbose=config.get_verbosity()):
         terminalreporter.write_line(text, **markup)
-    report_path = run.report_path(config.getoption("backend_gates_report"))
-    text, markup = verdict_line(run.results, report_path)
+    text, markup = verdict_line(run.results, run.shown_report_path(config.getoption("backend_gates_report")))
     terminalreporter.write_line(text, **markup)
 
 

@@ -82,7 +82,7 @@ def terminal_lines(results: list[GateResult], *, verbose: int = 0) -> list[tuple
     return lines
 
 
-def verdict_line(results: list[GateResult], report_path: Path | None) -> tuple[str, dict[str, bool]]:
+def verdict_line(results: list[GateResult], report_path: str | None) -> tuple[str, dict[str, bool]]:
     bad = [r for r in results if r.status.fails_run]
     where = f"; report: {report_path}" if report_path else ""
     if not results:

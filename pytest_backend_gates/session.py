@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from .config import BUILTIN_PARSERS, GATE_NAMES, ConfigError, GatesConfig, did_you_mean, find_pyproject, load_config
+from .config import GATE_NAMES, ConfigError, GatesConfig, did_you_mean, find_pyproject, load_config
 from .gates import Gate, GateContext, load_builtin_gate
 from .result import GateResult, Status, redact_result
 
@@ -34,11 +34,15 @@ class GateRun:
         third_party: dict[str, type[Gate]] = {}
         for classes in pytest_config.hook.pytest_backend_gates_register_gates(config=pytest_config):
             for gate_class in classes or ():
+                if gate_class.name in GATE_NAMES or gate_class.name in third_party:
+                    raise pytest.UsageError(
+                        f"backend-gates: {gate_class.__module__}.{gate_class.__qualname__} registers a gate named "
+                        f"{gate_class.name!r}, which is already taken; gate names must be unique"
+                    )
                 third_party[gate_class.name] = gate_class
         extra_parsers = {
             name: (gate_class.settings_parser or _no_settings, gate_class.settings_keys)
             for name, gate_class in third_party.items()
-            if name not in BUILTIN_PARSERS
         }
         path = find_pyproject(pytest_config.inipath, pytest_config.rootpath)
         try:
@@ -115,6 +119,7 @@ class GateRun:
                     continue
                 started = time.perf_counter()
                 try:
+                    self.gates[name].stop()
                     result = self.gates[name].evaluate()
                 except Exception as exc:
                     result = GateResult.error(name, f"the gate crashed: {_describe(exc)}")
@@ -147,15 +152,24 @@ class GateRun:
             return Path(option).expanduser().absolute()
         return self.gates_config.report
 
+    def shown_report_path(self, option: str | None) -> str | None:
+        """The report path for display: it may come from ${ENV}, so redacted."""
+        path = self.report_path(option)
+        return None if path is None else self.gates_config.redactor.redact(str(path))
+
 
 def _enabled_gates(selection: tuple[str, ...], gates_config: GatesConfig, known: list[str]) -> list[str]:
     if not selection:
         return [name for name in known if name in gates_config.tables]
     for name in selection:
         if name not in known:
+            hint = did_you_mean(name, known)
+            if not hint and Path(name.split("::")[0]).exists():
+                # `pytest --backend-gates tests/`: the flag's optional value swallowed the path
+                hint = (f"{name!r} is a path that the flag took as its value: write "
+                        f"`pytest {name} --backend-gates` or `pytest --backend-gates=all {name}`; ")
             raise pytest.UsageError(
-                f"--backend-gates={','.join(selection)}: unknown gate {name!r}; "
-                f"{did_you_mean(name, known)}valid gates: {', '.join(known)}"
+                f"--backend-gates={','.join(selection)}: unknown gate {name!r}; {hint}valid gates: {', '.join(known)}"
             )
     return list(dict.fromkeys(selection))
 

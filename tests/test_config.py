@@ -38,7 +38,9 @@ BAD_CONFIGS = [
     ("bad-duration", "[tool.backend-gates.load]\nduration = 'fast'",
      ["[tool.backend-gates.load] duration: 'fast'"]),
     ("branches-without-branch", "[tool.backend-gates.coverage]\nbranches = 80",
-     ["[tool.backend-gates.coverage] branches: 80.0 needs branch = true"]),
+     ["[tool.backend-gates.coverage] branches: 80 needs branch = true"]),
+    ("top-level-typo", "[tool.backend-gates]\nreprot = 'x.json'",
+     ["[tool.backend-gates] reprot: unknown key; did you mean 'report'?"]),
     ("bad-threshold", "[tool.backend-gates.load]\nthresholds = ['p95 < 200ms', 'rps > 5ms']",
      ["[tool.backend-gates.load] thresholds: 'rps > 5ms': rps takes a plain number"]),
     ("rate-limit-key", "[tool.backend-gates.security]\nrate_limits = { '/login' = 10 }",
@@ -82,6 +84,14 @@ def test_unknown_gate_on_command_line(pytester: pytest.Pytester) -> None:
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--backend-gates=coverage,contrat: unknown gate 'contrat'; did you mean 'contract'? "
                                  "valid gates: contract, security, validation, latency, coverage, race, queries, load"])
+
+
+def test_path_swallowed_by_the_flag_is_explained(pytester: pytest.Pytester) -> None:
+    pytester.mkdir("tests")
+    result = pytester.runpytest_inprocess("--backend-gates", "tests")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*unknown gate 'tests'; 'tests' is a path that the flag took as its value: "
+                                 "write `pytest tests --backend-gates` or `pytest --backend-gates=all tests`*"])
 
 
 def test_gate_selected_without_its_table(pytester: pytest.Pytester) -> None:
@@ -158,6 +168,12 @@ def test_errors_never_show_interpolated_values() -> None:
         _parse("""
             [tool.backend-gates.contract]
             base_url = "${TARGET}"
-        """, {"TARGET": "ftp://hunter2@example"})
+            max_time = "${TIMEOUT}"
+            [tool.backend-gates.race]
+            threads = 4
+            [tool.backend-gates.load]
+            duration = "${TIMEOUT}"
+        """, {"TARGET": "ftp://hunter2@example", "TIMEOUT": "hunter2"})
     assert "hunter2" not in str(info.value)
     assert "'${TARGET}' is not an http(s) URL" in str(info.value)
+    assert "max_time: '${TIMEOUT}' is not a duration" in str(info.value)

@@ -178,6 +178,27 @@ def test_secret_from_env_never_printed_or_reported(pytester: pytest.Pytester, mo
     assert secret not in report_text
 
 
+def test_secret_in_report_path_is_redacted_on_terminal(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REPORT_DIR", "private-dir-4f3e")
+    pytester.makepyprojecttoml('[tool.backend-gates]\nreport = "${REPORT_DIR}/gates.json"')
+    pytester.makepyfile("def test_ok(): pass")
+    result = pytester.runpytest_inprocess("--backend-gates")
+    assert result.ret == 0
+    assert (pytester.path / "private-dir-4f3e" / "gates.json").exists()
+    assert "private-dir-4f3e" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["*report: */${REPORT_DIR}/gates.json"])
+
+
+def test_third_party_gate_cannot_take_a_builtin_name(pytester: pytest.Pytester) -> None:
+    slow_project(pytester, "max_slow = 1")
+    pytester.makepyfile(clash="from slowgate import SlowTestsGate\n"
+                        "class Clash(SlowTestsGate):\n    name = 'coverage'\n"
+                        "def pytest_backend_gates_register_gates(config):\n    return [Clash]\n")
+    result = pytester.runpytest_inprocess("-p", "slowgate", "-p", "clash", "--backend-gates")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*clash.Clash registers a gate named 'coverage', which is already taken*"])
+
+
 def test_interrupted_run_leaves_complete_report(pytester: pytest.Pytester) -> None:
     make_app(pytester, COVERAGE_SOURCE_ONLY, tests=TESTS_FULL + "\n\ndef test_zz_ctrl_c():\n    raise KeyboardInterrupt\n")
     result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:randomly")

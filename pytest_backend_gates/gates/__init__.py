@@ -59,7 +59,8 @@ class Gate(abc.ABC):
         """Called once, before collection (before conftest.py files are imported)."""
 
     def stop(self) -> None:  # noqa: B027 - optional
-        """Called once at the end of the session, before worker output is taken; must be idempotent."""
+        """Stop measuring: called when the tests are done, before `worker_output` (on an xdist
+        worker) or `evaluate` (on the controller), and again at unconfigure: must be idempotent."""
 
     def worker_output(self) -> Any:
         """On an xdist worker: measurements to send to the controller (execnet-serialisable)."""

@@ -63,9 +63,13 @@ def line_ranges(missing: tuple[int, ...], executed: tuple[int, ...]) -> str:
     return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in ranges)
 
 
+def floor2(value: float) -> float:
+    """Two decimals, rounded down: 89.996 must never show as a passing 90.00."""
+    return math.floor(value * 100) / 100
+
+
 def percent_text(value: float) -> str:
-    """Two decimals, rounded down: 89.996 must never print as a passing '90.00'."""
-    return f"{math.floor(value * 100) / 100:.2f}%"
+    return f"{floor2(value):.2f}%"
 
 
 def most_specific_glob(path: str, globs: list[str]) -> str | None:
@@ -109,8 +113,9 @@ class CoverageGate(Gate):
             if path.exists():
                 resolved.append(str(path))
             elif "/" in entry or os.sep in entry or entry.endswith(".py"):
+                shown = self.context.config.redactor.redact(entry)
                 raise pytest.UsageError(
-                    f"[tool.backend-gates.coverage] source: {entry!r} does not exist under {self.context.rootpath}; "
+                    f"[tool.backend-gates.coverage] source: {shown!r} does not exist under {self.context.rootpath}; "
                     "expected a directory (relative to the rootdir) or an importable package name"
                 )
             else:
@@ -185,7 +190,8 @@ class CoverageGate(Gate):
         self._has_arcs = cov.get_data().has_arcs()
         include = None
         if self._measured_by != "coverage.py" and self.settings.source:
-            include = [str(self.context.rootpath / entry / "*") for entry in self.settings.source]
+            dirs = [self.context.rootpath / entry for entry in self.settings.source]
+            include = [str(d / "*") for d in dirs if d.is_dir()] or None
         fd, report_path = tempfile.mkstemp(suffix=".json", prefix="backend-gates-coverage-")
         os.close(fd)
         try:
@@ -198,7 +204,7 @@ class CoverageGate(Gate):
             self._remember(caught)
             report = json.loads(Path(report_path).read_text())
         finally:
-            os.unlink(report_path)
+            Path(report_path).unlink(missing_ok=True)  # coverage.py removes it when it has no data
         return [self._file(name, info) for name, info in sorted(report["files"].items())], report["totals"]
 
     def _file(self, name: str, info: dict[str, Any]) -> FileCoverage:
@@ -229,7 +235,7 @@ class CoverageGate(Gate):
         violations: list[Violation] = []
         warnings_out = [f"coverage.py: {text}" for text in self._coverage_warnings]
         total = float(totals["percent_covered"])
-        measured: dict[str, Any] = {"total": round(total, 2), "files": len(files), "measured_by": self._measured_by}
+        measured: dict[str, Any] = {"total": floor2(total), "files": len(files), "measured_by": self._measured_by}
         threshold: dict[str, Any] = {}
         summary_parts = [f"total {percent_text(total)}"]
 
@@ -258,7 +264,7 @@ class CoverageGate(Gate):
             num_branches = int(totals.get("num_branches", 0))
             covered_branches = int(totals.get("covered_branches", 0))
             branch_percent = 100.0 if num_branches == 0 else 100.0 * covered_branches / num_branches
-            measured["branches"] = round(branch_percent, 2)
+            measured["branches"] = floor2(branch_percent)
             summary_parts.append(f"branches {percent_text(branch_percent)}")
             if settings.branches is not None:
                 threshold["branches"] = settings.branches
@@ -293,7 +299,7 @@ class CoverageGate(Gate):
                         check="coverage-file",
                         message=f"{file.path}: {percent_text(file.percent)} is under the minimum {minimum:g}% "
                         f"set by files.{json.dumps(glob)}; {file.missing_text()}",
-                        details={"percent": round(file.percent, 2), "minimum": minimum, "glob": glob,
+                        details={"percent": floor2(file.percent), "minimum": minimum, "glob": glob,
                                  "missing_lines": list(file.missing_lines)},
                     ))
             file_violations.sort(key=lambda v: v.details["percent"] - v.details["minimum"])
