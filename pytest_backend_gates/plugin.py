@@ -137,6 +137,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     from .report import terminal_lines, verdict_line
 
+    terminalreporter.ensure_newline()  # else the first line after the header comes out blank
     terminalreporter.section("backend gates")
     for text, markup in terminal_lines(run.results, verbose=config.get_verbosity()):
         terminalreporter.write_line(text, **markup)

@@ -61,7 +61,7 @@ def terminal_lines(results: list[GateResult], *, verbose: int = 0) -> list[tuple
     for r in results:
         text = f"{r.gate.ljust(width)}  {r.status.value.upper():7} {r.summary}"
         if r.violations:
-            text += f" | worst: {r.violations[0].where}: {_first_line(r.violations[0].message)}"
+            text += f" | worst: {r.violations[0].where}: {_first_line(r.violations[0].message, limit=90)}"
         lines.append((text, _MARKUP[r.status]))
     for r in results:
         if not r.violations and not r.warnings:
