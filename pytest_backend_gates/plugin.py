@@ -65,6 +65,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="PATH",
         help="also write the gates' JSON report to PATH (overrides `report` in the config)",
     )
+    group.addoption(
+        "--backend-gates-seed",
+        dest="backend_gates_seed",
+        default=None,
+        type=int,
+        metavar="N",
+        help="seed for the contract gate's generated cases (printed in the header of every run), to replay a failure",
+    )
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:

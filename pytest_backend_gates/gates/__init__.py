@@ -77,6 +77,7 @@ class Gate(abc.ABC):
 # name -> "module:Class", imported only when the gate is enabled, so a passive
 # run never pays for coverage.py, schemathesis or locust.
 BUILTIN_GATES: dict[str, str] = {
+    "contract": "pytest_backend_gates.gates.contract:ContractGate",
     "coverage": "pytest_backend_gates.gates.coverage:CoverageGate",
 }
 

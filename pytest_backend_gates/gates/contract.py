@@ -1,0 +1,388 @@
+"""Contract gate: every API operation fuzzed against its OpenAPI schema, no test code needed.
+
+One pytest item per operation (plus one for stateful testing), so `-k`, `--lf`,
+xdist and JUnit work on them. Each item runs schemathesis' own engine (what
+`st run` runs: examples, coverage and fuzzing phases, then stateful) for its
+operation, and turns what the engine recorded into violations with a curl
+reproduction each.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from ..config import ContractSettings
+from ..result import GateResult, Status, Violation
+from ..targets import IN_PROCESS_BASE_URL, REPLAY_BASE_URL, Target, TargetError, load_target, schema_location
+from . import Gate
+
+STATEFUL = "stateful"
+UNIT_PHASES = ("examples", "coverage", "fuzzing")
+BODY_LIMIT = 300
+
+
+@dataclass
+class OperationOutcome:
+    """What one contract item observed; plain data, so xdist workers can send it."""
+
+    label: str  # "GET /items", or "stateful"
+    cases: int = 0
+    statuses: dict[str, Counter[int]] = field(default_factory=dict)  # operation -> status counts
+    violations: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    timed_out: bool = False
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "cases": self.cases,
+            "statuses": {op: dict(counts) for op, counts in self.statuses.items()},
+            "violations": self.violations,
+            "errors": self.errors,
+            "timed_out": self.timed_out,
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> OperationOutcome:
+        return cls(
+            label=data["label"],
+            cases=data["cases"],
+            statuses={op: Counter({int(k): v for k, v in counts.items()}) for op, counts in data["statuses"].items()},
+            violations=data["violations"],
+            errors=data["errors"],
+            timed_out=data["timed_out"],
+        )
+
+
+class ContractFailure(Exception):
+    """Raised by a contract item; rendered by ContractItem.repr_failure."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+class ContractItem(pytest.Item):
+    def __init__(self, *, gate: ContractGate, label: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.gate = gate
+        self.label = label
+
+    def runtest(self) -> None:
+        outcome = self.gate.run(self.label)
+        problems = [f"{v['where']} [{v['check']}]: {v['message']}" + (f"\n    reproduce: {v['reproduce']}"
+                    if v.get("reproduce") else "") for v in outcome.violations]
+        problems += [f"error: {e}" for e in outcome.errors]
+        if problems:
+            header = f"{len(outcome.violations)} contract failure(s), {len(outcome.errors)} error(s) " \
+                     f"in {self.label} ({outcome.cases} cases, seed {self.gate.seed})"
+            raise ContractFailure(self.gate.redact("\n".join([header, *problems, self.gate.replay_hint(self.label)])))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, ContractFailure):
+            return excinfo.value.text
+        return super().repr_failure(excinfo, style=style)  # type: ignore[arg-type]
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, None, f"contract: {self.label}"
+
+
+class ContractSuite(pytest.Collector):
+    """Parent node of the contract items (they belong to no test file)."""
+
+    def collect(self) -> list[pytest.Item | pytest.Collector]:
+        return []
+
+
+class ContractGate(Gate):
+    name = "contract"
+    requires_table = True
+    settings: ContractSettings
+
+    def __init__(self, settings: ContractSettings, context: Any) -> None:
+        super().__init__(settings, context)
+        self.seed: int = 0
+        self._target: Target | None = None
+        self._schema: Any = None
+        self._load_error: str | None = None
+        self._deadline: float | None = None
+        self._outcomes: list[OperationOutcome] = []
+        self._operations: list[str] = []
+        self._broken: dict[str, str] = {}  # operation -> why schemathesis cannot test it
+
+    # -- set-up ------------------------------------------------------------
+    def start(self) -> None:
+        # Cheap checks only: the app itself is imported at collection, after
+        # coverage started and conftest.py files ran.
+        if self.settings.base_url is not None:
+            from ..targets import check_loopback
+
+            try:
+                check_loopback(self.settings.base_url, self.settings.allow_remote)
+            except TargetError as exc:
+                raise pytest.UsageError(f"[tool.backend-gates.contract] {exc}") from None
+
+    def redact(self, text: str) -> str:
+        return self.context.config.redactor.redact(text)
+
+    def _choose_seed(self, config: pytest.Config) -> int:
+        option = config.getoption("backend_gates_seed", None)
+        if option is not None:
+            return int(option)
+        if self.settings.seed is not None:
+            return self.settings.seed
+        workerinput = getattr(config, "workerinput", None)
+        if workerinput and "backend_gates_seed" in workerinput:
+            return int(workerinput["backend_gates_seed"])
+        return random.SystemRandom().randrange(2**31)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        # Every xdist worker fuzzes with the controller's seed.
+        node.workerinput["backend_gates_seed"] = self.seed or self._choose_seed(node.config)
+
+    def pytest_report_header(self, config: pytest.Config) -> str:
+        self.seed = self.seed or self._choose_seed(config)
+        return f"backend-gates contract: seed {self.seed} (replay with --backend-gates-seed={self.seed})"
+
+    def replay_hint(self, label: str) -> str:
+        return f"replay: pytest --backend-gates --backend-gates-seed={self.seed} -k \"{label}\""
+
+    def _engine_config(self, phases: tuple[str, ...]) -> Any:
+        import schemathesis
+
+        s = self.settings
+        checks: dict[str, Any] = {"enabled": True} if s.checks == "all" else {"enabled": False}
+        if s.checks != "all":
+            checks.update({name: {"enabled": True} for name in s.checks})
+        checks.update({name: {"enabled": False} for name in s.exclude_checks})
+        data: dict[str, Any] = {
+            "seed": self.seed,
+            "generation": {"max-examples": s.max_examples, "database": "none"},
+            "phases": {phase: {"enabled": phase in phases} for phase in (*UNIT_PHASES, STATEFUL)},
+            "checks": checks,
+        }
+        if s.headers:
+            data["headers"] = dict(s.headers)
+        if self._target is not None and not self._target.in_process:
+            data["base-url"] = self._target.base_url
+        return schemathesis.Config.from_dict(data)
+
+    def _load_schema(self) -> Any:
+        import schemathesis
+
+        self._target = target = load_target(self.settings)
+        kind, where = schema_location(self.settings.schema, self.context.rootpath)
+        config = self._engine_config(UNIT_PHASES)
+        try:
+            if kind == "file":
+                schema = schemathesis.openapi.from_path(where, config=config)
+                schema.app = target.app
+            elif kind == "url":
+                schema = schemathesis.openapi.from_url(where, config=config)
+            elif target.kind == "asgi":
+                schema = schemathesis.openapi.from_asgi(where, target.app, config=config)
+            elif target.kind == "wsgi":
+                schema = schemathesis.openapi.from_wsgi(where, target.app, config=config)
+            else:
+                schema = schemathesis.openapi.from_url(target.base_url + where, config=config)
+        except Exception as exc:
+            source = where if kind != "path" else f"{target.base_url if not target.in_process else target.description}{where}"
+            raise TargetError(f"could not load the OpenAPI schema from {source}: {_short_error(exc)}") from exc
+        return schema
+
+    def _validate_checks(self) -> None:
+        from schemathesis.checks import CHECKS, load_all_checks
+
+        load_all_checks()
+        known = CHECKS.get_all_names()
+        listed = [] if self.settings.checks == "all" else list(self.settings.checks)
+        for key, names in (("checks", listed), ("exclude_checks", list(self.settings.exclude_checks))):
+            for name in names:
+                if name not in known:
+                    from ..config import did_you_mean
+
+                    raise pytest.UsageError(
+                        f"[tool.backend-gates.contract] {key}: {name!r} is not a schemathesis check; "
+                        f"{did_you_mean(name, known)}checks: {', '.join(known)}"
+                    )
+
+    # -- collection --------------------------------------------------------
+    @pytest.hookimpl(tryfirst=True)  # before -k, -m and --lf select among the items
+    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
+                                      items: list[pytest.Item]) -> None:
+        from schemathesis.core.result import Err
+        self._validate_checks()
+        self.seed = self.seed or self._choose_seed(config)
+        suite = ContractSuite.from_parent(session, name="backend-gates", nodeid="backend-gates")
+        try:
+            self._schema = self._load_schema()
+            labels = []
+            for result in self._schema.get_all_operations():
+                if isinstance(result, Err):  # one broken operation: its item fails, the others run
+                    error = result.err()
+                    self._broken[error.label or "invalid operation"] = _short_error(error)
+                    labels.append(error.label or "invalid operation")
+                else:
+                    labels.append(result.ok().label)
+        except (TargetError, Exception) as exc:
+            self._load_error = self.redact(str(exc) if isinstance(exc, TargetError) else _short_error(exc))
+            labels = ["load schema"]
+        self._operations = [label for label in labels if label != "load schema"]
+        if self.settings.stateful and self._operations:
+            labels.append(STATEFUL)
+        items.extend(
+            ContractItem.from_parent(suite, name=f"contract[{label}]", gate=self, label=label) for label in labels
+        )
+
+    # -- running -----------------------------------------------------------
+    def run(self, label: str) -> OperationOutcome:
+        outcome = OperationOutcome(label=label)
+        self._outcomes.append(outcome)
+        if self._load_error is not None:
+            outcome.errors.append(self._load_error)
+            return outcome
+        if label in self._broken:
+            outcome.errors.append(f"the schema of this operation is invalid: {self._broken[label]}")
+            return outcome
+        now = time.monotonic()
+        if self._deadline is None:
+            self._deadline = now + self.settings.max_time
+        if now >= self._deadline:
+            outcome.timed_out = True
+            pytest.skip(f"contract max_time ({self.settings.max_time:g}s) was reached before this operation ran")
+        from schemathesis.engine import events, from_schema
+
+        if label == STATEFUL:
+            schema = self._schema.clone()
+            schema.config = self._engine_config((STATEFUL,)).projects.get(schema.raw_schema)
+        else:
+            schema = self._schema.include(name=label)
+        stream = from_schema(schema).execute()
+        seen: set[tuple[str, ...]] = set()
+        for event in stream:
+            if time.monotonic() >= self._deadline and not outcome.timed_out:
+                outcome.timed_out = True
+                stream.stop()
+            if isinstance(event, events.ScenarioFinished):
+                self._absorb_scenario(event.recorder, outcome, seen)
+            elif isinstance(event, events.NonFatalError):
+                outcome.errors.append(f"{event.label}: {_short_error(event.value)}")
+            elif isinstance(event, events.FatalError):
+                outcome.errors.append(f"schemathesis failed: {_short_error(event.exception)}")
+            elif isinstance(event, events.Interrupted):
+                raise KeyboardInterrupt
+        return outcome
+
+    def _absorb_scenario(self, recorder: Any, outcome: OperationOutcome, seen: set[tuple[str, ...]]) -> None:
+        outcome.cases += len(recorder.cases)
+        for case_id, interaction in recorder.interactions.items():
+            response = interaction.response
+            node = recorder.cases.get(case_id)
+            if response is None or node is None:
+                continue
+            operation = node.value.operation.label
+            outcome.statuses.setdefault(operation, Counter())[response.status_code] += 1
+        for case_id, checks in recorder.checks.items():
+            for check in checks:
+                info = check.failure_info
+                if info is None:
+                    continue
+                failure = info.failure
+                operation = failure.operation or recorder.label or outcome.label
+                interaction = recorder.interactions.get(failure.case_id or case_id)
+                response = getattr(interaction, "response", None)
+                status = getattr(response, "status_code", None)
+                key = (operation, check.name, failure.title or "", str(status))
+                if key in seen:
+                    continue
+                seen.add(key)
+                curl = info.steps[-1].curl if info.steps else info.code_sample
+                outcome.violations.append(
+                    {
+                        "where": operation,
+                        "check": check.name,
+                        "message": _failure_message(failure, response),
+                        "reproduce": curl.replace(IN_PROCESS_BASE_URL, REPLAY_BASE_URL) if curl else None,
+                    }
+                )
+
+    # -- xdist -------------------------------------------------------------
+    def worker_output(self) -> Any:
+        return {"outcomes": [o.to_data() for o in self._outcomes], "operations": self._operations}
+
+    def absorb_worker_output(self, data: Any) -> None:
+        self._outcomes.extend(OperationOutcome.from_data(o) for o in data["outcomes"])
+        self._operations = self._operations or data["operations"]
+
+    # -- deciding ----------------------------------------------------------
+    def evaluate(self) -> GateResult:
+        outcomes = self._outcomes
+        settings = self.settings
+        threshold = {"max_examples": settings.max_examples, "require_success": settings.require_success,
+                     "checks": settings.checks if settings.checks == "all" else list(settings.checks),
+                     "max_time_s": settings.max_time}
+        errors = [f"{o.label}: {e}" for o in outcomes for e in o.errors]
+        if self._load_error is not None and not outcomes:
+            errors.append(self._load_error)
+        violations = [Violation(**v) for o in outcomes for v in o.violations]
+        statuses: dict[str, Counter[int]] = {}
+        for outcome in outcomes:
+            for operation, counts in outcome.statuses.items():
+                statuses.setdefault(operation, Counter()).update(counts)
+        tested = sorted({o.label for o in outcomes if o.label not in (STATEFUL, "load schema") and not o.timed_out})
+        warnings = []
+        for operation in tested:
+            counts = statuses.get(operation, Counter())
+            if not any(200 <= status < 300 for status in counts):
+                got = ", ".join(f"{status} x{n}" for status, n in counts.most_common()) or "no response"
+                text = f"{operation} never answered 2xx (got {got})"
+                if settings.require_success:
+                    violations.append(Violation(where=operation, check="require_success", message=text))
+                else:
+                    warnings.append(text + "; fuzzing may not get past validation or missing resources")
+        timed_out = [o.label for o in outcomes if o.timed_out]
+        if timed_out:
+            warnings.append(f"max_time ({settings.max_time:g}s) reached: {len(timed_out)} item(s) not or not fully "
+                            f"tested: {', '.join(timed_out)}")
+        cases = sum(o.cases for o in outcomes)
+        measured = {"operations": len(self._operations), "operations_tested": len(tested), "cases": cases,
+                    "seed": self.seed}
+        failing_ops = {v.where for v in violations}
+        if errors:
+            status, summary = Status.ERROR, f"could not test: {errors[0]}" + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else "")
+            warnings = errors[1:] + warnings
+        elif not outcomes:
+            status, summary = Status.SKIPPED, "no contract item ran (all deselected?)"
+        elif violations:
+            status = Status.FAILED
+            summary = (f"{len(violations)} failure{'s' if len(violations) != 1 else ''} in {len(failing_ops)} of "
+                       f"{len(self._operations)} operations ({cases} cases, seed {self.seed})")
+        else:
+            status = Status.PASSED
+            summary = f"{len(tested)} operations, {cases} cases, no failures (seed {self.seed})"
+        return GateResult(gate=self.name, status=status, summary=summary, violations=violations,
+                          warnings=warnings, measured=measured, threshold=threshold)
+
+
+def _short_error(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def _failure_message(failure: Any, response: Any) -> str:
+    title = failure.title or type(failure).__name__
+    detail = " ".join((failure.message or "").split())
+    text = f"{title}: {detail}" if detail else title
+    if response is not None:
+        body = (response.content or b"")[:BODY_LIMIT].decode("utf-8", "replace")
+        body = " ".join(body.split())
+        more = "…" if len(response.content or b"") > BODY_LIMIT else ""
+        text += f" | response {response.status_code}" + (f": {body}{more}" if body else "")
+    return text

@@ -1,0 +1,112 @@
+"""What the HTTP gates talk to: an app imported in-process, or a server at base_url.
+
+Shared by the contract gate, the `api` fixture and (later) the race, latency,
+security and load gates, so every gate reaches the same target the same way.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from .config import ContractSettings
+
+IN_PROCESS_BASE_URL = "http://testserver"
+# What reproductions say instead of the in-process pseudo host: where a
+# developer would start the app to replay a failure.
+REPLAY_BASE_URL = "http://127.0.0.1:8000"
+
+
+class TargetError(Exception):
+    """The target cannot be used; the message says why and what to change."""
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: Literal["asgi", "wsgi", "url"]
+    app: Any  # None for "url"
+    base_url: str
+    description: str
+
+    @property
+    def in_process(self) -> bool:
+        return self.app is not None
+
+
+def is_asgi(app: Any) -> bool:
+    return inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(getattr(app, "__call__", None))
+
+
+def load_app(spec: str) -> Any:
+    """'package.module:attr' or 'package.module:factory()'."""
+    module_name, _, attribute = spec.partition(":")
+    call = attribute.endswith("()")
+    attribute = attribute.removesuffix("()")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise TargetError(
+            f"app = {spec!r}: importing {module_name!r} failed with {type(exc).__name__}: {exc} "
+            "(is the project importable from the rootdir? pytest's `pythonpath` ini option can add src/)"
+        ) from exc
+    obj: Any = module
+    for part in attribute.split("."):
+        if not hasattr(obj, part):
+            raise TargetError(f"app = {spec!r}: {module_name!r} has no attribute {attribute!r}")
+        obj = getattr(obj, part)
+    if call:
+        try:
+            obj = obj()
+        except Exception as exc:
+            raise TargetError(f"app = {spec!r}: calling the factory failed with {type(exc).__name__}: {exc}") from exc
+    if not callable(obj):
+        raise TargetError(f"app = {spec!r} is a {type(obj).__name__}, not an ASGI or WSGI application")
+    return obj
+
+
+def check_loopback(base_url: str, allow_remote: bool) -> None:
+    """Generated (and hostile) traffic goes to this machine only, unless the user says otherwise."""
+    host = urlsplit(base_url).hostname or ""
+    if allow_remote or host == "localhost":
+        return
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return
+    except ValueError:
+        pass
+    raise TargetError(
+        f"base_url = {base_url!r} is not a loopback address (127.0.0.0/8, ::1 or localhost): the gates send "
+        "thousands of generated, partly hostile requests, so they only target this machine unless you set "
+        "allow_remote = true"
+    )
+
+
+def load_target(settings: ContractSettings) -> Target:
+    if settings.base_url is not None:
+        check_loopback(settings.base_url, settings.allow_remote)
+        return Target("url", None, settings.base_url.rstrip("/"), settings.base_url)
+    assert settings.app is not None
+    app = load_app(settings.app)
+    kind: Literal["asgi", "wsgi"] = "asgi" if is_asgi(app) else "wsgi"
+    return Target(kind, app, IN_PROCESS_BASE_URL, f"{settings.app} ({kind.upper()}, in-process)")
+
+
+def schema_location(schema: str, rootpath: Path) -> tuple[Literal["file", "path", "url"], str]:
+    """Where `schema` points: a full URL, a path on the target ('/openapi.json'), or a local file.
+
+    A value starting with '/' is a path on the target unless it is an existing
+    absolute file; anything else is a file relative to the rootdir.
+    """
+    if schema.startswith(("http://", "https://")):
+        return "url", schema
+    if schema.startswith("/") and not Path(schema).is_file():
+        return "path", schema
+    path = Path(schema) if Path(schema).is_absolute() else rootpath / schema
+    if not path.is_file():
+        raise TargetError(f"schema = {schema!r}: no such file (looked for {path})")
+    return "file", str(path)
