@@ -9,6 +9,7 @@ without xdist) evaluates the gates once, sets the exit status and reports.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -16,11 +17,13 @@ import pytest
 from . import hookspecs
 
 if TYPE_CHECKING:
+    from .config import GatesConfig
     from .session import GateRun
 
 # A passive run imports nothing but this module and hookspecs: configuration,
 # gates and reporting are imported when --backend-gates is given.
 gate_run_key = pytest.StashKey["GateRun"]()
+gates_config_key = pytest.StashKey["GatesConfig"]()  # read on demand by fixtures in passive runs
 WORKER_OUTPUT_KEY = "backend_gates"
 
 MARKERS = (
@@ -151,6 +154,38 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line(text, **markup)
     text, markup = verdict_line(run.results, run.shown_report_path(config.getoption("backend_gates_report")))
     terminalreporter.write_line(text, **markup)
+
+
+def _gates_config(config: pytest.Config) -> GatesConfig:
+    """The validated configuration: the active run's, or read once for a passive run's fixtures."""
+    run = config.stash.get(gate_run_key, None)
+    if run is not None:
+        return run.gates_config
+    if gates_config_key not in config.stash:
+        from .session import load_gates_config
+
+        config.stash[gates_config_key] = load_gates_config(config)
+    return config.stash[gates_config_key]
+
+
+@pytest.fixture(scope="session")
+def api(pytestconfig: pytest.Config) -> Iterator[Any]:
+    """An httpx-style client bound to [tool.backend-gates.contract]'s app or base_url."""
+    from .api_client import open_client
+    from .targets import TargetError
+
+    try:
+        settings = _gates_config(pytestconfig).settings("contract")
+    except pytest.UsageError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    if settings is None:
+        pytest.fail("the api fixture needs a [tool.backend-gates.contract] table with app or base_url "
+                    "in pyproject.toml", pytrace=False)
+    try:
+        with open_client(settings) as client:
+            yield client
+    except TargetError as exc:
+        pytest.fail(f"api fixture: [tool.backend-gates.contract] {exc}", pytrace=False)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

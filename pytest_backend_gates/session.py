@@ -158,6 +158,14 @@ class GateRun:
         return None if path is None else self.gates_config.redactor.redact(str(path))
 
 
+def load_gates_config(pytest_config: pytest.Config) -> GatesConfig:
+    """The configuration alone (no gates): for fixtures in a passive run. Errors are usage errors."""
+    try:
+        return load_config(find_pyproject(pytest_config.inipath, pytest_config.rootpath))
+    except ConfigError as exc:
+        raise pytest.UsageError(_usage_text(exc.messages)) from None
+
+
 def _enabled_gates(selection: tuple[str, ...], gates_config: GatesConfig, known: list[str]) -> list[str]:
     if not selection:
         return [name for name in known if name in gates_config.tables]

@@ -23,10 +23,11 @@ MAX_TAGS = 10
 
 # Tags are lower-case slugs: "python", "web-dev".
 Tag = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9-]*$", examples=["python"])]
-Url = Annotated[
-    str,
-    Field(min_length=8, max_length=2048, pattern=r"^https?://[^\s]+$", examples=["https://example.com/"]),
-]
+# An http(s) URL with a plain host name, an optional port, then any printable ASCII.
+# Classes are spelled out: `\s`, `\d` or `\w` mean different things to the schema's
+# ECMA-262 readers, Python's `re` and pydantic's Rust engine (is U+0085 a space?).
+URL_PATTERN = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?#][!-~]*)?$"
+Url = Annotated[str, Field(min_length=8, max_length=2048, pattern=URL_PATTERN, examples=["https://example.com/"])]
 Title = Annotated[str, Field(min_length=1, max_length=200, examples=["Example Domain"])]
 
 SCHEMA = """

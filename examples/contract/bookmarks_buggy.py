@@ -14,10 +14,14 @@ from fastapi.responses import JSONResponse
 
 try:  # imported as part of a package (examples.contract.bookmarks_buggy)
     from . import _bookmarks_db as db
+    from ._allow_header import complete_allow_headers
 except ImportError:  # imported from this directory (uvicorn --app-dir examples/contract)
     import _bookmarks_db as db  # type: ignore[no-redef]
+    from _allow_header import complete_allow_headers  # type: ignore[no-redef]
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": db.Error, "description": "No bookmark with this id"}}
+# FastAPI answers 400 (not 422) when the body is not even text, e.g. invalid UTF-8.
+BAD_BODY: dict[int | str, dict[str, Any]] = {400: {"model": db.Error, "description": "Body could not be parsed"}}
 BookmarkId = Annotated[int, Path(ge=1, le=db.MAX_ID, description="Bookmark id")]
 
 router = APIRouter(tags=["bookmarks"])
@@ -40,7 +44,7 @@ def health(store: Store) -> dict[str, str]:
     "/bookmarks",
     response_model=db.Bookmark,
     status_code=status.HTTP_201_CREATED,
-    # DEFECT: the 409 returned below for a duplicate URL is not declared (no `responses=`)
+    responses=BAD_BODY,  # DEFECT: the 409 returned below for a duplicate URL is not declared
 )
 def create_bookmark(bookmark: db.BookmarkIn, store: Store, response: Response) -> Any:
     try:
@@ -99,6 +103,7 @@ def create_app(db_path: str = ":memory:") -> FastAPI:
     app = FastAPI(title="Bookmarks (buggy)", version="1.0.0", lifespan=lifespan)
     app.state.store = store
     app.include_router(router)
+    complete_allow_headers(app)
     return app
 
 

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import random
 import time
+import traceback
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,6 +39,7 @@ class OperationOutcome:
     statuses: dict[str, Counter[int]] = field(default_factory=dict)  # operation -> status counts
     violations: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     timed_out: bool = False
 
     def to_data(self) -> dict[str, Any]:
@@ -45,6 +49,7 @@ class OperationOutcome:
             "statuses": {op: dict(counts) for op, counts in self.statuses.items()},
             "violations": self.violations,
             "errors": self.errors,
+            "warnings": self.warnings,
             "timed_out": self.timed_out,
         }
 
@@ -56,6 +61,7 @@ class OperationOutcome:
             statuses={op: Counter({int(k): v for k, v in counts.items()}) for op, counts in data["statuses"].items()},
             violations=data["violations"],
             errors=data["errors"],
+            warnings=data["warnings"],
             timed_out=data["timed_out"],
         )
 
@@ -80,8 +86,9 @@ class ContractItem(pytest.Item):
                     if v.get("reproduce") else "") for v in outcome.violations]
         problems += [f"error: {e}" for e in outcome.errors]
         if problems:
-            header = f"{len(outcome.violations)} contract failure(s), {len(outcome.errors)} error(s) " \
-                     f"in {self.label} ({outcome.cases} cases, seed {self.gate.seed})"
+            counts = [_plural(len(outcome.violations), "contract failure"), _plural(len(outcome.errors), "error")]
+            header = f"{' and '.join(c for c in counts if not c.startswith('0 '))} in {self.label} " \
+                     f"({outcome.cases} cases, seed {self.gate.seed})"
             raise ContractFailure(self.gate.redact("\n".join([header, *problems, self.gate.replay_hint(self.label)])))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
@@ -167,6 +174,8 @@ class ContractGate(Gate):
             "generation": {"max-examples": s.max_examples, "database": "none"},
             "phases": {phase: {"enabled": phase in phases} for phase in (*UNIT_PHASES, STATEFUL)},
             "checks": checks,
+            # We redact ourselves, to ${VAR} placeholders that keep a reproduction runnable.
+            "output": {"sanitization": {"enabled": False}},
         }
         if s.headers:
             data["headers"] = dict(s.headers)
@@ -237,8 +246,12 @@ class ContractGate(Gate):
         self._operations = [label for label in labels if label != "load schema"]
         if self.settings.stateful and self._operations:
             labels.append(STATEFUL)
+        # Explicit node ids: pytest parses "[...]" of a stored id (--lf, xdist) as parameters,
+        # so the items must be built the same way.
         items.extend(
-            ContractItem.from_parent(suite, name=f"contract[{label}]", gate=self, label=label) for label in labels
+            ContractItem.from_parent(suite, name=f"contract[{label}]", nodeid=f"backend-gates::contract[{label}]",
+                                     gate=self, label=label)
+            for label in labels
         )
 
     # -- running -----------------------------------------------------------
@@ -257,14 +270,31 @@ class ContractGate(Gate):
         if now >= self._deadline:
             outcome.timed_out = True
             pytest.skip(f"contract max_time ({self.settings.max_time:g}s) was reached before this operation ran")
-        from schemathesis.engine import events, from_schema
+        from schemathesis.engine import from_schema
 
         if label == STATEFUL:
             schema = self._schema.clone()
             schema.config = self._engine_config((STATEFUL,)).projects.get(schema.raw_schema)
         else:
             schema = self._schema.include(name=label)
-        stream = from_schema(schema).execute()
+        # The engine runs inside a test item, under the project's filterwarnings: a
+        # project with "error" must not turn hypothesis' own chatter into gate errors.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            self._drive(from_schema(schema).execute(), outcome)
+        root = str(self.context.rootpath)
+        for warning in caught:
+            if warning.filename.startswith(root) and "site-packages" not in warning.filename:
+                text = f"{label}: the app warned: {warning.category.__name__}: {warning.message} " \
+                       f"({Path(warning.filename).name}:{warning.lineno})"
+                if text not in outcome.warnings:
+                    outcome.warnings.append(text)
+        return outcome
+
+    def _drive(self, stream: Any, outcome: OperationOutcome) -> None:
+        from schemathesis.engine import events
+
+        assert self._deadline is not None
         seen: set[tuple[str, ...]] = set()
         for event in stream:
             if time.monotonic() >= self._deadline and not outcome.timed_out:
@@ -273,15 +303,46 @@ class ContractGate(Gate):
             if isinstance(event, events.ScenarioFinished):
                 self._absorb_scenario(event.recorder, outcome, seen)
             elif isinstance(event, events.NonFatalError):
-                outcome.errors.append(f"{event.label}: {_short_error(event.value)}")
+                crash = self._app_crash(event)
+                if crash is None:
+                    outcome.errors.append(f"{event.info.title}: {_short_error(event.value)}")
+                elif (crash["where"], crash["message"]) not in seen:
+                    seen.add((crash["where"], crash["message"]))
+                    outcome.violations.append(crash)
             elif isinstance(event, events.FatalError):
                 outcome.errors.append(f"schemathesis failed: {_short_error(event.exception)}")
             elif isinstance(event, events.Interrupted):
                 raise KeyboardInterrupt
-        return outcome
+
+    def _app_crash(self, event: Any) -> dict[str, Any] | None:
+        """An in-process app that raises is what a server answers with a 500: report it as one,
+        with where in the app it raised (a real server would only show the 500)."""
+        if self._target is None or not self._target.in_process or event.info.title != "Runtime Error":
+            return None
+        exc = event.value
+        if type(exc).__module__.split(".")[0] in ("schemathesis", "hypothesis", "requests", "urllib3"):
+            return None
+        frames = traceback.extract_tb(exc.__traceback__)
+        root = str(self.context.rootpath)
+        own = [f for f in frames if f.filename.startswith(root) and "site-packages" not in f.filename] or frames
+        where = f" at {Path(own[-1].filename).name}:{own[-1].lineno} in {own[-1].name}" if own else ""
+        sample = event.info.code_sample
+        return {
+            "where": event.label,
+            "check": "not_a_server_error",
+            "message": f"unhandled {type(exc).__name__}: {exc}{where} (the app raised; a server answers 500)",
+            "reproduce": sample.replace(IN_PROCESS_BASE_URL, REPLAY_BASE_URL) if sample else None,
+        }
 
     def _absorb_scenario(self, recorder: Any, outcome: OperationOutcome, seen: set[tuple[str, ...]]) -> None:
         outcome.cases += len(recorder.cases)
+        # A crash (see _app_crash) left its case without a response: that case reproduces it.
+        crashed = [node.value for case_id, node in recorder.cases.items()
+                   if getattr(recorder.interactions.get(case_id), "response", None) is None]
+        for violation in outcome.violations:
+            if violation["reproduce"] is None and crashed and violation["where"] == crashed[-1].operation.label:
+                curl = crashed[-1].as_curl_command(headers=dict(self.settings.headers) or None)
+                violation["reproduce"] = curl.replace(IN_PROCESS_BASE_URL, REPLAY_BASE_URL)
         for case_id, interaction in recorder.interactions.items():
             response = interaction.response
             node = recorder.cases.get(case_id)
@@ -337,7 +398,7 @@ class ContractGate(Gate):
             for operation, counts in outcome.statuses.items():
                 statuses.setdefault(operation, Counter()).update(counts)
         tested = sorted({o.label for o in outcomes if o.label not in (STATEFUL, "load schema") and not o.timed_out})
-        warnings = []
+        notes: list[str] = []
         for operation in tested:
             counts = statuses.get(operation, Counter())
             if not any(200 <= status < 300 for status in counts):
@@ -346,10 +407,11 @@ class ContractGate(Gate):
                 if settings.require_success:
                     violations.append(Violation(where=operation, check="require_success", message=text))
                 else:
-                    warnings.append(text + "; fuzzing may not get past validation or missing resources")
+                    notes.append(text + "; fuzzing may not get past validation or missing resources")
+        notes.extend(dict.fromkeys(w for o in outcomes for w in o.warnings))
         timed_out = [o.label for o in outcomes if o.timed_out]
         if timed_out:
-            warnings.append(f"max_time ({settings.max_time:g}s) reached: {len(timed_out)} item(s) not or not fully "
+            notes.append(f"max_time ({settings.max_time:g}s) reached: {len(timed_out)} item(s) not or not fully "
                             f"tested: {', '.join(timed_out)}")
         cases = sum(o.cases for o in outcomes)
         measured = {"operations": len(self._operations), "operations_tested": len(tested), "cases": cases,
@@ -357,7 +419,7 @@ class ContractGate(Gate):
         failing_ops = {v.where for v in violations}
         if errors:
             status, summary = Status.ERROR, f"could not test: {errors[0]}" + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else "")
-            warnings = errors[1:] + warnings
+            notes = errors[1:] + notes
         elif not outcomes:
             status, summary = Status.SKIPPED, "no contract item ran (all deselected?)"
         elif violations:
@@ -368,7 +430,11 @@ class ContractGate(Gate):
             status = Status.PASSED
             summary = f"{len(tested)} operations, {cases} cases, no failures (seed {self.seed})"
         return GateResult(gate=self.name, status=status, summary=summary, violations=violations,
-                          warnings=warnings, measured=measured, threshold=threshold)
+                          warnings=notes, measured=measured, threshold=threshold)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _short_error(exc: BaseException) -> str:

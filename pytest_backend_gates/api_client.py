@@ -1,0 +1,40 @@
+"""The `api` fixture's client: httpx-style, bound to the contract gate's target.
+
+- ASGI app: Starlette's TestClient (httpx-based, runs the app's lifespan, no server);
+  requests from many threads run concurrently in the app's event loop.
+- WSGI app: httpx.Client over httpx.WSGITransport; each request runs in its caller's thread.
+- base_url: httpx.Client against the running server.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from .config import ContractSettings
+from .targets import IN_PROCESS_BASE_URL, load_target
+
+
+@contextmanager
+def open_client(settings: ContractSettings) -> Iterator[Any]:
+    import httpx
+
+    target = load_target(settings)  # TargetError: the fixture turns it into a clear failure
+    headers = dict(settings.headers)
+    if target.kind == "asgi":
+        with warnings.catch_warnings():
+            # Starlette >= 1.10 asks for httpx2 at import; that is its users' choice, not a test failure.
+            warnings.filterwarnings("ignore", message=".*httpx2", category=UserWarning)
+            from starlette.testclient import TestClient
+
+        with TestClient(target.app, base_url=IN_PROCESS_BASE_URL, headers=headers) as client:
+            yield client
+    elif target.kind == "wsgi":
+        transport = httpx.WSGITransport(app=target.app)
+        with httpx.Client(transport=transport, base_url=IN_PROCESS_BASE_URL, headers=headers) as client:
+            yield client
+    else:
+        with httpx.Client(base_url=target.base_url, headers=headers, timeout=30.0) as client:
+            yield client

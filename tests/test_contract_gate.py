@@ -1,0 +1,229 @@
+"""The contract gate end to end on small in-process apps (and one served on loopback)."""
+
+from __future__ import annotations
+
+import socket
+import textwrap
+import xml.etree.ElementTree as ET
+
+import pytest
+from conftest import gate, read_report
+
+RATIO_APP = '''
+from fastapi import FastAPI, HTTPException, Query
+
+app = FastAPI()
+STOCK = {{1: 10}}
+
+
+@app.get("/ratio")
+def ratio(total: int = Query(ge=0, le=1000), parts: int = Query({parts_bounds}, le=100)) -> dict[str, float]:
+    return {{"ratio": total / parts}}
+
+
+@app.get("/stock/{{item_id}}", responses={{404: {{"description": "no such item"}}}})
+def stock(item_id: int) -> dict[str, int]:
+    if item_id not in STOCK:
+        raise HTTPException(404, "no such item")
+    return {{"quantity": STOCK[item_id]}}
+'''
+BUGGY = RATIO_APP.format(parts_bounds="ge=0")  # parts=0: ZeroDivisionError, a 500
+FIXED = RATIO_APP.format(parts_bounds="ge=1")
+
+
+def contract_project(pytester: pytest.Pytester, app_source: str, extra: str = "") -> None:
+    pytester.makepyfile(ratioapp=app_source)
+    pytester.makepyprojecttoml(textwrap.dedent(f"""
+        [tool.pytest.ini_options]
+        pythonpath = ["."]
+        [tool.backend-gates]
+        report = "gates.json"
+        [tool.backend-gates.contract]
+        app = "ratioapp:app"
+        max_examples = 25
+        stateful = false
+    """) + textwrap.dedent(extra))
+
+
+def test_500_is_found_with_curl_reproduction(pytester: pytest.Pytester) -> None:
+    contract_project(pytester, BUGGY)
+    result = pytester.runpytest_inprocess("--backend-gates", "-p", "no:cacheprovider")
+    assert result.ret == 1
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines([
+        "backend-gates contract: seed * (replay with --backend-gates-seed=*)",
+        "*contract failure* in GET /ratio (* cases, seed *)",
+        "GET /ratio [[]not_a_server_error[]]: unhandled ZeroDivisionError: division by zero at ratioapp.py:* in ratio*",
+        "    reproduce: curl -X GET *parts=0*",
+        "replay: pytest --backend-gates --backend-gates-seed=* -k \"GET /ratio\"",
+    ])
+    contract = gate(read_report(pytester), "contract")
+    assert contract["status"] == "failed"
+    [violation] = [v for v in contract["violations"] if v["check"] == "not_a_server_error"]
+    assert violation["where"] == "GET /ratio"
+    assert "parts=0" in violation["reproduce"] and violation["reproduce"].startswith("curl ")
+    assert "http://127.0.0.1:8000/ratio" in violation["reproduce"]
+    assert contract["measured"]["operations"] == 2 and contract["measured"]["cases"] > 0
+    assert contract["summary"].startswith("1 failure in 1 of 2 operations")
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_fixed_twin_passes(pytester: pytest.Pytester, seed: int) -> None:
+    contract_project(pytester, FIXED)
+    result = pytester.runpytest_inprocess("--backend-gates", f"--backend-gates-seed={seed}", "-p", "no:cacheprovider")
+    assert result.ret == 0, result.stdout.str()
+    contract = gate(read_report(pytester), "contract")
+    assert contract["status"] == "passed"
+    assert contract["measured"]["seed"] == seed
+    # GET /stock/{item_id} mostly hits 404s; that is said, not hidden
+    assert contract["warnings"] == [] or all("never answered 2xx" in w for w in contract["warnings"])
+
+
+def test_never_2xx_is_a_warning_or_with_require_success_a_violation(pytester: pytest.Pytester) -> None:
+    never_ok = FIXED.replace("STOCK = {1: 10}", "STOCK = {}")
+    contract_project(pytester, never_ok)
+    result = pytester.runpytest_inprocess("--backend-gates", "-p", "no:cacheprovider")
+    assert result.ret == 0
+    contract = gate(read_report(pytester), "contract")
+    assert any(w.startswith("GET /stock/{item_id} never answered 2xx (got 404 x") for w in contract["warnings"])
+    result.stdout.fnmatch_lines(["warning: GET /stock/{item_id} never answered 2xx (got 404 x*"])
+
+    contract_project(pytester, never_ok, "require_success = true\n")
+    result = pytester.runpytest_inprocess("--backend-gates", "-p", "no:cacheprovider")
+    assert result.ret == 1
+    contract = gate(read_report(pytester), "contract")
+    assert [(v["where"], v["check"]) for v in contract["violations"]] == [("GET /stock/{item_id}", "require_success")]
+
+
+def test_items_have_readable_node_ids_and_work_with_k_and_junit(pytester: pytest.Pytester) -> None:
+    contract_project(pytester, BUGGY)
+    collected = pytester.runpytest_inprocess("--backend-gates", "--collect-only", "-q", "-p", "no:cacheprovider")
+    collected.stdout.fnmatch_lines(["backend-gates::contract[[]GET /ratio[]]", "backend-gates::contract[[]GET /stock/{item_id}[]]"])
+    result = pytester.runpytest_inprocess("--backend-gates", "-k", "stock", "--junitxml=junit.xml", "-p", "no:cacheprovider")
+    assert result.ret == 0
+    result.assert_outcomes(passed=1, deselected=1)
+    cases = ET.parse(pytester.path / "junit.xml").getroot().iter("testcase")
+    assert [(c.get("classname"), c.get("name")) for c in cases] == [("backend-gates", "contract[GET /stock/{item_id}]")]
+
+
+def test_junit_records_the_failure(pytester: pytest.Pytester) -> None:
+    contract_project(pytester, BUGGY)
+    pytester.runpytest_inprocess("--backend-gates", "--junitxml=junit.xml", "-p", "no:cacheprovider")
+    root = ET.parse(pytester.path / "junit.xml").getroot()
+    failed = [c for c in root.iter("testcase") if c.find("failure") is not None]
+    assert [c.get("name") for c in failed] == ["contract[GET /ratio]"]
+    assert "curl -X GET" in failed[0].find("failure").text
+
+
+def test_last_failed_reruns_only_the_failing_operation(pytester: pytest.Pytester) -> None:
+    contract_project(pytester, BUGGY)
+    pytester.runpytest_inprocess("--backend-gates")
+    result = pytester.runpytest_inprocess("--backend-gates", "--lf")
+    result.assert_outcomes(failed=1, deselected=1)
+
+
+def test_under_xdist_items_spread_and_verdict_is_reached_once(pytester: pytest.Pytester) -> None:
+    contract_project(pytester, BUGGY)
+    result = pytester.runpytest_subprocess("--backend-gates", "-n", "2", "--backend-gates-seed=7", "-p", "no:cacheprovider")
+    assert result.ret == 1
+    report = read_report(pytester)
+    contract = gate(report, "contract")
+    assert contract["measured"]["seed"] == 7
+    assert contract["measured"]["operations_tested"] == 2
+    assert [v["where"] for v in contract["violations"] if v["check"] == "not_a_server_error"] == ["GET /ratio"]
+
+
+def test_stateful_item_runs_links(pytester: pytest.Pytester) -> None:
+    contract_project(pytester, FIXED)
+    toml = (pytester.path / "pyproject.toml").read_text().replace("stateful = false", "stateful = true")
+    (pytester.path / "pyproject.toml").write_text(toml)
+    result = pytester.runpytest_inprocess("--backend-gates", "--collect-only", "-q", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["backend-gates::contract[[]stateful[]]"])
+
+
+def test_secret_header_is_redacted_in_reproductions(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RATIO_API_KEY", "key-5e6f7a8b9c")
+    contract_project(pytester, BUGGY, 'headers = { X-Api-Key = "${RATIO_API_KEY}" }\n')
+    result = pytester.runpytest_inprocess("--backend-gates", "-p", "no:cacheprovider")
+    assert result.ret == 1
+    output = result.stdout.str()
+    report_text = (pytester.path / "gates.json").read_text()
+    assert "key-5e6f7a8b9c" not in output and "key-5e6f7a8b9c" not in report_text
+    assert "X-Api-Key: ${RATIO_API_KEY}" in output and "X-Api-Key: ${RATIO_API_KEY}" in report_text
+
+
+def test_max_time_reached_is_reported(pytester: pytest.Pytester) -> None:
+    contract_project(pytester, FIXED, 'max_time = "1ms"\n')
+    result = pytester.runpytest_inprocess("--backend-gates", "-p", "no:cacheprovider")
+    contract = gate(read_report(pytester), "contract")
+    assert any(w.startswith("max_time (0.001s) reached: ") for w in contract["warnings"]), contract
+    result.stdout.fnmatch_lines(["*max_time (0.001s) reached*"])
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_server_is_error_not_pass(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml(f"""
+        [tool.backend-gates]
+        report = "gates.json"
+        [tool.backend-gates.contract]
+        base_url = "http://127.0.0.1:{_closed_port()}"
+    """)
+    result = pytester.runpytest_inprocess("--backend-gates", "-p", "no:cacheprovider")
+    assert result.ret == 1
+    contract = gate(read_report(pytester), "contract")
+    assert contract["status"] == "error"
+    assert "could not load the OpenAPI schema from http://127.0.0.1:" in contract["summary"]
+
+
+def test_non_loopback_base_url_is_refused_before_any_traffic(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml("""
+        [tool.backend-gates.contract]
+        base_url = "http://192.0.2.10:8000"
+    """)
+    result = pytester.runpytest_inprocess("--backend-gates")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*base_url = 'http://192.0.2.10:8000' is not a loopback address*allow_remote = true*"])
+
+
+def test_app_that_cannot_be_imported_is_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml("""
+        [tool.backend-gates]
+        report = "gates.json"
+        [tool.backend-gates.contract]
+        app = "nosuchmodule:app"
+    """)
+    result = pytester.runpytest_inprocess("--backend-gates", "-p", "no:cacheprovider")
+    assert result.ret == 1
+    contract = gate(read_report(pytester), "contract")
+    assert contract["status"] == "error"
+    assert "app = 'nosuchmodule:app': importing 'nosuchmodule' failed with ModuleNotFoundError" in contract["summary"]
+
+
+def test_unknown_check_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    contract_project(pytester, FIXED, 'checks = ["not_a_server_eror"]\n')
+    result = pytester.runpytest_inprocess("--backend-gates")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*contract] checks: 'not_a_server_eror' is not a schemathesis check; "
+                                 "did you mean 'not_a_server_error'?*"])
+
+
+def test_api_fixture_reaches_the_app_passively(pytester: pytest.Pytester) -> None:
+    contract_project(pytester, FIXED)
+    pytester.makepyfile(test_api='''
+        def test_ratio(api):
+            assert api.get("/ratio", params={"total": 10, "parts": 4}).json() == {"ratio": 2.5}
+    ''')
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_api_fixture_without_contract_table_fails_clearly(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_api="def test_x(api): pass")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*the api fixture needs a [[]tool.backend-gates.contract[]] table*"])
