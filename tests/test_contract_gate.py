@@ -1,4 +1,8 @@
-"""The contract gate end to end on small in-process apps (and one served on loopback)."""
+"""The contract gate end to end on small in-process apps.
+
+Runs in subprocesses: pytester's in-process runs drop the modules a run imported,
+and schemathesis imports its engine lazily, so a second in-process run would mix
+two copies of its classes."""
 
 from __future__ import annotations
 
@@ -40,14 +44,14 @@ def contract_project(pytester: pytest.Pytester, app_source: str, extra: str = ""
         report = "gates.json"
         [tool.backend-gates.contract]
         app = "ratioapp:app"
-        max_examples = 25
+        max_examples = 10
         stateful = false
     """) + textwrap.dedent(extra))
 
 
 def test_500_is_found_with_curl_reproduction(pytester: pytest.Pytester) -> None:
     contract_project(pytester, BUGGY)
-    result = pytester.runpytest_inprocess("--backend-gates", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
     assert result.ret == 1
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines([
@@ -70,7 +74,7 @@ def test_500_is_found_with_curl_reproduction(pytester: pytest.Pytester) -> None:
 @pytest.mark.parametrize("seed", range(3))
 def test_fixed_twin_passes(pytester: pytest.Pytester, seed: int) -> None:
     contract_project(pytester, FIXED)
-    result = pytester.runpytest_inprocess("--backend-gates", f"--backend-gates-seed={seed}", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("--backend-gates", f"--backend-gates-seed={seed}", "-p", "no:cacheprovider")
     assert result.ret == 0, result.stdout.str()
     contract = gate(read_report(pytester), "contract")
     assert contract["status"] == "passed"
@@ -82,14 +86,14 @@ def test_fixed_twin_passes(pytester: pytest.Pytester, seed: int) -> None:
 def test_never_2xx_is_a_warning_or_with_require_success_a_violation(pytester: pytest.Pytester) -> None:
     never_ok = FIXED.replace("STOCK = {1: 10}", "STOCK = {}")
     contract_project(pytester, never_ok)
-    result = pytester.runpytest_inprocess("--backend-gates", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
     assert result.ret == 0
     contract = gate(read_report(pytester), "contract")
     assert any(w.startswith("GET /stock/{item_id} never answered 2xx (got 404 x") for w in contract["warnings"])
     result.stdout.fnmatch_lines(["warning: GET /stock/{item_id} never answered 2xx (got 404 x*"])
 
     contract_project(pytester, never_ok, "require_success = true\n")
-    result = pytester.runpytest_inprocess("--backend-gates", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
     assert result.ret == 1
     contract = gate(read_report(pytester), "contract")
     assert [(v["where"], v["check"]) for v in contract["violations"]] == [("GET /stock/{item_id}", "require_success")]
@@ -97,9 +101,9 @@ def test_never_2xx_is_a_warning_or_with_require_success_a_violation(pytester: py
 
 def test_items_have_readable_node_ids_and_work_with_k_and_junit(pytester: pytest.Pytester) -> None:
     contract_project(pytester, BUGGY)
-    collected = pytester.runpytest_inprocess("--backend-gates", "--collect-only", "-q", "-p", "no:cacheprovider")
+    collected = pytester.runpytest_subprocess("--backend-gates", "--collect-only", "-q", "-p", "no:cacheprovider")
     collected.stdout.fnmatch_lines(["backend-gates::contract[[]GET /ratio[]]", "backend-gates::contract[[]GET /stock/{item_id}[]]"])
-    result = pytester.runpytest_inprocess("--backend-gates", "-k", "stock", "--junitxml=junit.xml", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("--backend-gates", "-k", "stock", "--junitxml=junit.xml", "-p", "no:cacheprovider")
     assert result.ret == 0
     result.assert_outcomes(passed=1, deselected=1)
     cases = ET.parse(pytester.path / "junit.xml").getroot().iter("testcase")
@@ -108,7 +112,7 @@ def test_items_have_readable_node_ids_and_work_with_k_and_junit(pytester: pytest
 
 def test_junit_records_the_failure(pytester: pytest.Pytester) -> None:
     contract_project(pytester, BUGGY)
-    pytester.runpytest_inprocess("--backend-gates", "--junitxml=junit.xml", "-p", "no:cacheprovider")
+    pytester.runpytest_subprocess("--backend-gates", "--junitxml=junit.xml", "-p", "no:cacheprovider")
     root = ET.parse(pytester.path / "junit.xml").getroot()
     failed = [c for c in root.iter("testcase") if c.find("failure") is not None]
     assert [c.get("name") for c in failed] == ["contract[GET /ratio]"]
@@ -117,8 +121,8 @@ def test_junit_records_the_failure(pytester: pytest.Pytester) -> None:
 
 def test_last_failed_reruns_only_the_failing_operation(pytester: pytest.Pytester) -> None:
     contract_project(pytester, BUGGY)
-    pytester.runpytest_inprocess("--backend-gates")
-    result = pytester.runpytest_inprocess("--backend-gates", "--lf")
+    pytester.runpytest_subprocess("--backend-gates")
+    result = pytester.runpytest_subprocess("--backend-gates", "--lf")
     result.assert_outcomes(failed=1, deselected=1)
 
 
@@ -137,14 +141,14 @@ def test_stateful_item_runs_links(pytester: pytest.Pytester) -> None:
     contract_project(pytester, FIXED)
     toml = (pytester.path / "pyproject.toml").read_text().replace("stateful = false", "stateful = true")
     (pytester.path / "pyproject.toml").write_text(toml)
-    result = pytester.runpytest_inprocess("--backend-gates", "--collect-only", "-q", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("--backend-gates", "--collect-only", "-q", "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(["backend-gates::contract[[]stateful[]]"])
 
 
 def test_secret_header_is_redacted_in_reproductions(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RATIO_API_KEY", "key-5e6f7a8b9c")
     contract_project(pytester, BUGGY, 'headers = { X-Api-Key = "${RATIO_API_KEY}" }\n')
-    result = pytester.runpytest_inprocess("--backend-gates", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
     assert result.ret == 1
     output = result.stdout.str()
     report_text = (pytester.path / "gates.json").read_text()
@@ -154,7 +158,7 @@ def test_secret_header_is_redacted_in_reproductions(pytester: pytest.Pytester, m
 
 def test_max_time_reached_is_reported(pytester: pytest.Pytester) -> None:
     contract_project(pytester, FIXED, 'max_time = "1ms"\n')
-    result = pytester.runpytest_inprocess("--backend-gates", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
     contract = gate(read_report(pytester), "contract")
     assert any(w.startswith("max_time (0.001s) reached: ") for w in contract["warnings"]), contract
     result.stdout.fnmatch_lines(["*max_time (0.001s) reached*"])
@@ -173,7 +177,7 @@ def test_unreachable_server_is_error_not_pass(pytester: pytest.Pytester) -> None
         [tool.backend-gates.contract]
         base_url = "http://127.0.0.1:{_closed_port()}"
     """)
-    result = pytester.runpytest_inprocess("--backend-gates", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
     assert result.ret == 1
     contract = gate(read_report(pytester), "contract")
     assert contract["status"] == "error"
@@ -185,7 +189,7 @@ def test_non_loopback_base_url_is_refused_before_any_traffic(pytester: pytest.Py
         [tool.backend-gates.contract]
         base_url = "http://192.0.2.10:8000"
     """)
-    result = pytester.runpytest_inprocess("--backend-gates")
+    result = pytester.runpytest_subprocess("--backend-gates")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*base_url = 'http://192.0.2.10:8000' is not a loopback address*allow_remote = true*"])
 
@@ -197,7 +201,7 @@ def test_app_that_cannot_be_imported_is_error(pytester: pytest.Pytester) -> None
         [tool.backend-gates.contract]
         app = "nosuchmodule:app"
     """)
-    result = pytester.runpytest_inprocess("--backend-gates", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
     assert result.ret == 1
     contract = gate(read_report(pytester), "contract")
     assert contract["status"] == "error"
@@ -206,7 +210,7 @@ def test_app_that_cannot_be_imported_is_error(pytester: pytest.Pytester) -> None
 
 def test_unknown_check_is_a_usage_error(pytester: pytest.Pytester) -> None:
     contract_project(pytester, FIXED, 'checks = ["not_a_server_eror"]\n')
-    result = pytester.runpytest_inprocess("--backend-gates")
+    result = pytester.runpytest_subprocess("--backend-gates")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*contract] checks: 'not_a_server_eror' is not a schemathesis check; "
                                  "did you mean 'not_a_server_error'?*"])
@@ -218,12 +222,12 @@ def test_api_fixture_reaches_the_app_passively(pytester: pytest.Pytester) -> Non
         def test_ratio(api):
             assert api.get("/ratio", params={"total": 10, "parts": 4}).json() == {"ratio": 2.5}
     ''')
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
 
 
 def test_api_fixture_without_contract_table_fails_clearly(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_api="def test_x(api): pass")
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*the api fixture needs a [[]tool.backend-gates.contract[]] table*"])

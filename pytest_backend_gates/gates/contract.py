@@ -176,6 +176,8 @@ class ContractGate(Gate):
             "checks": checks,
             # We redact ourselves, to ${VAR} placeholders that keep a reproduction runnable.
             "output": {"sanitization": {"enabled": False}},
+            # No .schemathesis/ cache in the user's tree, and no replayed requests: same seed, same run.
+            "cache": {"enabled": False},
         }
         if s.headers:
             data["headers"] = dict(s.headers)
