@@ -89,8 +89,9 @@ def test_never_2xx_is_a_warning_or_with_require_success_a_violation(pytester: py
     result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
     assert result.ret == 0
     contract = gate(read_report(pytester), "contract")
-    assert any(w.startswith("GET /stock/{item_id} never answered 2xx (got 404 x") for w in contract["warnings"])
-    result.stdout.fnmatch_lines(["warning: GET /stock/{item_id} never answered 2xx (got 404 x*"])
+    [warning] = [w for w in contract["warnings"] if w.startswith("GET /stock/{item_id} never answered 2xx (got ")]
+    assert "404 x" in warning
+    result.stdout.fnmatch_lines(["warning: GET /stock/{item_id} never answered 2xx (got *404 x*"])
 
     contract_project(pytester, never_ok, "require_success = true\n")
     result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
