@@ -10,6 +10,7 @@ reproduction each.
 from __future__ import annotations
 
 import random
+import re
 import time
 import traceback
 import warnings
@@ -22,10 +23,12 @@ import pytest
 
 from ..config import ContractSettings
 from ..result import GateResult, Status, Violation
-from ..targets import IN_PROCESS_BASE_URL, REPLAY_BASE_URL, Target, TargetError, load_target, schema_location
+from ..targets import REPLAY_BASE_URL, Target, TargetError, load_target, schema_location
 from . import Gate
 
 STATEFUL = "stateful"
+# schemathesis' in-process hosts: "testserver" (ASGI) and "localhost" (WSGI)
+_IN_PROCESS_HOST = re.compile(r"https?://(?:testserver|localhost)(?=[/'\"\s?]|$)")
 UNIT_PHASES = ("examples", "coverage", "fuzzing")
 BODY_LIMIT = 300
 
@@ -316,6 +319,13 @@ class ContractGate(Gate):
             elif isinstance(event, events.Interrupted):
                 raise KeyboardInterrupt
 
+    def _replayable(self, command: str) -> str:
+        """In-process requests go to a pseudo host; point the command where a developer would
+        start the app (http://127.0.0.1:8000) so it can be pasted as is."""
+        if self._target is None or not self._target.in_process:
+            return command
+        return _IN_PROCESS_HOST.sub(REPLAY_BASE_URL, command)
+
     def _app_crash(self, event: Any) -> dict[str, Any] | None:
         """An in-process app that raises is what a server answers with a 500: report it as one,
         with where in the app it raised (a real server would only show the 500)."""
@@ -333,7 +343,7 @@ class ContractGate(Gate):
             "where": event.label,
             "check": "not_a_server_error",
             "message": f"unhandled {type(exc).__name__}: {exc}{where} (the app raised; a server answers 500)",
-            "reproduce": sample.replace(IN_PROCESS_BASE_URL, REPLAY_BASE_URL) if sample else None,
+            "reproduce": self._replayable(sample) if sample else None,
         }
 
     def _absorb_scenario(self, recorder: Any, outcome: OperationOutcome, seen: set[tuple[str, ...]]) -> None:
@@ -344,7 +354,7 @@ class ContractGate(Gate):
         for violation in outcome.violations:
             if violation["reproduce"] is None and crashed and violation["where"] == crashed[-1].operation.label:
                 curl = crashed[-1].as_curl_command(headers=dict(self.settings.headers) or None)
-                violation["reproduce"] = curl.replace(IN_PROCESS_BASE_URL, REPLAY_BASE_URL)
+                violation["reproduce"] = self._replayable(curl)
         for case_id, interaction in recorder.interactions.items():
             response = interaction.response
             node = recorder.cases.get(case_id)
@@ -372,7 +382,7 @@ class ContractGate(Gate):
                         "where": operation,
                         "check": check.name,
                         "message": _failure_message(failure, response),
-                        "reproduce": curl.replace(IN_PROCESS_BASE_URL, REPLAY_BASE_URL) if curl else None,
+                        "reproduce": self._replayable(curl) if curl else None,
                     }
                 )
 
@@ -394,7 +404,14 @@ class ContractGate(Gate):
         errors = [f"{o.label}: {e}" for o in outcomes for e in o.errors]
         if self._load_error is not None and not outcomes:
             errors.append(self._load_error)
-        violations = [Violation(**v) for o in outcomes for v in o.violations]
+        # The stateful item finds again what an operation's item found: report each once.
+        violations: list[Violation] = []
+        reported: set[tuple[str, str, str]] = set()
+        for v in (v for o in outcomes for v in o.violations):
+            key = (v["where"], v["check"], v["message"].split(" | response")[0])
+            if key not in reported:
+                reported.add(key)
+                violations.append(Violation(**v))
         statuses: dict[str, Counter[int]] = {}
         for outcome in outcomes:
             for operation, counts in outcome.statuses.items():
