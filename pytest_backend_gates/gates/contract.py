@@ -44,6 +44,8 @@ class OperationOutcome:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     timed_out: bool = False
+    seconds: float = 0.0  # engine time (for a batch, all of it on the item that ran it)
+    done: bool = False  # computed ahead, in another item's engine run (not sent to the controller)
 
     def to_data(self) -> dict[str, Any]:
         return {
@@ -54,6 +56,7 @@ class OperationOutcome:
             "errors": self.errors,
             "warnings": self.warnings,
             "timed_out": self.timed_out,
+            "seconds": self.seconds,
         }
 
     @classmethod
@@ -66,6 +69,7 @@ class OperationOutcome:
             errors=data["errors"],
             warnings=data["warnings"],
             timed_out=data["timed_out"],
+            seconds=data["seconds"],
         )
 
 
@@ -84,7 +88,7 @@ class ContractItem(pytest.Item):
         self.label = label
 
     def runtest(self) -> None:
-        outcome = self.gate.run(self.label)
+        outcome = self.gate.run(self)
         problems = [f"{v['where']} [{v['check']}]: {v['message']}" + (f"\n    reproduce: {v['reproduce']}"
                     if v.get("reproduce") else "") for v in outcome.violations]
         problems += [f"error: {e}" for e in outcome.errors]
@@ -125,6 +129,8 @@ class ContractGate(Gate):
         self._outcomes: list[OperationOutcome] = []
         self._operations: list[str] = []
         self._broken: dict[str, str] = {}  # operation -> why schemathesis cannot test it
+        self._ahead: dict[str, OperationOutcome] = {}  # run in an earlier item's batch, not reported yet
+        self._ran: set[str] = set()
 
     # -- set-up ------------------------------------------------------------
     def start(self) -> None:
@@ -260,9 +266,12 @@ class ContractGate(Gate):
         )
 
     # -- running -----------------------------------------------------------
-    def run(self, label: str) -> OperationOutcome:
-        outcome = OperationOutcome(label=label)
+    def run(self, item: ContractItem) -> OperationOutcome:
+        label = item.label
+        outcome = self._ahead.pop(label, None) or OperationOutcome(label=label)
         self._outcomes.append(outcome)
+        if outcome.done:
+            return outcome
         if self._load_error is not None:
             outcome.errors.append(self._load_error)
             return outcome
@@ -280,34 +289,56 @@ class ContractGate(Gate):
         if label == STATEFUL:
             schema = self._schema.clone()
             schema.config = self._engine_config((STATEFUL,)).projects.get(schema.raw_schema)
+            batch = {label: outcome}
         else:
-            schema = self._schema.include(name=label)
+            # One engine run for this item and the contract items still to run in this
+            # process: it shares set-up between operations, as `st run` does. Under xdist a
+            # worker does not know which items it will get, so it runs one at a time.
+            batch = {label: outcome}
+            if not self.context.is_xdist_worker:
+                for other in item.session.items:
+                    if isinstance(other, ContractItem) and other.label not in (STATEFUL, label) \
+                            and other.label not in self._broken and other.label not in self._ran:
+                        batch[other.label] = self._ahead.setdefault(other.label, OperationOutcome(label=other.label))
+            schema = self._schema.include(name=list(batch))
+        self._ran.update(batch)
+        started = time.perf_counter()
         # The engine runs inside a test item, under the project's filterwarnings: a
         # project with "error" must not turn hypothesis' own chatter into gate errors.
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("default")
-            self._drive(from_schema(schema).execute(), outcome)
+            self._drive(from_schema(schema).execute(), batch)
+        outcome.seconds = time.perf_counter() - started
         root = str(self.context.rootpath)
         for warning in caught:
             if warning.filename.startswith(root) and "site-packages" not in warning.filename:
-                text = f"{label}: the app warned: {warning.category.__name__}: {warning.message} " \
+                text = f"the app warned: {warning.category.__name__}: {warning.message} " \
                        f"({Path(warning.filename).name}:{warning.lineno})"
                 if text not in outcome.warnings:
                     outcome.warnings.append(text)
+        for each in batch.values():
+            each.done = True
         return outcome
 
-    def _drive(self, stream: Any, outcome: OperationOutcome) -> None:
+    def _drive(self, stream: Any, batch: dict[str, OperationOutcome]) -> None:
         from schemathesis.engine import events
 
         assert self._deadline is not None
         seen: set[tuple[str, ...]] = set()
+        fuzzed: set[str] = set()
+        stopped = False
+        first = next(iter(batch.values()))
         for event in stream:
-            if time.monotonic() >= self._deadline and not outcome.timed_out:
-                outcome.timed_out = True
+            if time.monotonic() >= self._deadline and not stopped:
+                stopped = True
                 stream.stop()
             if isinstance(event, events.ScenarioFinished):
+                outcome = batch.get(event.recorder.label or "", first)
                 self._absorb_scenario(event.recorder, outcome, seen)
+                if event.phase.value == "fuzzing":
+                    fuzzed.add(outcome.label)
             elif isinstance(event, events.NonFatalError):
+                outcome = batch.get(event.label, first)
                 crash = self._app_crash(event)
                 if crash is None:
                     outcome.errors.append(f"{event.info.title}: {_short_error(event.value)}")
@@ -315,9 +346,13 @@ class ContractGate(Gate):
                     seen.add((crash["where"], crash["message"]))
                     outcome.violations.append(crash)
             elif isinstance(event, events.FatalError):
-                outcome.errors.append(f"schemathesis failed: {_short_error(event.exception)}")
+                first.errors.append(f"schemathesis failed: {_short_error(event.exception)}")
             elif isinstance(event, events.Interrupted):
                 raise KeyboardInterrupt
+        if stopped:
+            for outcome in batch.values():
+                if outcome.label == STATEFUL or outcome.label not in fuzzed:
+                    outcome.timed_out = True
 
     def _replayable(self, command: str) -> str:
         """In-process requests go to a pseudo host; point the command where a developer would
@@ -449,7 +484,8 @@ class ContractGate(Gate):
             status = Status.PASSED
             summary = f"{len(tested)} operations, {cases} cases, no failures (seed {self.seed})"
         return GateResult(gate=self.name, status=status, summary=summary, violations=violations,
-                          warnings=notes, measured=measured, threshold=threshold)
+                          warnings=notes, measured=measured, threshold=threshold,
+                          duration_s=sum(o.seconds for o in outcomes))
 
 
 def _plural(count: int, noun: str) -> str:
