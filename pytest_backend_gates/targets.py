@@ -93,6 +93,8 @@ def load_target(settings: ContractSettings) -> Target:
     assert settings.app is not None
     app = load_app(settings.app)
     kind: Literal["asgi", "wsgi"] = "asgi" if is_asgi(app) else "wsgi"
+    if kind == "asgi":
+        app = PersistentLifespan(app)
     return Target(kind, app, IN_PROCESS_BASE_URL, f"{settings.app} ({kind.upper()}, in-process)")
 
 
@@ -110,3 +112,69 @@ def schema_location(schema: str, rootpath: Path) -> tuple[Literal["file", "path"
     if not path.is_file():
         raise TargetError(f"schema = {schema!r}: no such file (looked for {path})")
     return "file", str(path)
+
+
+class PersistentLifespan:
+    """An ASGI app whose lifespan starts once and is not shut down by a test client.
+
+    A server runs an app's lifespan once per process. schemathesis' pytest plugin
+    ends ASGI lifespans after every test item, so without this an app whose
+    shutdown closes a resource (a database connection) would answer the next
+    contract item with errors no server would ever produce. The wrapped app's
+    startup runs on the first lifespan request; later startups get its state,
+    and shutdowns are acknowledged without reaching the app.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._started: Any = None  # asyncio.Future, set when the app finished its startup
+        self._state: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:  # the wrapped app's attributes (e.g. FastAPI's openapi())
+        return getattr(self.app, name)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+        import asyncio
+
+        await receive()  # lifespan.startup
+        if self._started is None:
+            await self._start_app(scope)
+        try:
+            await asyncio.shield(self._started)
+        except Exception as exc:
+            await send({"type": "lifespan.startup.failed", "message": str(exc)})
+            return
+        if isinstance(scope.get("state"), dict) and scope["state"] is not self._state:
+            scope["state"].update(self._state)
+        await send({"type": "lifespan.startup.complete"})
+        await receive()  # lifespan.shutdown: the app keeps running, as under a server
+        await send({"type": "lifespan.shutdown.complete"})
+
+    async def _start_app(self, scope: dict[str, Any]) -> None:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        started = self._started = loop.create_future()
+        inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        inbox.put_nowait({"type": "lifespan.startup"})
+        self._state = scope.setdefault("state", {})
+
+        async def app_send(message: dict[str, Any]) -> None:
+            if started.done():
+                return
+            if message["type"] == "lifespan.startup.complete":
+                started.set_result(None)
+            elif message["type"] == "lifespan.startup.failed":
+                started.set_exception(RuntimeError(message.get("message", "lifespan startup failed")))
+
+        def finished(task: asyncio.Task[None]) -> None:
+            # An app without lifespan support returns or raises at once: carry on without one.
+            if not started.done():
+                started.set_result(None)
+
+        # A task of the client's (persistent) event loop, so it outlives this call.
+        self._task = loop.create_task(self.app(scope, inbox.get, app_send))
+        self._task.add_done_callback(finished)

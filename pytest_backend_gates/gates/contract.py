@@ -122,6 +122,7 @@ class ContractGate(Gate):
     def __init__(self, settings: ContractSettings, context: Any) -> None:
         super().__init__(settings, context)
         self.seed: int = 0
+        self._seed_chosen = False
         self._target: Target | None = None
         self._schema: Any = None
         self._load_error: str | None = None
@@ -147,6 +148,12 @@ class ContractGate(Gate):
     def redact(self, text: str) -> str:
         return self.context.config.redactor.redact(text)
 
+    def _ensure_seed(self, config: pytest.Config) -> int:
+        """Chosen once per process; xdist workers take the controller's."""
+        if not self._seed_chosen:
+            self.seed, self._seed_chosen = self._choose_seed(config), True
+        return self.seed
+
     def _choose_seed(self, config: pytest.Config) -> int:
         option = config.getoption("backend_gates_seed", None)
         if option is not None:
@@ -161,10 +168,10 @@ class ContractGate(Gate):
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
         # Every xdist worker fuzzes with the controller's seed.
-        node.workerinput["backend_gates_seed"] = self.seed or self._choose_seed(node.config)
+        node.workerinput["backend_gates_seed"] = self._ensure_seed(node.config)
 
     def pytest_report_header(self, config: pytest.Config) -> str:
-        self.seed = self.seed or self._choose_seed(config)
+        self._ensure_seed(config)
         return f"backend-gates contract: seed {self.seed} (replay with --backend-gates-seed={self.seed})"
 
     def replay_hint(self, label: str) -> str:
@@ -239,7 +246,7 @@ class ContractGate(Gate):
                                       items: list[pytest.Item]) -> None:
         from schemathesis.core.result import Err
         self._validate_checks()
-        self.seed = self.seed or self._choose_seed(config)
+        self._ensure_seed(config)
         suite = ContractSuite.from_parent(session, name="backend-gates", nodeid="backend-gates")
         try:
             self._schema = self._load_schema()
@@ -286,21 +293,20 @@ class ContractGate(Gate):
             pytest.skip(f"contract max_time ({self.settings.max_time:g}s) was reached before this operation ran")
         from schemathesis.engine import from_schema
 
-        if label == STATEFUL:
-            schema = self._schema.clone()
-            schema.config = self._engine_config((STATEFUL,)).projects.get(schema.raw_schema)
-            batch = {label: outcome}
-        else:
-            # One engine run for this item and the contract items still to run in this
-            # process: it shares set-up between operations, as `st run` does. Under xdist a
-            # worker does not know which items it will get, so it runs one at a time.
-            batch = {label: outcome}
-            if not self.context.is_xdist_worker:
-                for other in item.session.items:
-                    if isinstance(other, ContractItem) and other.label not in (STATEFUL, label) \
-                            and other.label not in self._broken and other.label not in self._ran:
-                        batch[other.label] = self._ahead.setdefault(other.label, OperationOutcome(label=other.label))
-            schema = self._schema.include(name=list(batch))
+        # One engine run for this item and the contract items still to run in this process,
+        # stateful included: set-up is shared and the app's lifespan runs once, as under
+        # `st run` (schemathesis' pytest plugin ends ASGI lifespans after every item). Under
+        # xdist a worker does not know which items it will get: one item at a time.
+        batch = {label: outcome}
+        if not self.context.is_xdist_worker:
+            for other in item.session.items:
+                if isinstance(other, ContractItem) and other.label not in batch \
+                        and other.label not in self._broken and other.label not in self._ran:
+                    batch[other.label] = self._ahead.setdefault(other.label, OperationOutcome(label=other.label))
+        operations = [name for name in batch if name != STATEFUL]
+        phases = (UNIT_PHASES if operations else ()) + ((STATEFUL,) if STATEFUL in batch else ())
+        schema = self._schema.include(name=operations) if operations else self._schema.clone()
+        schema.config = self._engine_config(phases).projects.get(schema.raw_schema)
         self._ran.update(batch)
         started = time.perf_counter()
         # The engine runs inside a test item, under the project's filterwarnings: a
@@ -333,12 +339,12 @@ class ContractGate(Gate):
                 stopped = True
                 stream.stop()
             if isinstance(event, events.ScenarioFinished):
-                outcome = batch.get(event.recorder.label or "", first)
+                outcome = batch.get(STATEFUL if event.phase.value == STATEFUL else event.recorder.label or "", first)
                 self._absorb_scenario(event.recorder, outcome, seen)
                 if event.phase.value == "fuzzing":
                     fuzzed.add(outcome.label)
             elif isinstance(event, events.NonFatalError):
-                outcome = batch.get(event.label, first)
+                outcome = batch.get(STATEFUL if getattr(event.phase, "value", None) == STATEFUL else event.label, first)
                 crash = self._app_crash(event)
                 if crash is None:
                     outcome.errors.append(f"{event.info.title}: {_short_error(event.value)}")
