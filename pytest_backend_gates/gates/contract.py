@@ -132,6 +132,7 @@ class ContractGate(Gate):
         self._broken: dict[str, str] = {}  # operation -> why schemathesis cannot test it
         self._ahead: dict[str, OperationOutcome] = {}  # run in an earlier item's batch, not reported yet
         self._ran: set[str] = set()
+        self._recorders: dict[str, Any] = {}  # outcome label -> its latest scenario's recorder
 
     # -- set-up ------------------------------------------------------------
     def start(self) -> None:
@@ -190,6 +191,8 @@ class ContractGate(Gate):
             "generation": {"max-examples": s.max_examples, "database": "none"},
             "phases": {phase: {"enabled": phase in phases} for phase in (*UNIT_PHASES, STATEFUL)},
             "checks": checks,
+            # One defect must not hide another in the same operation: every distinct failure.
+            "continue-on-failure": True,
             # We redact ourselves, to ${VAR} placeholders that keep a reproduction runnable.
             "output": {"sanitization": {"enabled": False}},
             # No .schemathesis/ cache in the user's tree, and no replayed requests: same seed, same run.
@@ -348,9 +351,16 @@ class ContractGate(Gate):
                 crash = self._app_crash(event)
                 if crash is None:
                     outcome.errors.append(f"{event.info.title}: {_short_error(event.value)}")
-                elif (crash["where"], crash["message"]) not in seen:
-                    seen.add((crash["where"], crash["message"]))
-                    outcome.violations.append(crash)
+                else:
+                    # Hypothesis shrinks a crash through many inputs: keep one per place in the
+                    # code, the latest (most shrunk) one.
+                    same = [v for v in outcome.violations if v["where"] == crash["where"]
+                            and v.get("details") == crash["details"]]
+                    if same:
+                        same[0].update(crash)
+                    else:
+                        outcome.violations.append(crash)
+                    self._fill_crash_reproductions(outcome)
             elif isinstance(event, events.FatalError):
                 first.errors.append(f"schemathesis failed: {_short_error(event.exception)}")
             elif isinstance(event, events.Interrupted):
@@ -380,22 +390,41 @@ class ContractGate(Gate):
         own = [f for f in frames if f.filename.startswith(root) and "site-packages" not in f.filename] or frames
         where = f" at {Path(own[-1].filename).name}:{own[-1].lineno} in {own[-1].name}" if own else ""
         sample = event.info.code_sample
+        place = f"{Path(own[-1].filename).name}:{own[-1].lineno}" if own else ""
         return {
             "where": event.label,
             "check": "not_a_server_error",
             "message": f"unhandled {type(exc).__name__}: {exc}{where} (the app raised; a server answers 500)",
             "reproduce": self._replayable(sample) if sample else None,
+            "details": {"exception": type(exc).__name__, "at": place},
         }
 
-    def _absorb_scenario(self, recorder: Any, outcome: OperationOutcome, seen: set[tuple[str, ...]]) -> None:
-        outcome.cases += len(recorder.cases)
-        # A crash (see _app_crash) left its case without a response: that case reproduces it.
+    def _fill_crash_reproductions(self, outcome: OperationOutcome) -> None:
+        """A crash (see _app_crash) left its case without a response: that case, after the
+        cases it depends on in a stateful sequence, reproduces it. The crash and the
+        scenario's recorder arrive in either order, so this runs after each."""
+        recorder = self._recorders.get(outcome.label)
+        if recorder is None:
+            return
         crashed = [node.value for case_id, node in recorder.cases.items()
                    if getattr(recorder.interactions.get(case_id), "response", None) is None]
         for violation in outcome.violations:
-            if violation["reproduce"] is None and crashed and violation["where"] == crashed[-1].operation.label:
-                curl = crashed[-1].as_curl_command(headers=dict(self.settings.headers) or None)
-                violation["reproduce"] = self._replayable(curl)
+            if violation["reproduce"] is not None or not crashed:
+                continue
+            case = crashed[-1]
+            if violation["where"] != case.operation.label and not violation["where"].startswith("Stateful"):
+                continue
+            chain = [case]
+            while (parent := recorder.find_parent(case_id=chain[0].id)) is not None and len(chain) < 10:
+                chain.insert(0, parent)
+            headers = dict(self.settings.headers) or None
+            violation["where"] = case.operation.label
+            violation["reproduce"] = "\n".join(self._replayable(c.as_curl_command(headers=headers)) for c in chain)
+
+    def _absorb_scenario(self, recorder: Any, outcome: OperationOutcome, seen: set[tuple[str, ...]]) -> None:
+        outcome.cases += len(recorder.cases)
+        self._recorders[outcome.label] = recorder
+        self._fill_crash_reproductions(outcome)
         for case_id, interaction in recorder.interactions.items():
             response = interaction.response
             node = recorder.cases.get(case_id)
@@ -449,7 +478,7 @@ class ContractGate(Gate):
         violations: list[Violation] = []
         reported: set[tuple[str, str, str]] = set()
         for v in (v for o in outcomes for v in o.violations):
-            key = (v["where"], v["check"], v["message"].split(" | response")[0])
+            key = (v["where"], v["check"], str(v.get("details")) if v.get("details") else v["message"].split(" | response")[0])
             if key not in reported:
                 reported.add(key)
                 violations.append(Violation(**v))
