@@ -11,12 +11,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, Response, status
 
 from shop import __version__
+from shop.allow import complete_allow_headers
 from shop.db import Database, ItemNotFound, OutOfStock, Row
 from shop.models import MAX_ID, Error, Health, Item, ItemIn, Order, OrderIn
 from shop.pricing import order_total
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Error, "description": "Item not found"}}
 OUT_OF_STOCK: dict[int | str, dict[str, Any]] = {409: {"model": Error, "description": "Not enough stock"}}
+# FastAPI answers 400 (not 422) when a JSON body cannot be decoded at all (malformed JSON, invalid UTF-8).
+BAD_BODY: dict[int | str, dict[str, Any]] = {400: {"model": Error, "description": "Body is not valid JSON"}}
 
 router = APIRouter()
 
@@ -50,7 +53,9 @@ def list_items(
     return db.list_items(limit, offset)
 
 
-@router.post("/items", response_model=Item, status_code=status.HTTP_201_CREATED, tags=["items"])
+@router.post(
+    "/items", response_model=Item, status_code=status.HTTP_201_CREATED, responses=BAD_BODY, tags=["items"]
+)
 def create_item(item: ItemIn, db: DB) -> Row:
     return db.create_item(item.name, item.price, item.quantity)
 
@@ -60,7 +65,7 @@ def get_item(item_id: ItemId, db: DB) -> Row:
     return _found(db.get_item(item_id), item_id)
 
 
-@router.put("/items/{item_id}", response_model=Item, responses=NOT_FOUND, tags=["items"])
+@router.put("/items/{item_id}", response_model=Item, responses={**BAD_BODY, **NOT_FOUND}, tags=["items"])
 def replace_item(item_id: ItemId, item: ItemIn, db: DB) -> Row:
     return _found(db.update_item(item_id, item.name, item.price, item.quantity), item_id)
 
@@ -81,7 +86,7 @@ def delete_item(item_id: ItemId, db: DB) -> None:
     "/orders",
     response_model=Order,
     status_code=status.HTTP_201_CREATED,
-    responses={**NOT_FOUND, **OUT_OF_STOCK},
+    responses={**BAD_BODY, **NOT_FOUND, **OUT_OF_STOCK},
     tags=["orders"],
 )
 def place_order(order: OrderIn, db: DB) -> Row:
@@ -108,6 +113,7 @@ def create_app(db_path: str | None = None) -> FastAPI:
     app = FastAPI(title="Shop example", version=__version__, lifespan=lifespan)
     app.state.db = db
     app.include_router(router)
+    complete_allow_headers(app)
     return app
 
 

@@ -2,17 +2,40 @@
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-MAX_ID = 2**63 - 1  # SQLite INTEGER range
+# Largest id the API accepts: 2**53 - 1, the largest integer every JSON parser
+# (JavaScript's Number included) reads exactly. SQLite's 2**63 - 1 is not a safe
+# bound to publish: as a JSON Schema ``maximum`` it is read back as a double,
+# 9223372036854775808.0, so clients (and fuzzers) round it to values above it.
+MAX_ID = 2**53 - 1
 MAX_PRICE = 1_000_000
 MAX_STOCK = 1_000_000
 MAX_ORDER_QUANTITY = 10_000
 COUPON_PATTERN = r"^SAVE([1-9]|[1-4][0-9]|50)$"
 
+
+def _integral_float_to_int(value: object) -> object:
+    """Read a JSON number with a zero fraction (``67.0``, ``1e2``) as the integer it is.
+
+    JSON Schema (and so OpenAPI 3.1) counts ``67.0`` as an ``integer``, and many
+    JSON encoders write whole numbers that way. Everything else is left to the
+    strict ``int`` validation after this one, so ``67.5``, ``"67"`` and ``true``
+    are still rejected.
+    """
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# Put last in ``Annotated[int, Field(...), WHOLE_NUMBER]``: an integer field then takes an int or
+# a float without a fractional part, never a string or a bool. (Placed before ``Field``, pydantic
+# would publish the bounds as "ge"/"le" instead of "minimum"/"maximum".)
+WHOLE_NUMBER = BeforeValidator(_integral_float_to_int)
+
 ItemName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"\S", examples=["Widget"])]
 Price = Annotated[float, Field(gt=0, le=MAX_PRICE, allow_inf_nan=False, examples=[9.99])]
-Stock = Annotated[int, Field(ge=0, le=MAX_STOCK, examples=[25])]
+Stock = Annotated[int, Field(ge=0, le=MAX_STOCK, examples=[25]), WHOLE_NUMBER]
 
 
 class ItemIn(BaseModel):
@@ -32,8 +55,8 @@ class Item(ItemIn):
 class OrderIn(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
-    item_id: Annotated[int, Field(ge=1, le=MAX_ID)]
-    quantity: Annotated[int, Field(ge=1, le=MAX_ORDER_QUANTITY)]
+    item_id: Annotated[int, Field(ge=1, le=MAX_ID), WHOLE_NUMBER]
+    quantity: Annotated[int, Field(ge=1, le=MAX_ORDER_QUANTITY), WHOLE_NUMBER]
     coupon: Annotated[str | None, Field(pattern=COUPON_PATTERN, examples=["SAVE10"])] = None
 
 

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 import shop.main
 from shop.db import Database, OutOfStock
 from shop.main import create_app
+from shop.models import MAX_ID
 
 WIDGET = {"name": "Widget", "price": 2.5, "quantity": 10}
 
@@ -52,6 +53,7 @@ def test_create_and_get_item(client: TestClient) -> None:
         {**WIDGET, "quantity": 0},
         {**WIDGET, "price": 1},
         {**WIDGET, "price": 1_000_000},
+        {**WIDGET, "quantity": 1_000_000},
     ],
 )
 def test_create_item_boundaries_accepted(client: TestClient, body: dict[str, Any]) -> None:
@@ -74,13 +76,44 @@ def test_create_item_boundaries_accepted(client: TestClient, body: dict[str, Any
         {**WIDGET, "quantity": -1},
         {**WIDGET, "quantity": 1.5},
         {**WIDGET, "quantity": True},
+        {**WIDGET, "quantity": "10"},
+        {**WIDGET, "quantity": 1_000_001},
+        {**WIDGET, "quantity": 1_000_001.0},
         {**WIDGET, "quantity": 2**63},
+        {**WIDGET, "price": True},
         {"name": "Widget", "price": 2.5},
         {**WIDGET, "sku": "extra"},
     ],
 )
 def test_create_item_rejects_invalid(client: TestClient, body: dict[str, Any]) -> None:
     assert client.post("/items", json=body).status_code == 422
+    assert client.get("/items").json() == []
+
+
+@pytest.mark.parametrize("raw", ["10.0", "1e1", "10.000"])
+def test_integer_fields_accept_whole_floats(client: TestClient, raw: str) -> None:
+    # JSON Schema counts 10.0 as an integer, and some JSON encoders write whole numbers that way.
+    body = '{"name": "Widget", "price": 2.5, "quantity": %s}' % raw
+    response = client.post("/items", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 201, response.text
+    assert response.json()["quantity"] == 10
+    assert isinstance(response.json()["quantity"], int)
+    assert '"quantity":10,' in response.text or response.text.endswith('"quantity":10}')
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b'{"name": "Widget", "price": 2.5, "quantity": 1', 422),  # truncated JSON
+        (b'{"name": "Widget", "price": 2.5, "quantity": 1}\xff', 400),  # not UTF-8
+        (b"\xff", 400),
+    ],
+)
+def test_undecodable_body_is_rejected(client: TestClient, body: bytes, status: int) -> None:
+    response = client.post("/items", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == status
+    if status == 400:
+        assert response.json() == {"detail": "There was an error parsing the body"}
     assert client.get("/items").json() == []
 
 
