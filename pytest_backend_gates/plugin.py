@@ -18,7 +18,7 @@ from . import hookspecs
 
 if TYPE_CHECKING:
     from .config import GatesConfig
-    from .session import GateRun
+    from .session import GateRun  # noqa: F401 - used in a string annotation
 
 # A passive run imports nothing but this module and hookspecs: configuration,
 # gates and reporting are imported when --backend-gates is given.
@@ -83,7 +83,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def _start_gates(config: pytest.Config, selection: tuple[str, ...]) -> None:
-    from .session import GateRun
+    from .session import GateRun  # noqa: F401 - used in a string annotation
 
     run = GateRun.build(config, selection)
     config.stash[gate_run_key] = run

@@ -1,0 +1,287 @@
+"""The contract gate's use of schemathesis: configuration, schema loading, and turning
+the engine's events into plain outcomes (violations with reproductions, statuses seen).
+
+Only public schemathesis 4.x API is used: `schemathesis.Config`, `schemathesis.openapi`
+loaders, `schemathesis.engine.from_schema(...).execute()` and its events, and `Case`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import traceback
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..config import ContractSettings, did_you_mean
+from ..targets import REPLAY_BASE_URL, Target, TargetError, schema_location
+
+STATEFUL = "stateful"
+UNIT_PHASES = ("examples", "coverage", "fuzzing")
+BODY_LIMIT = 300
+# schemathesis' in-process hosts: "testserver" (ASGI) and "localhost" (WSGI)
+_IN_PROCESS_HOST = re.compile(r"https?://(?:testserver|localhost)(?=[/'\"\s?]|$)")
+
+
+@dataclass
+class OperationOutcome:
+    """What one contract item observed; plain data, so xdist workers can send it."""
+
+    label: str  # "GET /items", or "stateful"
+    cases: int = 0
+    statuses: dict[str, Counter[int]] = field(default_factory=dict)  # operation -> status counts
+    violations: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    timed_out: bool = False
+    seconds: float = 0.0  # engine time (for a batch, all of it on the item that ran it)
+    done: bool = False  # computed ahead, in another item's engine run (not sent to the controller)
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "cases": self.cases,
+            "statuses": {op: dict(counts) for op, counts in self.statuses.items()},
+            "violations": self.violations,
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "timed_out": self.timed_out,
+            "seconds": self.seconds,
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> OperationOutcome:
+        return cls(
+            label=data["label"],
+            cases=data["cases"],
+            statuses={op: Counter({int(k): v for k, v in counts.items()}) for op, counts in data["statuses"].items()},
+            violations=data["violations"],
+            errors=data["errors"],
+            warnings=data["warnings"],
+            timed_out=data["timed_out"],
+            seconds=data["seconds"],
+        )
+
+
+def engine_config(settings: ContractSettings, seed: int, phases: tuple[str, ...], target: Target | None) -> Any:
+    import schemathesis
+
+    s = settings
+    checks: dict[str, Any] = {"enabled": True} if s.checks == "all" else {"enabled": False}
+    if s.checks != "all":
+        checks.update({name: {"enabled": True} for name in s.checks})
+    checks.update({name: {"enabled": False} for name in s.exclude_checks})
+    data: dict[str, Any] = {
+        "seed": seed,
+        "generation": {"max-examples": s.max_examples, "database": "none"},
+        "phases": {phase: {"enabled": phase in phases} for phase in (*UNIT_PHASES, STATEFUL)},
+        "checks": checks,
+        # One defect must not hide another in the same operation: every distinct failure.
+        "continue-on-failure": True,
+        # We redact ourselves, to ${VAR} placeholders that keep a reproduction runnable.
+        "output": {"sanitization": {"enabled": False}},
+        # No .schemathesis/ cache in the user's tree, and no replayed requests: same seed, same run.
+        "cache": {"enabled": False},
+    }
+    if s.headers:
+        data["headers"] = dict(s.headers)
+    if target is not None and not target.in_process:
+        data["base-url"] = target.base_url
+    return schemathesis.Config.from_dict(data)
+
+
+def load_schema(settings: ContractSettings, target: Target, rootpath: Path, config: Any) -> Any:
+    """The OpenAPI schema, bound to the target; TargetError says why it cannot be loaded."""
+    import schemathesis
+
+    kind, where = schema_location(settings.schema, rootpath)
+    try:
+        if kind == "file":
+            schema = schemathesis.openapi.from_path(where, config=config)
+            schema.app = target.app
+        elif kind == "url":
+            schema = schemathesis.openapi.from_url(where, config=config)
+        elif target.kind == "asgi":
+            schema = schemathesis.openapi.from_asgi(where, target.app, config=config)
+        elif target.kind == "wsgi":
+            schema = schemathesis.openapi.from_wsgi(where, target.app, config=config)
+        else:
+            schema = schemathesis.openapi.from_url(target.base_url + where, config=config)
+    except Exception as exc:
+        source = where if kind != "path" else f"{target.description if target.in_process else target.base_url}{where}"
+        raise TargetError(f"could not load the OpenAPI schema from {source}: {short_error(exc)}") from exc
+    return schema
+
+
+def validate_checks(settings: ContractSettings) -> None:
+    """Check names against schemathesis' registry (custom checks from conftest included)."""
+    from schemathesis.checks import CHECKS, load_all_checks
+
+    load_all_checks()
+    known = CHECKS.get_all_names()
+    listed = [] if settings.checks == "all" else list(settings.checks)
+    for key, names in (("checks", listed), ("exclude_checks", list(settings.exclude_checks))):
+        for name in names:
+            if name not in known:
+                raise pytest.UsageError(
+                    f"[tool.backend-gates.contract] {key}: {name!r} is not a schemathesis check; "
+                    f"{did_you_mean(name, known)}checks: {', '.join(known)}"
+                )
+
+
+class EventReader:
+    """Reads one engine run's events into the outcomes of the items it ran for."""
+
+    def __init__(self, target: Target | None, rootpath: Path, headers: dict[str, str], deadline: float) -> None:
+        self._target = target
+        self._root = str(rootpath)
+        self._headers = headers
+        self._deadline = deadline
+        self._recorders: dict[str, Any] = {}  # outcome label -> its latest scenario's recorder
+
+    def read(self, stream: Any, batch: dict[str, OperationOutcome]) -> None:
+        from schemathesis.engine import events
+
+        seen: set[tuple[str, ...]] = set()
+        fuzzed: set[str] = set()
+        stopped = False
+        first = next(iter(batch.values()))
+        for event in stream:
+            if time.monotonic() >= self._deadline and not stopped:
+                stopped = True
+                stream.stop()
+            if isinstance(event, events.ScenarioFinished):
+                outcome = batch.get(STATEFUL if event.phase.value == STATEFUL else event.recorder.label or "", first)
+                self._absorb_scenario(event.recorder, outcome, seen)
+                if event.phase.value == "fuzzing":
+                    fuzzed.add(outcome.label)
+            elif isinstance(event, events.NonFatalError):
+                outcome = batch.get(STATEFUL if getattr(event.phase, "value", None) == STATEFUL else event.label, first)
+                crash = self._app_crash(event)
+                if crash is None:
+                    outcome.errors.append(f"{event.info.title}: {short_error(event.value)}")
+                else:
+                    # Hypothesis shrinks a crash through many inputs: keep one per place in the
+                    # code, the latest (most shrunk) one.
+                    same = [v for v in outcome.violations if v["where"] == crash["where"]
+                            and v.get("details") == crash["details"]]
+                    if same:
+                        same[0].update(crash)
+                    else:
+                        outcome.violations.append(crash)
+                    self._fill_crash_reproductions(outcome)
+            elif isinstance(event, events.FatalError):
+                first.errors.append(f"schemathesis failed: {short_error(event.exception)}")
+            elif isinstance(event, events.Interrupted):
+                raise KeyboardInterrupt
+        if stopped:
+            for outcome in batch.values():
+                if outcome.label == STATEFUL or outcome.label not in fuzzed:
+                    outcome.timed_out = True
+
+    def _replayable(self, command: str) -> str:
+        """In-process requests go to a pseudo host; point the command where a developer would
+        start the app (http://127.0.0.1:8000) so it can be pasted as is."""
+        if self._target is None or not self._target.in_process:
+            return command
+        return _IN_PROCESS_HOST.sub(REPLAY_BASE_URL, command)
+
+    def _app_crash(self, event: Any) -> dict[str, Any] | None:
+        """An in-process app that raises is what a server answers with a 500: report it as one,
+        with where in the app it raised (a real server would only show the 500)."""
+        if self._target is None or not self._target.in_process or event.info.title != "Runtime Error":
+            return None
+        exc = event.value
+        if type(exc).__module__.split(".")[0] in ("schemathesis", "hypothesis", "requests", "urllib3"):
+            return None
+        frames = traceback.extract_tb(exc.__traceback__)
+        root = self._root
+        own = [f for f in frames if f.filename.startswith(root) and "site-packages" not in f.filename] or frames
+        where = f" at {Path(own[-1].filename).name}:{own[-1].lineno} in {own[-1].name}" if own else ""
+        sample = event.info.code_sample
+        place = f"{Path(own[-1].filename).name}:{own[-1].lineno}" if own else ""
+        return {
+            "where": event.label,
+            "check": "not_a_server_error",
+            "message": f"unhandled {type(exc).__name__}: {exc}{where} (the app raised; a server answers 500)",
+            "reproduce": self._replayable(sample) if sample else None,
+            "details": {"exception": type(exc).__name__, "at": place},
+        }
+
+    def _fill_crash_reproductions(self, outcome: OperationOutcome) -> None:
+        """A crash (see _app_crash) left its case without a response: that case, after the
+        cases it depends on in a stateful sequence, reproduces it. The crash and the
+        scenario's recorder arrive in either order, so this runs after each."""
+        recorder = self._recorders.get(outcome.label)
+        if recorder is None:
+            return
+        crashed = [node.value for case_id, node in recorder.cases.items()
+                   if getattr(recorder.interactions.get(case_id), "response", None) is None]
+        for violation in outcome.violations:
+            if violation["reproduce"] is not None or not crashed:
+                continue
+            case = crashed[-1]
+            if violation["where"] != case.operation.label and not violation["where"].startswith("Stateful"):
+                continue
+            chain = [case]
+            while (parent := recorder.find_parent(case_id=chain[0].id)) is not None and len(chain) < 10:
+                chain.insert(0, parent)
+            headers = self._headers or None
+            violation["where"] = case.operation.label
+            violation["reproduce"] = "\n".join(self._replayable(c.as_curl_command(headers=headers)) for c in chain)
+
+    def _absorb_scenario(self, recorder: Any, outcome: OperationOutcome, seen: set[tuple[str, ...]]) -> None:
+        outcome.cases += len(recorder.cases)
+        self._recorders[outcome.label] = recorder
+        self._fill_crash_reproductions(outcome)
+        for case_id, interaction in recorder.interactions.items():
+            response = interaction.response
+            node = recorder.cases.get(case_id)
+            if response is None or node is None:
+                continue
+            operation = node.value.operation.label
+            outcome.statuses.setdefault(operation, Counter())[response.status_code] += 1
+        for case_id, checks in recorder.checks.items():
+            for check in checks:
+                info = check.failure_info
+                if info is None:
+                    continue
+                failure = info.failure
+                operation = failure.operation or recorder.label or outcome.label
+                interaction = recorder.interactions.get(failure.case_id or case_id)
+                response = getattr(interaction, "response", None)
+                status = getattr(response, "status_code", None)
+                key = (operation, check.name, failure.title or "", str(status))
+                if key in seen:
+                    continue
+                seen.add(key)
+                curl = info.steps[-1].curl if info.steps else info.code_sample
+                outcome.violations.append(
+                    {
+                        "where": operation,
+                        "check": check.name,
+                        "message": _failure_message(failure, response),
+                        "reproduce": self._replayable(curl) if curl else None,
+                    }
+                )
+
+
+def short_error(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def _failure_message(failure: Any, response: Any) -> str:
+    title = failure.title or type(failure).__name__
+    detail = " ".join((failure.message or "").split())
+    text = f"{title}: {detail}" if detail else title
+    if response is not None:
+        body = (response.content or b"")[:BODY_LIMIT].decode("utf-8", "replace")
+        body = " ".join(body.split())
+        more = "…" if len(response.content or b"") > BODY_LIMIT else ""
+        text += f" | response {response.status_code}" + (f": {body}{more}" if body else "")
+    return text
