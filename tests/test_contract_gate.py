@@ -104,9 +104,13 @@ def test_items_have_readable_node_ids_and_work_with_k_and_junit(pytester: pytest
     contract_project(pytester, BUGGY)
     collected = pytester.runpytest_subprocess("--backend-gates", "--collect-only", "-q", "-p", "no:cacheprovider")
     collected.stdout.fnmatch_lines(["backend-gates::contract[[]GET /ratio[]]", "backend-gates::contract[[]GET /stock/{item_id}[]]"])
+    # whatever paths are passed, the operations are collected too
+    pytester.mkdir("tests").joinpath("test_unit.py").write_text("def test_unit(): pass\n")
+    with_path = pytester.runpytest_subprocess("tests", "--backend-gates", "--collect-only", "-q", "-p", "no:cacheprovider")
+    with_path.stdout.fnmatch_lines(["tests/test_unit.py::test_unit", "backend-gates::contract[[]GET /ratio[]]"])
     result = pytester.runpytest_subprocess("--backend-gates", "-k", "stock", "--junitxml=junit.xml", "-p", "no:cacheprovider")
     assert result.ret == 0
-    result.assert_outcomes(passed=1, deselected=1)
+    result.assert_outcomes(passed=1, deselected=2)  # GET /ratio and tests/test_unit.py
     cases = ET.parse(pytester.path / "junit.xml").getroot().iter("testcase")
     assert [(c.get("classname"), c.get("name")) for c in cases] == [("backend-gates", "contract[GET /stock/{item_id}]")]
 
