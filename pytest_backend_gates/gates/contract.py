@@ -59,10 +59,10 @@ class ContractItem(pytest.Item):
                      f"({outcome.cases} cases, seed {self.gate.seed})"
             raise ContractFailure(self.gate.redact("\n".join([header, *problems, self.gate.replay_hint(self.label)])))
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, ContractFailure):
             return excinfo.value.text
-        return super().repr_failure(excinfo, style=style)  # type: ignore[arg-type]
+        return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, None, f"contract: {self.label}"

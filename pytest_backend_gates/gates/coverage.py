@@ -222,7 +222,7 @@ class CoverageGate(Gate):
             statements=int(summary["num_statements"]),
             missing_lines=tuple(info.get("missing_lines", ())),
             executed_lines=tuple(info.get("executed_lines", ())),
-            missing_branches=tuple(tuple(pair) for pair in info.get("missing_branches", ())),  # type: ignore[misc]
+            missing_branches=tuple(tuple(pair) for pair in info.get("missing_branches", ())),
         )
 
     def evaluate(self) -> GateResult:
