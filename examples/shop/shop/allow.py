@@ -3,7 +3,8 @@
 FastAPI registers one route per decorator, so ``GET /items`` and ``POST /items``
 are two routes, and Starlette's 405 lists only the methods of the first route
 whose path matched: ``PUT /items`` answered ``Allow: GET`` although ``POST`` is
-supported too. RFC 9110 wants ``Allow`` to list every method the resource
+supported too (and ``POST /items/1`` answered ``Allow: GET``, leaving out ``PUT`` and
+``DELETE``). RFC 9110 wants ``Allow`` to list every method the resource
 supports. This handler rebuilds the header from the app's own OpenAPI document
 (public API, stable across FastAPI releases, unlike the router internals).
 """
@@ -27,10 +28,9 @@ def allow_table(app: FastAPI) -> AllowTable:
     if table is None:
         table = []
         for template, operations in app.openapi().get("paths", {}).items():
-            methods = {method.upper() for method in operations if method in _OPENAPI_METHODS}
-            if "GET" in methods:
-                methods.add("HEAD")  # Starlette answers HEAD wherever it answers GET
-            table.append((compile_path(template)[0], frozenset(methods)))
+            # No implicit HEAD: unlike Starlette's Route, FastAPI's APIRoute answers HEAD with 405.
+            methods = frozenset(method.upper() for method in operations if method in _OPENAPI_METHODS)
+            table.append((compile_path(template)[0], methods))
         app.state.allow_table = table
     return table
 

@@ -18,8 +18,8 @@ from shop.pricing import order_total
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Error, "description": "Item not found"}}
 OUT_OF_STOCK: dict[int | str, dict[str, Any]] = {409: {"model": Error, "description": "Not enough stock"}}
-# FastAPI answers 400 (not 422) when a JSON body cannot be decoded at all (malformed JSON, invalid UTF-8).
-BAD_BODY: dict[int | str, dict[str, Any]] = {400: {"model": Error, "description": "Body is not valid JSON"}}
+# FastAPI answers 422 to malformed JSON but 400 to a body it cannot even decode (e.g. not UTF-8).
+BAD_BODY: dict[int | str, dict[str, Any]] = {400: {"model": Error, "description": "Body could not be parsed"}}
 
 router = APIRouter()
 

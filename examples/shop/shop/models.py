@@ -13,6 +13,12 @@ MAX_PRICE = 1_000_000
 MAX_STOCK = 1_000_000
 MAX_ORDER_QUANTITY = 10_000
 COUPON_PATTERN = r"^SAVE([1-9]|[1-4][0-9]|50)$"
+# "Not blank": at least one character that is not whitespace. Spelled out instead of ``\S``
+# because the regex dialects that read it disagree on what ``\s`` is: ECMA-262 (the
+# dialect of OpenAPI, so of clients and fuzzers) counts U+FEFF and not U+0085, pydantic's
+# Rust engine the other way round, so a name of just U+0085 was schema-valid but rejected.
+# This class is Unicode White_Space plus U+FEFF, read the same by ECMA-262, Rust and Python.
+NOT_BLANK_PATTERN = r"[^\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
 
 
 def _integral_float_to_int(value: object) -> object:
@@ -33,7 +39,7 @@ def _integral_float_to_int(value: object) -> object:
 # would publish the bounds as "ge"/"le" instead of "minimum"/"maximum".)
 WHOLE_NUMBER = BeforeValidator(_integral_float_to_int)
 
-ItemName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"\S", examples=["Widget"])]
+ItemName = Annotated[str, Field(min_length=1, max_length=100, pattern=NOT_BLANK_PATTERN, examples=["Widget"])]
 Price = Annotated[float, Field(gt=0, le=MAX_PRICE, allow_inf_nan=False, examples=[9.99])]
 Stock = Annotated[int, Field(ge=0, le=MAX_STOCK, examples=[25]), WHOLE_NUMBER]
 
