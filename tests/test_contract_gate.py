@@ -7,8 +7,12 @@ two copies of its classes."""
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import textwrap
+import time
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 
 import pytest
 from conftest import gate, read_report
@@ -236,3 +240,47 @@ def test_api_fixture_without_contract_table_fails_clearly(pytester: pytest.Pytes
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*the api fixture needs a [[]tool.backend-gates.contract[]] table*"])
+
+
+@pytest.fixture
+def served_buggy_app(pytester: pytest.Pytester) -> Iterator[str]:
+    """The buggy app behind uvicorn on a free loopback port, stopped after the test."""
+    pytester.makepyfile(ratioapp=BUGGY)
+    port = _closed_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "ratioapp:app", "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "warning"],
+        cwd=pytester.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("uvicorn did not start within 20 s")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_running_server_at_base_url(pytester: pytest.Pytester, served_buggy_app: str) -> None:
+    pytester.makepyprojecttoml(f"""
+        [tool.backend-gates]
+        report = "gates.json"
+        [tool.backend-gates.contract]
+        base_url = "{served_buggy_app}"
+        max_examples = 10
+        stateful = false
+    """)
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
+    assert result.ret == 1
+    contract = gate(read_report(pytester), "contract")
+    [violation] = [v for v in contract["violations"] if v["check"] == "not_a_server_error"]
+    assert violation["where"] == "GET /ratio"
+    assert "response 500" in violation["message"]
+    assert f"{served_buggy_app}/ratio?" in violation["reproduce"] and "parts=0" in violation["reproduce"]
