@@ -9,16 +9,31 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from .config import ContractSettings
-from .targets import IN_PROCESS_BASE_URL, load_target
+from .exchange import Exchange, from_httpx
+from .targets import IN_PROCESS_BASE_URL, REPLAY_BASE_URL, load_target
 
 
 @contextmanager
-def open_client(settings: ContractSettings) -> Iterator[Any]:
+def open_client(settings: ContractSettings, on_exchange: Callable[[Exchange], None] | None = None) -> Iterator[Any]:
+    with _client(settings) as client:
+        if on_exchange is not None:
+            replay_base = REPLAY_BASE_URL if str(client.base_url).startswith(IN_PROCESS_BASE_URL) else None
+
+            def publish(response: Any) -> None:
+                response.read()
+                on_exchange(from_httpx(response, "api fixture", replay_base))
+
+            client.event_hooks["response"] = [*client.event_hooks["response"], publish]
+        yield client
+
+
+@contextmanager
+def _client(settings: ContractSettings) -> Iterator[Any]:
     import httpx
 
     target = load_target(settings)  # TargetError: the fixture turns it into a clear failure

@@ -49,12 +49,14 @@ SECURITY_RULES: tuple[str, ...] = (
 Severity = Literal["fail", "warn", "ignore"]
 SEVERITIES: tuple[str, ...] = ("fail", "warn", "ignore")
 DEFAULT_REQUIRED_HEADERS: tuple[str, ...] = ("X-Content-Type-Options",)
+# Not "token": a login answering with its token is the point of a login. Add it where
+# tokens must never come back (SPEC's example does).
 DEFAULT_SENSITIVE_FIELDS: tuple[str, ...] = (
     "password",
     "password_hash",
     "passwd",
     "secret",
-    "token",
+    "client_secret",
     "api_key",
     "private_key",
 )

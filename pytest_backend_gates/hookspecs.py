@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from .exchange import Exchange
     from .gates import Gate
     from .result import GateResult
 
@@ -35,6 +36,16 @@ def pytest_backend_gates_result(config: pytest.Config, result: GateResult) -> No
     """Called on the controller once per gate, after it was evaluated and redacted and after the
     JSON report was written (so a failing hook cannot cost the report), before the terminal summary.
     Results are for reading: changing them changes neither the report nor the exit status.
+
+    .. versionadded:: 0.1
+    """
+
+
+@pytest.hookspec
+def pytest_backend_gates_exchange(config: pytest.Config, exchange: Exchange) -> None:
+    """Called for every HTTP response the contract gate's engine and the `api` fixture
+    receive, in the process that made the request (an xdist worker under xdist).
+    Gates that judge responses (security) implement it.
 
     .. versionadded:: 0.1
     """

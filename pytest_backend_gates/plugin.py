@@ -172,6 +172,7 @@ def _gates_config(config: pytest.Config) -> GatesConfig:
 def api(pytestconfig: pytest.Config) -> Iterator[Any]:
     """An httpx-style client bound to [tool.backend-gates.contract]'s app or base_url."""
     from .api_client import open_client
+    from .exchange import publisher
     from .targets import TargetError
 
     try:
@@ -182,7 +183,7 @@ def api(pytestconfig: pytest.Config) -> Iterator[Any]:
         pytest.fail("the api fixture needs a [tool.backend-gates.contract] table with app or base_url "
                     "in pyproject.toml", pytrace=False)
     try:
-        with open_client(settings) as client:
+        with open_client(settings, publisher(pytestconfig)) as client:
             yield client
     except TargetError as exc:
         pytest.fail(f"api fixture: [tool.backend-gates.contract] {exc}", pytrace=False)

@@ -78,6 +78,7 @@ class Gate(abc.ABC):
 # run never pays for coverage.py, schemathesis or locust.
 BUILTIN_GATES: dict[str, str] = {
     "contract": "pytest_backend_gates.gates.contract:ContractGate",
+    "security": "pytest_backend_gates.gates.security:SecurityGate",
     "coverage": "pytest_backend_gates.gates.coverage:CoverageGate",
 }
 

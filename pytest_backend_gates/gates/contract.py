@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from ..config import ContractSettings
+from ..exchange import publisher
 from ..result import GateResult, Status, Violation
 from ..targets import Target, TargetError, load_target
 from . import Gate
@@ -218,7 +219,8 @@ class ContractGate(Gate):
         # project with "error" must not turn hypothesis' own chatter into gate errors.
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("default")
-            reader = EventReader(self._target, self.context.rootpath, dict(self.settings.headers), self._deadline)
+            reader = EventReader(self._target, self.context.rootpath, dict(self.settings.headers), self._deadline,
+                                 on_exchange=publisher(item.config))
             reader.read(from_schema(schema).execute(), batch)
         outcome.seconds = time.perf_counter() - started
         root = str(self.context.rootpath)

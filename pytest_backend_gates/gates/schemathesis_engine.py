@@ -11,6 +11,7 @@ import re
 import time
 import traceback
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 from ..config import ContractSettings, did_you_mean
+from ..exchange import Exchange
 from ..targets import REPLAY_BASE_URL, Target, TargetError, schema_location
 
 STATEFUL = "stateful"
@@ -136,7 +138,9 @@ def validate_checks(settings: ContractSettings) -> None:
 class EventReader:
     """Reads one engine run's events into the outcomes of the items it ran for."""
 
-    def __init__(self, target: Target | None, rootpath: Path, headers: dict[str, str], deadline: float) -> None:
+    def __init__(self, target: Target | None, rootpath: Path, headers: dict[str, str], deadline: float,
+                 on_exchange: Callable[[Exchange], None] | None = None) -> None:
+        self._on_exchange = on_exchange
         self._target = target
         self._root = str(rootpath)
         self._headers = headers
@@ -182,6 +186,26 @@ class EventReader:
             for outcome in batch.values():
                 if outcome.label == STATEFUL or outcome.label not in fuzzed:
                     outcome.timed_out = True
+
+    def _exchange(self, case: Any, request: Any, response: Any) -> Exchange:
+        def pairs(headers: Any) -> tuple[tuple[str, str], ...]:
+            return tuple((name, value) for name, values in (headers or {}).items() for value in values)
+
+        def reproduce() -> str | None:
+            return self._replayable(case.as_curl_command(headers=self._headers or None))
+
+        return Exchange(
+            operation=case.operation.label,
+            method=request.method,
+            url=self._replayable(request.uri),
+            status=response.status_code,
+            headers=pairs(response.headers),
+            body=response.content or b"",
+            request_headers=pairs(request.headers),
+            request_body=request.body,
+            source="contract",
+            reproduce=reproduce,
+        )
 
     def _replayable(self, command: str) -> str:
         """In-process requests go to a pseudo host; point the command where a developer would
@@ -245,6 +269,8 @@ class EventReader:
                 continue
             operation = node.value.operation.label
             outcome.statuses.setdefault(operation, Counter())[response.status_code] += 1
+            if self._on_exchange is not None:
+                self._on_exchange(self._exchange(node.value, interaction.request, response))
         for case_id, checks in recorder.checks.items():
             for check in checks:
                 info = check.failure_info

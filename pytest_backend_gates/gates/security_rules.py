@@ -1,0 +1,167 @@
+"""Security rules that judge one HTTP response: pure functions, no pytest, no I/O.
+
+Each finding has a stable rule id (the keys of `[tool.backend-gates.security] rules`)
+and the OWASP API Security Top 10 (2023) category it belongs to.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import SecuritySettings
+from ..exchange import Exchange
+
+OWASP: dict[str, str] = {
+    "leak-traceback": "API8:2023 Security Misconfiguration",
+    "leak-sql-error": "API8:2023 Security Misconfiguration",
+    "leak-debug-page": "API8:2023 Security Misconfiguration",
+    "server-banner": "API8:2023 Security Misconfiguration",
+    "header-missing": "API8:2023 Security Misconfiguration",
+    "cookie-flags": "API8:2023 Security Misconfiguration",
+    "cors": "API8:2023 Security Misconfiguration",
+    "sensitive-field": "API3:2023 Broken Object Property Level Authorization",
+    "mass-assignment": "API3:2023 Broken Object Property Level Authorization",
+    "xss-reflected": "API8:2023 Security Misconfiguration",
+    "sqli-error": "API8:2023 Security Misconfiguration",
+    "rate-limit": "API4:2023 Unrestricted Resource Consumption",
+    "auth-ignored": "API2:2023 Broken Authentication",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    where: str  # the operation
+    message: str
+    key: str  # what makes two findings of a rule on one operation the same (a header, a JSON path)
+
+
+# Stack traces of the common runtimes, as they appear in a response body.
+TRACEBACKS = [
+    ("Python", re.compile(r"Traceback \(most recent call last\)|File \"[^\"\n]+\", line \d+, in \w+")),
+    ("Java", re.compile(r"\bat (?:[\w$]+\.)+[\w$<>]+\([\w$]+\.java:\d+\)")),
+    ("Node.js", re.compile(r"\bat (?:[\w.<>]+ )?\(?/[^\s():]+\.(?:js|ts|mjs):\d+:\d+\)?")),
+    ("Go", re.compile(r"goroutine \d+ \[running\]")),
+    ("Ruby", re.compile(r"\.rb:\d+:in `")),
+    (".NET", re.compile(r"\bat [\w.`<>]+\(.*\) in [^\n]+\.cs:line \d+")),
+    ("PHP", re.compile(r"Stack trace:\s*#0 ")),
+]
+SQL_ERRORS = [
+    ("SQLite", re.compile(r"sqlite3\.\w*Error|near \"[^\"\n]{0,40}\": syntax error|unrecognized token: |"
+                          r"no such (?:table|column): |SQLITE_ERROR")),
+    ("PostgreSQL", re.compile(r"syntax error at or near \"|psycopg2?\.(?:errors\.)?\w+|"
+                              r"ERROR:\s+(?:relation|column) \"[^\"]+\" does not exist|unterminated quoted string at or near")),
+    ("MySQL", re.compile(r"You have an error in your SQL syntax|mysql\.connector\.errors|MySQLdb\.\w*Error|"
+                         r"Warning: mysql_")),
+    ("SQLAlchemy", re.compile(r"sqlalchemy\.exc\.\w+")),
+    ("generic", re.compile(r"SQLSTATE\[\w+\]|ORA-\d{5}: ")),
+]
+DEBUG_PAGES = [
+    ("Werkzeug/Flask debugger", re.compile(r"Werkzeug Debugger|The debugger caught an exception in your WSGI application")),
+    ("Django debug page", re.compile(r"You're seeing this error because you have <code>DEBUG = True</code>")),
+    ("Starlette debug page", re.compile(r"<title>Starlette Debugger</title>|class=\"traceback-container\"")),
+    ("Rails debug page", re.compile(r"Action Controller: Exception caught")),
+]
+BANNER_HEADERS = ("server", "x-powered-by", "x-aspnet-version", "x-aspnetmvc-version", "x-runtime-version")
+VERSION = re.compile(r"\d+\.\d+")
+SESSION_COOKIE = re.compile(r"sess|sid\b|auth|token|jwt|remember|login", re.IGNORECASE)
+
+
+def _excerpt(text: str, match: re.Match[str], width: int = 60) -> str:
+    start, end = max(0, match.start() - 20), min(len(text), match.end() + width)
+    return " ".join(text[start:end].split())
+
+
+def _first_match(text: str, patterns: list[tuple[str, re.Pattern[str]]]) -> tuple[str, str] | None:
+    for name, pattern in patterns:
+        match = pattern.search(text)
+        if match:
+            return name, _excerpt(text, match)
+    return None
+
+
+def _json_paths(data: Any, path: str = "$") -> Iterator[tuple[str, str, Any]]:
+    """(path, key, value) for every object member, depth first."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            child = f"{path}.{key}" if re.fullmatch(r"[A-Za-z_]\w*", str(key)) else f"{path}[{json.dumps(key)}]"
+            yield child, str(key), value
+            yield from _json_paths(value, child)
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from _json_paths(value, f"{path}[{index}]")
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def inspect(exchange: Exchange, settings: SecuritySettings) -> list[Finding]:
+    """Every passive rule on one response."""
+    findings: list[Finding] = []
+    where = exchange.operation
+    text = exchange.text()
+
+    if settings.forbid_leaks:
+        found = _first_match(text, TRACEBACKS)
+        if found:
+            findings.append(Finding("leak-traceback", where, f"the response ({exchange.status}) contains a {found[0]} "
+                                    f"stack trace: \"{found[1]}\"", found[0]))
+        found = _first_match(text, SQL_ERRORS)
+        if found:
+            findings.append(Finding("leak-sql-error", where, f"the response ({exchange.status}) contains {found[0]} "
+                                    f"error text: \"{found[1]}\"", found[0]))
+        found = _first_match(text, DEBUG_PAGES)
+        if found:
+            findings.append(Finding("leak-debug-page", where, f"the response ({exchange.status}) is a {found[0]}",
+                                    found[0]))
+        for name in BANNER_HEADERS:
+            value = exchange.header(name)
+            if value and VERSION.search(value):
+                findings.append(Finding("server-banner", where, f"header {name.title()}: {value!r} tells the "
+                                        "software and its version", name))
+
+    for required in settings.required_headers:
+        if exchange.header(required) is None:
+            findings.append(Finding("header-missing", where, f"no {required} header on the response "
+                                    f"({exchange.status})", required.lower()))
+
+    if exchange.content_type.endswith("json") and settings.sensitive_fields:
+        try:
+            data = json.loads(exchange.body)
+        except ValueError:
+            data = None
+        sensitive = {_normalise(field) for field in settings.sensitive_fields}
+        for path, key, value in _json_paths(data):
+            if _normalise(key) in sensitive and value not in (None, "", [], {}):
+                findings.append(Finding("sensitive-field", where, f"the response ({exchange.status}) exposes "
+                                        f"{path} (matches sensitive_fields)", re.sub(r"\[\d+\]", "[]", path)))
+
+    for cookie in exchange.header_values("set-cookie"):
+        name = cookie.split("=", 1)[0].strip()
+        if not SESSION_COOKIE.search(name):
+            continue
+        attributes = {part.strip().split("=", 1)[0].lower() for part in cookie.split(";")[1:]}
+        missing = [flag for flag in ("Secure", "HttpOnly", "SameSite") if flag.lower() not in attributes]
+        if missing:
+            findings.append(Finding("cookie-flags", where, f"cookie {name!r} is set without {', '.join(missing)}", name))
+
+    allow_origin = exchange.header("access-control-allow-origin")
+    credentials = (exchange.header("access-control-allow-credentials") or "").lower() == "true"
+    origin = exchange.request_header("origin")
+    if allow_origin == "*" and credentials:
+        findings.append(Finding("cors", where, "Access-Control-Allow-Origin: * together with "
+                                "Access-Control-Allow-Credentials: true", "wildcard"))
+    elif origin and allow_origin == origin and credentials and origin.endswith(PROBE_ORIGIN_HOST):
+        findings.append(Finding("cors", where, f"the request's Origin {origin!r} is reflected in "
+                                "Access-Control-Allow-Origin with credentials allowed", "reflected"))
+    return findings
+
+
+# An origin no real allowlist contains, sent by the CORS probe.
+PROBE_ORIGIN_HOST = "backend-gates-probe.invalid"
+PROBE_ORIGIN = f"https://{PROBE_ORIGIN_HOST}"
