@@ -94,7 +94,7 @@ def load_target(settings: ContractSettings) -> Target:
     app = load_app(settings.app)
     kind: Literal["asgi", "wsgi"] = "asgi" if is_asgi(app) else "wsgi"
     if kind == "asgi":
-        app = PersistentLifespan(app)
+        app = ServedLikeAServer(app)
     return Target(kind, app, IN_PROCESS_BASE_URL, f"{settings.app} ({kind.upper()}, in-process)")
 
 
@@ -114,26 +114,34 @@ def schema_location(schema: str, rootpath: Path) -> tuple[Literal["file", "path"
     return "file", str(path)
 
 
-class PersistentLifespan:
-    """An ASGI app whose lifespan starts once and is not shut down by a test client.
+class ServedLikeAServer:
+    """An in-process ASGI app that behaves towards test clients as it would under a server.
 
-    A server runs an app's lifespan once per process. schemathesis' pytest plugin
-    ends ASGI lifespans after every test item, so without this an app whose
-    shutdown closes a resource (a database connection) would answer the next
-    contract item with errors no server would ever produce. The wrapped app's
-    startup runs on the first lifespan request; later startups get its state,
-    and shutdowns are acknowledged without reaching the app.
+    - Lifespan: a server runs it once per process. schemathesis' pytest plugin ends
+      ASGI lifespans after every test item, so without this an app whose shutdown
+      closes a resource (a database connection) would answer the next contract item
+      with errors no server would ever produce. The app's startup runs on the first
+      lifespan request; later startups get its state; shutdowns are acknowledged
+      without reaching the app.
+    - Errors: Starlette sends the 500 from an exception handler and then re-raises for
+      the server to log. A server's client receives that response; so does ours. The
+      exception is kept (see `errors`) so reports can say where the app raised.
     """
 
     def __init__(self, app: Any) -> None:
         self.app = app
         self._started: Any = None  # asyncio.Future, set when the app finished its startup
         self._state: dict[str, Any] = {}
+        # (METHOD, path?query) -> the exception the app raised after answering it
+        self.errors: dict[tuple[str, str], BaseException] = {}
 
     def __getattr__(self, name: str) -> Any:  # the wrapped app's attributes (e.g. FastAPI's openapi())
         return getattr(self.app, name)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+            return
         if scope["type"] != "lifespan":
             await self.app(scope, receive, send)
             return
@@ -152,6 +160,25 @@ class PersistentLifespan:
         await send({"type": "lifespan.startup.complete"})
         await receive()  # lifespan.shutdown: the app keeps running, as under a server
         await send({"type": "lifespan.shutdown.complete"})
+
+    async def _http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        answered = False
+
+        async def tracking_send(message: dict[str, Any]) -> None:
+            nonlocal answered
+            answered = answered or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if not answered:
+                raise  # nothing was sent: the client sees the crash (a server would send a bare 500)
+            query = scope.get("query_string", b"").decode("latin-1")
+            key = (scope["method"], scope["path"] + (f"?{query}" if query else ""))
+            if len(self.errors) >= 1024:
+                self.errors.pop(next(iter(self.errors)))
+            self.errors[key] = exc
 
     async def _start_app(self, scope: dict[str, Any]) -> None:
         import asyncio

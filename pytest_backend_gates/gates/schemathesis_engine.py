@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -139,8 +140,9 @@ class EventReader:
     """Reads one engine run's events into the outcomes of the items it ran for."""
 
     def __init__(self, target: Target | None, rootpath: Path, headers: dict[str, str], deadline: float,
-                 on_exchange: Callable[[Exchange], None] | None = None) -> None:
+                 on_exchange: Callable[[Exchange], None] | None = None, report_crashes: bool = True) -> None:
         self._on_exchange = on_exchange
+        self._report_crashes = report_crashes
         self._target = target
         self._root = str(rootpath)
         self._headers = headers
@@ -166,6 +168,8 @@ class EventReader:
             elif isinstance(event, events.NonFatalError):
                 outcome = batch.get(STATEFUL if getattr(event.phase, "value", None) == STATEFUL else event.label, first)
                 crash = self._app_crash(event)
+                if crash is not None and not self._report_crashes:
+                    continue  # not_a_server_error is switched off
                 if crash is None:
                     outcome.errors.append(f"{event.info.title}: {short_error(event.value)}")
                 else:
@@ -222,19 +226,31 @@ class EventReader:
         exc = event.value
         if type(exc).__module__.split(".")[0] in ("schemathesis", "hypothesis", "requests", "urllib3"):
             return None
-        frames = traceback.extract_tb(exc.__traceback__)
-        root = self._root
-        own = [f for f in frames if f.filename.startswith(root) and "site-packages" not in f.filename] or frames
-        where = f" at {Path(own[-1].filename).name}:{own[-1].lineno} in {own[-1].name}" if own else ""
+        raised, place = self._raised(exc)
         sample = event.info.code_sample
-        place = f"{Path(own[-1].filename).name}:{own[-1].lineno}" if own else ""
         return {
             "where": event.label,
             "check": "not_a_server_error",
-            "message": f"unhandled {type(exc).__name__}: {exc}{where} (the app raised; a server answers 500)",
+            "message": f"unhandled {raised} (the app raised; a server answers 500)",
             "reproduce": self._replayable(sample) if sample else None,
             "details": {"exception": type(exc).__name__, "at": place},
         }
+
+    def _raised(self, exc: BaseException) -> tuple[str, str]:
+        """'ZeroDivisionError: division by zero at app.py:9 in ratio', and 'app.py:9'."""
+        frames = traceback.extract_tb(exc.__traceback__)
+        own = [f for f in frames if f.filename.startswith(self._root) and "site-packages" not in f.filename] or frames
+        place = f"{Path(own[-1].filename).name}:{own[-1].lineno}" if own else ""
+        return f"{type(exc).__name__}: {exc}" + (f" at {place} in {own[-1].name}" if own else ""), place
+
+    def _raised_after_answering(self, request: Any) -> str:
+        """What the in-process app raised after sending this response (see ServedLikeAServer)."""
+        errors = getattr(getattr(self._target, "app", None), "errors", None)
+        if not errors or request is None:
+            return ""
+        parts = urlsplit(request.uri)
+        exc = errors.get((request.method, parts.path + (f"?{parts.query}" if parts.query else "")))
+        return f" | the app raised {self._raised(exc)[0]}" if exc is not None else ""
 
     def _fill_crash_reproductions(self, outcome: OperationOutcome) -> None:
         """A crash (see _app_crash) left its case without a response: that case, after the
@@ -290,7 +306,8 @@ class EventReader:
                     {
                         "where": operation,
                         "check": check.name,
-                        "message": _failure_message(failure, response),
+                        "message": _failure_message(failure, response)
+                        + self._raised_after_answering(getattr(interaction, "request", None)),
                         "reproduce": self._replayable(curl) if curl else None,
                     }
                 )

@@ -100,11 +100,30 @@ def _normalise(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
+def _strings(data: Any) -> Iterator[str]:
+    if isinstance(data, str):
+        yield data
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            yield str(key)
+            yield from _strings(value)
+    elif isinstance(data, list):
+        for value in data:
+            yield from _strings(value)
+
+
 def inspect(exchange: Exchange, settings: SecuritySettings) -> list[Finding]:
     """Every passive rule on one response."""
     findings: list[Finding] = []
     where = exchange.operation
-    text = exchange.text()
+    data: Any = None
+    if exchange.content_type.endswith("json"):
+        try:
+            data = json.loads(exchange.body)
+        except ValueError:
+            data = None
+    # Error text inside JSON has its quotes and newlines escaped: scan the decoded strings too.
+    text = exchange.text() + ("\n" + "\n".join(_strings(data)) if data is not None else "")
 
     if settings.forbid_leaks:
         found = _first_match(text, TRACEBACKS)
@@ -130,11 +149,7 @@ def inspect(exchange: Exchange, settings: SecuritySettings) -> list[Finding]:
             findings.append(Finding("header-missing", where, f"no {required} header on the response "
                                     f"({exchange.status})", required.lower()))
 
-    if exchange.content_type.endswith("json") and settings.sensitive_fields:
-        try:
-            data = json.loads(exchange.body)
-        except ValueError:
-            data = None
+    if data is not None and settings.sensitive_fields:
         sensitive = {_normalise(field) for field in settings.sensitive_fields}
         for path, key, value in _json_paths(data):
             if _normalise(key) in sensitive and value not in (None, "", [], {}):

@@ -1,0 +1,158 @@
+"""The security gate end to end: findings from the contract gate's responses and from the
+api fixture, severities, xdist, and a gate that saw nothing is an error, not a pass."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from conftest import gate, read_report
+
+ACCOUNTS_APP = '''
+import traceback
+
+from fastapi import FastAPI, HTTPException, Path, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+app = FastAPI()
+USERS = {{1: {{"id": 1, "name": "ann", "password_hash": "$2b$12$9aXh0fz1"}}}}
+
+
+class User(BaseModel):
+    id: int
+    name: str
+
+
+@app.middleware("http")
+async def security_headers(request: Request, call_next):
+    response = await call_next(request)
+    {headers}
+    return response
+
+
+@app.exception_handler(Exception)
+async def debug_errors(request: Request, exc: Exception):
+    {error_body}
+
+
+@app.get("/users/{{user_id}}", responses={{404: {{"description": "no such user"}}}})
+def get_user(user_id: int = Path(examples=[1])):
+    if user_id not in USERS:
+        raise HTTPException(404, "no such user")
+    {user_body}
+
+
+@app.get("/crash")
+def crash() -> dict[str, str]:
+    raise RuntimeError("boom")
+'''
+BUGGY = ACCOUNTS_APP.format(
+    headers='response.headers["Server"] = "accounts/2.3.1"',
+    error_body='return JSONResponse({"detail": traceback.format_exc()}, status_code=500)',
+    user_body="return USERS[user_id]",  # the row, password hash included
+)
+FIXED = ACCOUNTS_APP.format(
+    headers='response.headers["X-Content-Type-Options"] = "nosniff"',
+    # Starlette answers an unhandled error outside the app's middleware: the handler sets the header itself
+    error_body='return JSONResponse({"detail": "internal error"}, status_code=500, '
+               'headers={"X-Content-Type-Options": "nosniff"})',
+    user_body='return User(**USERS[user_id]).model_dump()',
+)
+
+
+def security_project(pytester: pytest.Pytester, app: str, extra: str = "", contract: bool = True) -> None:
+    pytester.makepyfile(accounts=app)
+    contract_table = textwrap.dedent("""
+        [tool.backend-gates.contract]
+        app = "accounts:app"
+        max_examples = 10
+        stateful = false
+        exclude_checks = ["not_a_server_error", "status_code_conformance"]  # /crash is there to raise
+    """) if contract else ""
+    pytester.makepyprojecttoml(textwrap.dedent("""
+        [tool.pytest.ini_options]
+        pythonpath = ["."]
+        [tool.backend-gates]
+        report = "gates.json"
+    """) + contract_table + "[tool.backend-gates.security]\n" + textwrap.dedent(extra))
+
+
+def test_leaks_exposures_banner_and_missing_header_are_found(pytester: pytest.Pytester) -> None:
+    security_project(pytester, BUGGY)
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
+    assert result.ret == 1
+    security = gate(read_report(pytester), "security")
+    assert security["status"] == "failed"
+    found = {(v["check"], v["where"]) for v in security["violations"]}
+    assert ("leak-traceback", "GET /crash") in found
+    assert ("sensitive-field", "GET /users/{user_id}") in found
+    assert ("server-banner", "GET /users/{user_id}") in found
+    assert ("header-missing", "GET /users/{user_id}") in found
+    exposure = next(v for v in security["violations"] if v["check"] == "sensitive-field")
+    assert "$.password_hash" in exposure["message"] and "API3:2023" in exposure["message"]
+    assert exposure["reproduce"].startswith("curl ") and "http://127.0.0.1:8000/users/1" in exposure["reproduce"]
+    assert exposure["details"] == {"owasp": "API3:2023 Broken Object Property Level Authorization",
+                                   "seen_by": "contract"}
+    assert security["measured"]["responses"] > 10
+    result.stdout.fnmatch_lines(["security  FAILED  * findings (*) in * responses*",
+                                 "GET /crash [[]leak-traceback[]]: the response (500) contains a Python stack trace*"])
+
+
+def test_fixed_twin_passes(pytester: pytest.Pytester) -> None:
+    security_project(pytester, FIXED)
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
+    security = gate(read_report(pytester), "security")
+    assert security["status"] == "passed", security
+    assert result.ret == 0
+
+
+def test_rules_can_warn_or_be_ignored(pytester: pytest.Pytester) -> None:
+    security_project(pytester, BUGGY, """
+        rules = { server-banner = "warn", header-missing = "ignore", leak-traceback = "warn", sensitive-field = "warn" }
+    """)
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
+    security = gate(read_report(pytester), "security")
+    assert result.ret == 0 and security["status"] == "passed"
+    assert any("[server-banner]" in w for w in security["warnings"])
+    assert not any("header-missing" in w for w in security["warnings"])
+    assert security["threshold"]["rules"]["header-missing"] == "ignore"
+
+
+def test_api_fixture_responses_are_checked(pytester: pytest.Pytester) -> None:
+    security_project(pytester, BUGGY, contract=False)
+    (pytester.path / "pyproject.toml").write_text((pytester.path / "pyproject.toml").read_text().replace(
+        "[tool.backend-gates.security]", '[tool.backend-gates.contract]\napp = "accounts:app"\n\n'
+        "[tool.backend-gates.security]"))
+    pytester.makepyfile(test_users="""
+        def test_user(api):
+            assert api.get("/users/1").status_code == 200
+    """)
+    result = pytester.runpytest_subprocess("--backend-gates=security", "-p", "no:cacheprovider")
+    assert result.ret == 1
+    result.assert_outcomes(passed=1)  # the test passes; the gate fails the run
+    security = gate(read_report(pytester), "security")
+    exposure = next(v for v in security["violations"] if v["check"] == "sensitive-field")
+    assert exposure["where"] == "GET /users/1"
+    assert exposure["details"]["seen_by"] == "api fixture"
+    assert exposure["reproduce"] == "curl -X GET http://127.0.0.1:8000/users/1"
+
+
+def test_under_xdist_findings_are_merged_on_the_controller(pytester: pytest.Pytester) -> None:
+    security_project(pytester, BUGGY)
+    result = pytester.runpytest_subprocess("--backend-gates", "-n", "2", "-p", "no:cacheprovider")
+    assert result.ret == 1
+    report = read_report(pytester)
+    security = gate(report, "security")
+    assert {"leak-traceback", "sensitive-field"} <= {v["check"] for v in security["violations"]}
+    assert report["xdist_workers"] == 2
+
+
+def test_no_response_seen_is_an_error_not_a_pass(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml('[tool.backend-gates]\nreport = "gates.json"\n[tool.backend-gates.security]\n')
+    pytester.makepyfile("def test_ok(): pass")
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
+    assert result.ret == 1
+    security = gate(read_report(pytester), "security")
+    assert security["status"] == "error"
+    assert "no HTTP response was seen" in security["summary"]

@@ -1,0 +1,107 @@
+"""The passive security rules on hand-made responses: each fires on its defect and not
+on the fixed response."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pytest_backend_gates.config import SecuritySettings
+from pytest_backend_gates.exchange import Exchange
+from pytest_backend_gates.gates.security_rules import OWASP, PROBE_ORIGIN, inspect
+
+SAFE_HEADERS = (("content-type", "application/json"), ("x-content-type-options", "nosniff"))
+
+
+def exchange(body: bytes | str = b"{}", *, status: int = 200, headers: tuple[tuple[str, str], ...] = SAFE_HEADERS,
+             request_headers: tuple[tuple[str, str], ...] = ()) -> Exchange:
+    if isinstance(body, str):
+        body = body.encode()
+    return Exchange(operation="GET /things/{id}", method="GET", url="http://127.0.0.1:8000/things/1",
+                    status=status, headers=headers, body=body, request_headers=request_headers)
+
+
+def rules(ex: Exchange, settings: SecuritySettings | None = None) -> list[str]:
+    return [f.rule for f in inspect(ex, settings or SecuritySettings())]
+
+
+PYTHON_TRACEBACK = json.dumps({"detail": 'Traceback (most recent call last):\n  File "/app/main.py", line 12, in '
+                                         'get_thing\n    return rows[0]\nIndexError: list index out of range'})
+
+
+@pytest.mark.parametrize("body, rule", [
+    (PYTHON_TRACEBACK, "leak-traceback"),
+    ("java.lang.NullPointerException\n\tat com.shop.Api.get(Api.java:42)", "leak-traceback"),
+    ("Error: boom\n    at Object.<anonymous> (/srv/app/index.js:10:5)", "leak-traceback"),
+    ("goroutine 1 [running]:\nmain.main()", "leak-traceback"),
+    ('{"error": "sqlite3.OperationalError: near \\"x\\": syntax error"}', "leak-sql-error"),
+    ('{"error": "unrecognized token: \\"\'x\\""}', "leak-sql-error"),
+    ('{"error": "ERROR:  syntax error at or near \\"\'\\""}', "leak-sql-error"),
+    ("You have an error in your SQL syntax; check the manual", "leak-sql-error"),
+    ("<html><title>Werkzeug Debugger</title>", "leak-debug-page"),
+    ("You're seeing this error because you have <code>DEBUG = True</code> in your Django settings", "leak-debug-page"),
+])
+def test_leaks_are_found_in_any_status(body: str, rule: str) -> None:
+    for status in (200, 400, 500):
+        assert rule in rules(exchange(body, status=status))
+
+
+def test_ordinary_error_messages_are_not_leaks() -> None:
+    body = json.dumps({"detail": [{"type": "int_parsing", "msg": "Input should be a valid integer, unable to parse "
+                                   "string as an integer", "loc": ["query", "limit"]}]})
+    assert rules(exchange(body, status=422)) == []
+    assert rules(exchange('{"detail": "item 5 not found: select another one"}', status=404)) == []
+
+
+def test_forbid_leaks_false_turns_leak_rules_off() -> None:
+    assert rules(exchange(PYTHON_TRACEBACK), SecuritySettings(forbid_leaks=False)) == []
+
+
+def test_server_banner_only_with_a_version() -> None:
+    assert "server-banner" in rules(exchange(headers=(*SAFE_HEADERS, ("server", "Werkzeug/3.1.3 Python/3.11.7"))))
+    assert "server-banner" in rules(exchange(headers=(*SAFE_HEADERS, ("x-powered-by", "PHP/8.1.2"))))
+    assert rules(exchange(headers=(*SAFE_HEADERS, ("server", "uvicorn")))) == []
+
+
+def test_required_headers() -> None:
+    findings = inspect(exchange(headers=(("content-type", "application/json"),)), SecuritySettings())
+    assert [(f.rule, f.key) for f in findings] == [("header-missing", "x-content-type-options")]
+    custom = SecuritySettings(required_headers=("X-Content-Type-Options", "Cache-Control"))
+    assert [f.key for f in inspect(exchange(), custom)] == ["cache-control"]
+
+
+def test_sensitive_fields_anywhere_with_json_path() -> None:
+    body = json.dumps({"items": [{"id": 1, "author": {"name": "ann", "Password_Hash": "$2b$12$abc"}}], "next": None})
+    [finding] = inspect(exchange(body), SecuritySettings())
+    assert finding.rule == "sensitive-field"
+    assert "$.items[0].author.Password_Hash" in finding.message
+    # empty values and other keys are not exposures; "token" is not sensitive by default (logins return one)
+    assert rules(exchange(json.dumps({"password": None, "token": "abc", "password_policy": "8+"}))) == []
+    assert rules(exchange(json.dumps({"token": "abc"})), SecuritySettings(sensitive_fields=("token",))) == \
+        ["sensitive-field"]
+
+
+def test_cookie_flags_for_session_cookies() -> None:
+    bad = exchange(headers=(*SAFE_HEADERS, ("set-cookie", "session=abc; Path=/")))
+    [finding] = inspect(bad, SecuritySettings())
+    assert finding.rule == "cookie-flags" and "without Secure, HttpOnly, SameSite" in finding.message
+    good = exchange(headers=(*SAFE_HEADERS, ("set-cookie", "session=abc; Path=/; Secure; HttpOnly; SameSite=Lax")))
+    assert rules(good) == []
+    assert rules(exchange(headers=(*SAFE_HEADERS, ("set-cookie", "theme=dark; Path=/")))) == []
+
+
+def test_cors_wildcard_with_credentials_and_reflected_probe_origin() -> None:
+    wildcard = (*SAFE_HEADERS, ("access-control-allow-origin", "*"), ("access-control-allow-credentials", "true"))
+    assert rules(exchange(headers=wildcard)) == ["cors"]
+    assert rules(exchange(headers=(*SAFE_HEADERS, ("access-control-allow-origin", "*")))) == []
+    reflected = (*SAFE_HEADERS, ("access-control-allow-origin", PROBE_ORIGIN),
+                 ("access-control-allow-credentials", "true"))
+    assert rules(exchange(headers=reflected, request_headers=(("origin", PROBE_ORIGIN),))) == ["cors"]
+
+
+def test_every_rule_has_an_owasp_category() -> None:
+    from pytest_backend_gates.config import SECURITY_RULES
+
+    assert set(SECURITY_RULES) == set(OWASP)
+    assert all(category.startswith("API") and ":2023 " in category for category in OWASP.values())
