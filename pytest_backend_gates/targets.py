@@ -93,8 +93,7 @@ def load_target(settings: ContractSettings) -> Target:
     assert settings.app is not None
     app = load_app(settings.app)
     kind: Literal["asgi", "wsgi"] = "asgi" if is_asgi(app) else "wsgi"
-    if kind == "asgi":
-        app = ServedLikeAServer(app)
+    app = ServedLikeAServer(app) if kind == "asgi" else WSGIServedLikeAServer(app)
     return Target(kind, app, IN_PROCESS_BASE_URL, f"{settings.app} ({kind.upper()}, in-process)")
 
 
@@ -205,3 +204,36 @@ class ServedLikeAServer:
         # A task of the client's (persistent) event loop, so it outlives this call.
         self._task = loop.create_task(self.app(scope, inbox.get, app_send))
         self._task.add_done_callback(finished)
+
+
+class WSGIServedLikeAServer:
+    """A WSGI app as its clients see it under a server.
+
+    schemathesis' WSGI transport re-raises an exception a Flask app reported (its
+    `got_request_exception` signal) even when the app answered: a 500 page, or the
+    debugger's. Behind this plain WSGI callable the client gets that answer, as a
+    server's client would, and the exception is kept in `errors` for the reports.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.errors: dict[tuple[str, str], BaseException] = {}
+        try:
+            import flask
+        except ImportError:
+            return
+        if isinstance(app, flask.Flask):
+            flask.got_request_exception.connect(self._record, app, weak=False)
+
+    def _record(self, sender: Any, exception: BaseException, **extra: Any) -> None:
+        from flask import request
+
+        if len(self.errors) >= 1024:
+            self.errors.pop(next(iter(self.errors)))
+        self.errors[(request.method, request.full_path.rstrip("?"))] = exception
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.app, name)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        return self.app(environ, start_response)

@@ -23,6 +23,10 @@ PASSIVE_RULES = ("leak-traceback", "leak-sql-error", "leak-debug-page", "server-
                  "sensitive-field", "cookie-flags", "cors")
 
 
+# Rules about headers: one finding per header for the whole app, not one per operation.
+APP_WIDE_RULES = ("server-banner", "header-missing")
+
+
 class SecurityGate(Gate):
     name = "security"
     settings: SecuritySettings
@@ -60,6 +64,30 @@ class SecurityGate(Gate):
         for finding in data["findings"]:
             self._findings.setdefault((finding["rule"], finding["where"], finding["key"]), finding)
 
+    def _grouped(self) -> list[dict[str, Any]]:
+        """Findings in rule order; a header problem usually holds for the whole app, so it is
+        reported once, naming the other operations it was seen on."""
+        ordered = sorted(self._findings.values(), key=lambda f: (
+            PASSIVE_RULES.index(f["rule"]) if f["rule"] in PASSIVE_RULES else 99, f["where"]))
+        grouped: dict[tuple[str, str], dict[str, Any]] = {}
+        result = []
+        for finding in ordered:
+            if finding["rule"] not in APP_WIDE_RULES:
+                result.append(finding)
+                continue
+            key = (finding["rule"], finding["key"])
+            if key not in grouped:
+                grouped[key] = {**finding, "also": []}
+                result.append(grouped[key])
+            else:
+                grouped[key]["also"].append(finding["where"])
+        for finding in result:
+            also = finding.pop("also", [])
+            if also:
+                shown = ", ".join(also[:5]) + (f" and {len(also) - 5} more" if len(also) > 5 else "")
+                finding["message"] += f"; also on {shown}"
+        return result
+
     def evaluate(self) -> GateResult:
         settings = self.settings
         threshold = {
@@ -78,9 +106,7 @@ class SecurityGate(Gate):
                 "([tool.backend-gates.contract]) or use the api fixture in tests")
         violations, notes = [], []
         counts: dict[str, int] = {}
-        for finding in sorted(self._findings.values(), key=lambda f: (PASSIVE_RULES.index(f["rule"])
-                                                                         if f["rule"] in PASSIVE_RULES else 99,
-                                                                         f["where"])):
+        for finding in self._grouped():
             counts[finding["rule"]] = counts.get(finding["rule"], 0) + 1
             message = f"{finding['message']} [{OWASP[finding['rule']]}]"
             if self.severity(finding["rule"]) == "warn":

@@ -1,0 +1,62 @@
+"""The bundled security examples (examples/security): every defect the passive rules can
+see in ordinary fuzzing traffic is found in the buggy twin; the fixed twins pass both the
+security and the contract gate. (Defects that need active probes -- sqli-error,
+xss-reflected, rate-limit, mass-assignment, cors origin reflection -- are listed in
+examples/security/README.md and not asserted here yet.)"""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import gate, read_report
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "security"
+
+PASSIVE = {
+    "users_fastapi_buggy": {("leak-traceback", "POST /login"), ("sensitive-field", "GET /users/{user_id}"),
+                            ("cookie-flags", "POST /login"), ("server-banner", None), ("header-missing", None)},
+    "notes_flask_buggy": {("leak-debug-page", "PATCH /users/{user_id}"), ("sensitive-field", "GET /notes"),
+                          ("header-missing", None)},
+}
+
+
+def example_project(pytester: pytest.Pytester, module: str) -> None:
+    for source in [*EXAMPLES.glob("*.py"), *EXAMPLES.glob("*.yaml")]:
+        shutil.copy(source, pytester.path / source.name)
+    schema = 'schema = "notes_flask_openapi.yaml"\n' if module.startswith("notes") else ""
+    pytester.makepyprojecttoml(textwrap.dedent(f"""
+        [tool.pytest.ini_options]
+        pythonpath = ["."]
+        [tool.backend-gates]
+        report = "gates.json"
+        [tool.backend-gates.contract]
+        app = "{module}:app"
+        max_examples = 20
+        {schema}
+        [tool.backend-gates.security]
+    """))
+
+
+@pytest.mark.parametrize("module", sorted(PASSIVE))
+def test_passive_defects_are_found(pytester: pytest.Pytester, module: str) -> None:
+    example_project(pytester, module)
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
+    assert result.ret == 1
+    security = gate(read_report(pytester), "security")
+    found = {(v["check"], v["where"]) for v in security["violations"]}
+    for rule, where in PASSIVE[module]:
+        assert any(r == rule and (where is None or w == where) for r, w in found), (rule, where, found)
+    assert all(v["reproduce"].startswith("curl ") for v in security["violations"])
+
+
+@pytest.mark.parametrize("run", range(3))
+@pytest.mark.parametrize("module", ["users_fastapi_fixed", "notes_flask_fixed"])
+def test_fixed_twins_pass_security_and_contract(pytester: pytest.Pytester, module: str, run: int) -> None:
+    example_project(pytester, module)
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
+    report = read_report(pytester)
+    assert result.ret == 0, [(g["gate"], g["violations"]) for g in report["gates"]]
+    assert gate(report, "security")["status"] == "passed"
