@@ -285,3 +285,12 @@ def test_running_server_at_base_url(pytester: pytest.Pytester, served_buggy_app:
     assert violation["where"] == "GET /ratio"
     assert "response 500" in violation["message"]
     assert f"{served_buggy_app}/ratio?" in violation["reproduce"] and "parts=0" in violation["reproduce"]
+
+
+def test_schema_without_operations_is_error_not_pass(pytester: pytest.Pytester) -> None:
+    contract_project(pytester, "from fastapi import FastAPI\napp = FastAPI()\n")
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
+    assert result.ret == 1
+    contract = gate(read_report(pytester), "contract")
+    assert contract["status"] == "error"
+    assert "has no operations to test" in contract["summary"]

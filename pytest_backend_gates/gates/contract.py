@@ -167,6 +167,9 @@ class ContractGate(Gate):
         except (TargetError, Exception) as exc:
             self._load_error = self.redact(str(exc) if isinstance(exc, TargetError) else short_error(exc))
             labels = ["load schema"]
+        if not labels:  # an empty schema would otherwise pass without a single request
+            self._load_error = f"the OpenAPI schema ({self.settings.schema}) has no operations to test"
+            labels = ["load schema"]
         self._operations = [label for label in labels if label != "load schema"]
         if self.settings.stateful and self._operations:
             labels.append(STATEFUL)
@@ -292,6 +295,8 @@ class ContractGate(Gate):
             notes = errors[1:] + notes
         elif not outcomes:
             status, summary = Status.SKIPPED, "no contract item ran (all deselected?)"
+        elif cases == 0 and not any(o.timed_out for o in outcomes):
+            status, summary = Status.ERROR, "no test case was generated for any operation"
         elif violations:
             status = Status.FAILED
             summary = (f"{len(violations)} failure{'s' if len(violations) != 1 else ''} in {len(failing_ops)} of "
