@@ -1,0 +1,80 @@
+"""Overhead of the security gate's response rules on the contract gate.
+
+Runs `pytest --backend-gates` on the fixed users app of examples/security with the
+same seed, once with only [tool.backend-gates.contract] and once with
+[tool.backend-gates.security] added, alternating, and compares the contract gate's
+engine time (`duration_s` in the JSON report: schemathesis running the phases, every
+response then also judged by the security rules). Target: ratio under 1.3.
+
+    .venv/bin/python benchmarks/security_overhead.py [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples" / "security"
+BASE = """[tool.pytest.ini_options]
+pythonpath = ["."]
+[tool.backend-gates]
+report = "gates.json"
+[tool.backend-gates.contract]
+app = "users_fastapi_fixed:app"
+max_examples = 50
+"""
+# See contract_throughput.py: assertion rewriting without bytecode caching is the environment's cost.
+ENV = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTHONDONTWRITEBYTECODE")}
+
+
+def run(root: Path, with_security: bool) -> tuple[float, int]:
+    (root / "pyproject.toml").write_text(BASE + ("[tool.backend-gates.security]\n" if with_security else ""))
+    (root / "gates.json").unlink(missing_ok=True)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--backend-gates", "--backend-gates-seed=3",
+                           "-p", "no:cacheprovider", "-q"], cwd=root, env=ENV, capture_output=True, text=True,
+                          timeout=600)
+    report = json.loads((root / "gates.json").read_text())
+    gates = {g["gate"]: g for g in report["gates"]}
+    if proc.returncode != 0 or any(g["status"] != "passed" for g in gates.values()):
+        raise SystemExit(f"run failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}")
+    contract = gates["contract"]
+    if with_security and gates["security"]["measured"]["responses"] != contract["measured"]["cases"]:
+        print(f"  note: security saw {gates['security']['measured']['responses']} responses for "
+              f"{contract['measured']['cases']} cases")
+    return float(contract["duration_s"]), int(contract["measured"]["cases"])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bg-security-") as tmp:
+        root = Path(tmp)
+        for source in [*EXAMPLES.glob("*.py"), *EXAMPLES.glob("*.yaml")]:
+            shutil.copy(source, root / source.name)
+        run(root, False), run(root, True)  # warm-up
+        plain, checked = [], []
+        for _ in range(args.rounds):
+            plain.append(run(root, False))
+            checked.append(run(root, True))
+    a = statistics.median(t for t, _ in plain)
+    b = statistics.median(t for t, _ in checked)
+    cases = statistics.median(c for _, c in plain)
+    ratio = b / a
+    print(f"security overhead: examples/security users_fastapi_fixed, seed 3, max_examples 50, {args.rounds} rounds")
+    print(f"  contract only        engine {a:.2f} s  ({cases:g} cases)  raw {[round(t, 2) for t, _ in plain]}")
+    print(f"  contract + security  engine {b:.2f} s  raw {[round(t, 2) for t, _ in checked]}")
+    print(f"ratio (with / without security) = {ratio:.2f}   target < 1.3 -> {'MET' if ratio < 1.3 else 'NOT MET'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
