@@ -105,3 +105,33 @@ def test_every_rule_has_an_owasp_category() -> None:
 
     assert set(SECURITY_RULES) == set(OWASP)
     assert all(category.startswith("API") and ":2023 " in category for category in OWASP.values())
+
+
+def test_reflected_xss_needs_the_hostile_input_in_the_request_and_html() -> None:
+    from pytest_backend_gates.hostile import XSS
+
+    payload = XSS[0]
+    html = (("content-type", "text/html; charset=utf-8"), ("x-content-type-options", "nosniff"))
+    page = f"<h1>Results for {payload}</h1>"
+    hit = Exchange(operation="GET /search", method="GET", url="http://x/search?q=%3Csvg+onload%3Dalert%28bg7f3a%29%3E",
+                   status=200, headers=html, body=page.encode())
+    assert rules(hit) == ["xss-reflected"]
+    escaped = Exchange(operation="GET /search", method="GET", url=hit.url, status=200, headers=html,
+                       body=b"<h1>Results for &lt;svg onload=alert(bg7f3a)&gt;</h1>")
+    assert rules(escaped) == []
+    not_sent = Exchange(operation="GET /search", method="GET", url="http://x/search?q=a", status=200,
+                        headers=html, body=page.encode())  # the page's own markup, not our input
+    assert rules(not_sent) == []
+
+
+def test_error_based_sql_injection() -> None:
+    error = json.dumps({"detail": 'sqlite3.OperationalError: near "x": syntax error'}).encode()
+    hit = Exchange(operation="GET /notes", method="GET", url="http://x/notes?q=x%27", status=400,
+                   headers=SAFE_HEADERS, body=error)
+    assert sorted(rules(hit)) == ["leak-sql-error", "sqli-error"]
+    in_body = Exchange(operation="POST /notes", method="POST", url="http://x/notes", status=500,
+                       headers=SAFE_HEADERS, body=b"{}", request_body=json.dumps({"title": "' OR '1'='1"}).encode())
+    assert rules(in_body) == ["sqli-error"]
+    harmless = Exchange(operation="GET /notes", method="GET", url="http://x/notes?q=x%27", status=200,
+                        headers=SAFE_HEADERS, body=b"[]")
+    assert rules(harmless) == []

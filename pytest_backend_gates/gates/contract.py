@@ -140,7 +140,9 @@ class ContractGate(Gate):
         return f"replay: pytest --backend-gates --backend-gates-seed={self.seed} -k \"{label}\""
 
     def _engine_config(self, phases: tuple[str, ...]) -> Any:
-        return engine_config(self.settings, self.seed, phases, self._target)
+        # With the security gate on, string values are also drawn from the hostile input library.
+        hostile = self.context.pytest_config.pluginmanager.get_plugin("backend-gates-security") is not None
+        return engine_config(self.settings, self.seed, phases, self._target, hostile=hostile)
 
     def _load_schema(self) -> Any:
         self._target = load_target(self.settings)

@@ -70,7 +70,9 @@ class OperationOutcome:
         )
 
 
-def engine_config(settings: ContractSettings, seed: int, phases: tuple[str, ...], target: Target | None) -> Any:
+def engine_config(settings: ContractSettings, seed: int, phases: tuple[str, ...], target: Target | None,
+                  hostile: bool = False) -> Any:
+    """`hostile`: also draw string values from the hostile input library (security gate on)."""
     import schemathesis
 
     s = settings
@@ -90,6 +92,12 @@ def engine_config(settings: ContractSettings, seed: int, phases: tuple[str, ...]
         # No .schemathesis/ cache in the user's tree, and no replayed requests: same seed, same run.
         "cache": {"enabled": False},
     }
+    if hostile:
+        from .. import hostile as library
+
+        data["dictionaries"] = {library.DICTIONARY: {"values": [v for v in library.ALL if "\x00" not in v]}}
+        data["generation"]["dictionaries"] = {"string": {"dictionary": library.DICTIONARY,
+                                                         "probability": library.PROBABILITY}}
     if s.headers:
         data["headers"] = dict(s.headers)
     if target is not None and not target.in_process:

@@ -19,8 +19,8 @@ from ..result import GateResult, Status, Violation
 from . import Gate
 from .security_rules import OWASP, inspect
 
-PASSIVE_RULES = ("leak-traceback", "leak-sql-error", "leak-debug-page", "server-banner", "header-missing",
-                 "sensitive-field", "cookie-flags", "cors")
+PASSIVE_RULES = ("sqli-error", "xss-reflected", "leak-traceback", "leak-sql-error", "leak-debug-page",
+                 "server-banner", "header-missing", "sensitive-field", "cookie-flags", "cors")
 
 
 # Rules about headers: one finding per header for the whole app, not one per operation.

@@ -11,7 +11,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote_plus
 
+from .. import hostile
 from ..config import SecuritySettings
 from ..exchange import Exchange
 
@@ -165,6 +167,8 @@ def inspect(exchange: Exchange, settings: SecuritySettings) -> list[Finding]:
         if missing:
             findings.append(Finding("cookie-flags", where, f"cookie {name!r} is set without {', '.join(missing)}", name))
 
+    findings.extend(_injection_findings(exchange, text, where))
+
     allow_origin = exchange.header("access-control-allow-origin")
     credentials = (exchange.header("access-control-allow-credentials") or "").lower() == "true"
     origin = exchange.request_header("origin")
@@ -174,6 +178,43 @@ def inspect(exchange: Exchange, settings: SecuritySettings) -> list[Finding]:
     elif origin and allow_origin == origin and credentials and origin.endswith(PROBE_ORIGIN_HOST):
         findings.append(Finding("cors", where, f"the request's Origin {origin!r} is reflected in "
                                 "Access-Control-Allow-Origin with credentials allowed", "reflected"))
+    return findings
+
+
+def _request_text(exchange: Exchange) -> str:
+    """What the client sent, decoded: the URL (percent-decoded) and the body's strings."""
+    sent = unquote_plus(exchange.url)
+    if exchange.request_body:
+        body = exchange.request_body.decode("utf-8", "replace")
+        try:
+            sent += "\n" + "\n".join(_strings(json.loads(body)))
+        except ValueError:
+            sent += "\n" + unquote_plus(body)
+    return sent
+
+
+def _injection_findings(exchange: Exchange, text: str, where: str) -> list[Finding]:
+    """A hostile input (hostile.py) the request carried, and what the response did with it."""
+    sent = _request_text(exchange)
+    findings = []
+    if "html" in exchange.content_type:
+        body = exchange.text()
+        for payload in hostile.XSS:
+            if payload in sent and payload in body:
+                findings.append(Finding("xss-reflected", where, f"the HTML response ({exchange.status}) echoes the "
+                                        f"input {payload!r} unescaped", "reflected"))
+                break
+    # Any hostile value with a quote that ends in SQL error text (or a SQL payload in a 5xx):
+    # the value reached the SQL text unescaped (error-based injection).
+    sql_error = _first_match(text, SQL_ERRORS)
+    for payload in hostile.ALL:
+        if payload not in sent or not ("'" in payload or '"' in payload):
+            continue
+        if sql_error or (exchange.status >= 500 and payload in hostile.SQL_INJECTION):
+            what = f"{sql_error[0]} error text" if sql_error else f"a {exchange.status}"
+            findings.append(Finding("sqli-error", where, f"the input {payload!r} produced {what}: the value "
+                                    "reaches the SQL text (error-based injection)", "error-based"))
+            break
     return findings
 
 
