@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -97,3 +98,21 @@ report = "gates.json"
 source = ["app"]
 total = 10
 """
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def example_project(pytester: pytest.Pytester, folder: str, module: str, schema: str | None = None,
+                    extra: str = "") -> None:
+    """A bundled example app (examples/<folder>) with the contract gate on `module:app`."""
+    for source in [*(EXAMPLES / folder).glob("*.py"), *(EXAMPLES / folder).glob("*.yaml")]:
+        shutil.copy(source, pytester.path / source.name)
+    pytester.makepyprojecttoml(textwrap.dedent(f"""
+        [tool.pytest.ini_options]
+        pythonpath = ["."]
+        [tool.backend-gates]
+        report = "gates.json"
+        [tool.backend-gates.contract]
+        app = "{module}:app"
+    """) + (f'schema = "{schema}"\n' if schema else "") + textwrap.dedent(extra))

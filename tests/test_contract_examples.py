@@ -3,30 +3,13 @@ curl reproduction, and every fixed twin passes on 10 consecutive runs with rando
 
 from __future__ import annotations
 
-import shutil
-import textwrap
-from pathlib import Path
-
 import pytest
-from conftest import gate, read_report
+from conftest import example_project, gate, read_report
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "contract"
-
-
-def example_project(pytester: pytest.Pytester, module: str) -> None:
-    for source in [*EXAMPLES.glob("*.py"), *EXAMPLES.glob("*.yaml")]:
-        shutil.copy(source, pytester.path / source.name)
+def contract_example(pytester: pytest.Pytester, module: str) -> None:
     # The Flask app's schema is a static file: read from disk, as users with a spec-first API do.
-    schema = 'schema = "todo_openapi.yaml"' if module.startswith("todo") else ""
-    pytester.makepyprojecttoml(textwrap.dedent(f"""
-        [tool.pytest.ini_options]
-        pythonpath = ["."]
-        [tool.backend-gates]
-        report = "gates.json"
-        [tool.backend-gates.contract]
-        app = "{module}:app"
-        max_examples = 30
-    """) + schema + "\n")
+    schema = "todo_openapi.yaml" if module.startswith("todo") else None
+    example_project(pytester, "contract", module, schema, "max_examples = 30\n")
 
 
 # (operation, check, a fragment of the reproduction or message) per seeded defect
@@ -46,7 +29,7 @@ SEEDED = {
 
 @pytest.mark.parametrize("module", sorted(SEEDED))
 def test_every_seeded_defect_is_found_with_a_reproduction(pytester: pytest.Pytester, module: str) -> None:
-    example_project(pytester, module)
+    contract_example(pytester, module)
     result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
     assert result.ret == 1
     contract = gate(read_report(pytester), "contract")
@@ -62,7 +45,7 @@ def test_every_seeded_defect_is_found_with_a_reproduction(pytester: pytest.Pytes
 @pytest.mark.parametrize("run", range(10))
 @pytest.mark.parametrize("module", ["bookmarks_fixed", "todo_flask_fixed"])
 def test_fixed_twin_passes_with_random_seeds(pytester: pytest.Pytester, module: str, run: int) -> None:
-    example_project(pytester, module)
+    contract_example(pytester, module)
     result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
     contract = gate(read_report(pytester), "contract")
     assert result.ret == 0, f"seed {contract['measured']['seed']}: {contract['violations']}"

@@ -5,14 +5,8 @@ cors origin reflection need probes that are not built yet: examples/security/REA
 
 from __future__ import annotations
 
-import shutil
-import textwrap
-from pathlib import Path
-
 import pytest
-from conftest import gate, read_report
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "security"
+from conftest import example_project, gate, read_report
 
 PASSIVE = {
     "users_fastapi_buggy": {("leak-traceback", "POST /login"), ("sensitive-field", "GET /users/{user_id}"),
@@ -24,26 +18,14 @@ PASSIVE = {
 }
 
 
-def example_project(pytester: pytest.Pytester, module: str) -> None:
-    for source in [*EXAMPLES.glob("*.py"), *EXAMPLES.glob("*.yaml")]:
-        shutil.copy(source, pytester.path / source.name)
-    schema = 'schema = "notes_flask_openapi.yaml"\n' if module.startswith("notes") else ""
-    pytester.makepyprojecttoml(textwrap.dedent(f"""
-        [tool.pytest.ini_options]
-        pythonpath = ["."]
-        [tool.backend-gates]
-        report = "gates.json"
-        [tool.backend-gates.contract]
-        app = "{module}:app"
-        max_examples = 20
-        {schema}
-        [tool.backend-gates.security]
-    """))
+def security_example(pytester: pytest.Pytester, module: str) -> None:
+    schema = "notes_flask_openapi.yaml" if module.startswith("notes") else None
+    example_project(pytester, "security", module, schema, "max_examples = 20\n[tool.backend-gates.security]\n")
 
 
 @pytest.mark.parametrize("module", sorted(PASSIVE))
 def test_passive_defects_are_found(pytester: pytest.Pytester, module: str) -> None:
-    example_project(pytester, module)
+    security_example(pytester, module)
     result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
     assert result.ret == 1
     security = gate(read_report(pytester), "security")
@@ -56,7 +38,7 @@ def test_passive_defects_are_found(pytester: pytest.Pytester, module: str) -> No
 @pytest.mark.parametrize("run", range(3))
 @pytest.mark.parametrize("module", ["users_fastapi_fixed", "notes_flask_fixed"])
 def test_fixed_twins_pass_security_and_contract(pytester: pytest.Pytester, module: str, run: int) -> None:
-    example_project(pytester, module)
+    security_example(pytester, module)
     result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
     report = read_report(pytester)
     assert result.ret == 0, [(g["gate"], g["violations"]) for g in report["gates"]]
