@@ -16,7 +16,7 @@ import pytest
 
 from .config import GATE_NAMES, ConfigError, GatesConfig, did_you_mean, find_pyproject, load_config
 from .gates import Gate, GateContext, load_builtin_gate
-from .result import GateResult, Status, redact_result
+from .result import GateResult, redact_result
 
 class GateRun:
     def __init__(self, pytest_config: pytest.Config, gates_config: GatesConfig, gates: dict[str, Gate]) -> None:
@@ -201,11 +201,3 @@ def _usage_text(messages: Iterable[str]) -> str:
     if len(lines) == 1:
         return f"backend-gates configuration: {lines[0]}"
     return "backend-gates configuration has {} problems:\n  {}".format(len(lines), "\n  ".join(lines))
-
-
-def summary_status(results: list[GateResult]) -> Status:
-    if any(r.status is Status.ERROR for r in results):
-        return Status.ERROR
-    if any(r.status is Status.FAILED for r in results):
-        return Status.FAILED
-    return Status.PASSED

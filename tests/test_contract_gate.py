@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 
 import pytest
-from conftest import gate, read_report
+from conftest import example_project, gate, read_report
 
 RATIO_APP = '''
 from fastapi import FastAPI, HTTPException, Query
@@ -41,7 +41,7 @@ FIXED = RATIO_APP.format(parts_bounds="ge=1")
 
 def contract_project(pytester: pytest.Pytester, app_source: str, extra: str = "") -> None:
     pytester.makepyfile(ratioapp=app_source)
-    pytester.makepyprojecttoml(textwrap.dedent(f"""
+    pytester.makepyprojecttoml(textwrap.dedent("""
         [tool.pytest.ini_options]
         pythonpath = ["."]
         [tool.backend-gates]
@@ -147,12 +147,23 @@ def test_under_xdist_items_spread_and_verdict_is_reached_once(pytester: pytest.P
     assert [v["where"] for v in contract["violations"] if v["check"] == "not_a_server_error"] == ["GET /ratio"]
 
 
-def test_stateful_item_runs_links(pytester: pytest.Pytester) -> None:
+def test_stateful_item_without_links_is_skipped_with_the_reason(pytester: pytest.Pytester) -> None:
     contract_project(pytester, FIXED)
     toml = (pytester.path / "pyproject.toml").read_text().replace("stateful = false", "stateful = true")
     (pytester.path / "pyproject.toml").write_text(toml)
-    result = pytester.runpytest_subprocess("--backend-gates", "--collect-only", "-q", "-p", "no:cacheprovider")
-    result.stdout.fnmatch_lines(["backend-gates::contract[[]stateful[]]"])
+    result = pytester.runpytest_subprocess("--backend-gates", "-k", "stateful", "-rs", "-p", "no:cacheprovider")
+    result.assert_outcomes(skipped=1, deselected=2)
+    result.stdout.fnmatch_lines(["SKIPPED *no links between operations*"])
+    contract = gate(read_report(pytester), "contract")
+    assert contract["status"] == "skipped" and "nothing was tested" in contract["summary"]
+
+
+def test_stateful_item_follows_inferred_links(pytester: pytest.Pytester) -> None:
+    example_project(pytester, "contract", "bookmarks_fixed", extra="max_examples = 10\n")
+    result = pytester.runpytest_subprocess("--backend-gates", "-k", "stateful", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, deselected=5)
+    contract = gate(read_report(pytester), "contract")
+    assert contract["status"] == "passed" and contract["measured"]["cases"] > 10
 
 
 def test_secret_header_is_redacted_in_reproductions(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -51,6 +51,8 @@ class ContractItem(pytest.Item):
 
     def runtest(self) -> None:
         outcome = self.gate.run(self)
+        if outcome.skipped:
+            pytest.skip(outcome.skipped)
         problems = [f"{v['where']} [{v['check']}]: {v['message']}" + (f"\n    reproduce: {v['reproduce']}"
                     if v.get("reproduce") else "") for v in outcome.violations]
         problems += [f"error: {e}" for e in outcome.errors]
@@ -297,6 +299,8 @@ class ContractGate(Gate):
             notes = errors[1:] + notes
         elif not outcomes:
             status, summary = Status.SKIPPED, "no contract item ran (all deselected?)"
+        elif all(o.skipped for o in outcomes):
+            status, summary = Status.SKIPPED, f"nothing was tested: {outcomes[0].label}: {outcomes[0].skipped}"
         elif cases == 0 and not any(o.timed_out for o in outcomes):
             status, summary = Status.ERROR, "no test case was generated for any operation"
         elif violations:

@@ -42,6 +42,7 @@ class OperationOutcome:
     warnings: list[str] = field(default_factory=list)
     timed_out: bool = False
     seconds: float = 0.0  # engine time (for a batch, all of it on the item that ran it)
+    skipped: str | None = None  # why nothing could be tested (stateful: no links between operations)
     done: bool = False  # computed ahead, in another item's engine run (not sent to the controller)
 
     def to_data(self) -> dict[str, Any]:
@@ -54,6 +55,7 @@ class OperationOutcome:
             "warnings": self.warnings,
             "timed_out": self.timed_out,
             "seconds": self.seconds,
+            "skipped": self.skipped,
         }
 
     @classmethod
@@ -67,6 +69,7 @@ class OperationOutcome:
             warnings=data["warnings"],
             timed_out=data["timed_out"],
             seconds=data["seconds"],
+            skipped=data["skipped"],
         )
 
 
@@ -162,13 +165,14 @@ class EventReader:
 
         seen: set[tuple[str, ...]] = set()
         fuzzed: set[str] = set()
-        stopped = False
+        stopped = stateful_seen = False
         first = next(iter(batch.values()))
         for event in stream:
             if time.monotonic() >= self._deadline and not stopped:
                 stopped = True
                 stream.stop()
             if isinstance(event, events.ScenarioFinished):
+                stateful_seen = stateful_seen or event.phase.value == STATEFUL
                 outcome = batch.get(STATEFUL if event.phase.value == STATEFUL else event.recorder.label or "", first)
                 self._absorb_scenario(event.recorder, outcome, seen)
                 if event.phase.value == "fuzzing":
@@ -194,6 +198,9 @@ class EventReader:
                 first.errors.append(f"schemathesis failed: {short_error(event.exception)}")
             elif isinstance(event, events.Interrupted):
                 raise KeyboardInterrupt
+        if STATEFUL in batch and not stateful_seen and not stopped:
+            batch[STATEFUL].skipped = ("no links between operations (none declared in the schema, none inferred): "
+                                       "there is no sequence to test statefully")
         if stopped:
             for outcome in batch.values():
                 if outcome.label == STATEFUL or outcome.label not in fuzzed:
