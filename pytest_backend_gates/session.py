@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from .config import GATE_NAMES, ConfigError, GatesConfig, did_you_mean, find_pyproject, load_config
-from .gates import Gate, GateContext, load_builtin_gate
+from .gates import BUILTIN_GATES, TEST_DRIVEN_GATES, Gate, GateContext, load_builtin_gate
 from .result import GateResult, redact_result
 
 class GateRun:
@@ -26,6 +26,7 @@ class GateRun:
         self.failed_to_start: dict[str, str] = {}  # gate name -> reason
         self.results: list[GateResult] | None = None
         self.workers_reported = 0
+        self.selection: tuple[str, ...] = ()
 
     # -- building ----------------------------------------------------------
     @classmethod
@@ -67,6 +68,7 @@ class GateRun:
                 )
             gates[name] = gate_class(gates_config.settings(name), context)
         run = cls(pytest_config, gates_config, gates)
+        run.selection = selection
         run.failed_to_start.update(unavailable)
         return run
 
@@ -112,6 +114,7 @@ class GateRun:
         """Evaluate every gate once; a crash or Ctrl-C makes that gate `error`, never a pass."""
         results: list[GateResult] = []
         names = sorted(set(self.gates) | set(self.failed_to_start), key=_gate_order)
+        names = [name for name in names if not self._unused(name)]
         try:
             for name in names:
                 if name in self.failed_to_start:
@@ -135,6 +138,12 @@ class GateRun:
             redactor = self.gates_config.redactor
             self.results = [redact_result(r, redactor.redact, redactor.redact_data) for r in results]
         return self.results
+
+    def _unused(self, name: str) -> bool:
+        """A marker/fixture-driven gate that nobody used, has no table and was not named on the command line."""
+        gate = self.gates.get(name)
+        return (gate is not None and name not in self.selection and name not in self.failed_to_start
+                and bool(getattr(gate, "unused", False)))
 
     def stop(self) -> None:
         for gate in self.gates.values():
@@ -168,7 +177,9 @@ def load_gates_config(pytest_config: pytest.Config) -> GatesConfig:
 
 def _enabled_gates(selection: tuple[str, ...], gates_config: GatesConfig, known: list[str]) -> list[str]:
     if not selection:
-        return [name for name in known if name in gates_config.tables]
+        # Gates driven by markers/fixtures are on even without a table (SPEC: every gate
+        # marker is enforced); unused, they are left out of the report.
+        return [name for name in known if name in gates_config.tables or (name in TEST_DRIVEN_GATES and name in BUILTIN_GATES)]
     for name in selection:
         if name not in known:
             hint = did_you_mean(name, known)

@@ -82,6 +82,10 @@ BUILTIN_GATES: dict[str, str] = {
     "coverage": "pytest_backend_gates.gates.coverage:CoverageGate",
 }
 
+# Gates fed by tests' markers and fixtures (gates/test_attributed.py): on with a
+# bare --backend-gates even without a table, as long as they are built in.
+TEST_DRIVEN_GATES: tuple[str, ...] = ("validation", "latency", "race", "queries")
+
 
 def load_builtin_gate(name: str) -> type[Gate] | None:
     target = BUILTIN_GATES.get(name)
