@@ -15,12 +15,12 @@ from typing import Any
 
 from .config import ContractSettings
 from .exchange import Exchange, from_httpx
-from .targets import IN_PROCESS_BASE_URL, REPLAY_BASE_URL, load_target
+from .targets import IN_PROCESS_BASE_URL, REPLAY_BASE_URL, Target, load_target
 
 
 @contextmanager
 def open_client(settings: ContractSettings, on_exchange: Callable[[Exchange], None] | None = None) -> Iterator[Any]:
-    with _client(settings) as client:
+    with target_client(settings) as client:
         if on_exchange is not None:
             replay_base = REPLAY_BASE_URL if str(client.base_url).startswith(IN_PROCESS_BASE_URL) else None
 
@@ -33,11 +33,14 @@ def open_client(settings: ContractSettings, on_exchange: Callable[[Exchange], No
 
 
 @contextmanager
-def _client(settings: ContractSettings) -> Iterator[Any]:
+def target_client(settings: ContractSettings, headers: dict[str, str] | None = None,
+                  target: Target | None = None) -> Iterator[Any]:
+    """A client for the target (default: loaded from settings), sending `headers` (default: the
+    configured ones) with every request."""
     import httpx
 
-    target = load_target(settings)  # TargetError: the fixture turns it into a clear failure
-    headers = dict(settings.headers)
+    target = target or load_target(settings)  # TargetError: the fixture turns it into a clear failure
+    headers = dict(settings.headers) if headers is None else headers
     if target.kind == "asgi":
         with warnings.catch_warnings():
             # Starlette >= 1.10 asks for httpx2 at import; that is its users' choice, not a test failure.

@@ -179,11 +179,21 @@ class ContractGate(Gate):
             labels.append(STATEFUL)
         # Explicit node ids: pytest parses "[...]" of a stored id (--lf, xdist) as parameters,
         # so the items must be built the same way.
-        items.extend(
+        contract_items = [
             ContractItem.from_parent(suite, name=f"contract[{label}]", nodeid=f"backend-gates::contract[{label}]",
                                      gate=self, label=label)
             for label in labels
-        )
+        ]
+        # Before the security gate's probes: a rate-limit burst must not throttle the fuzzer.
+        first_probe = next((i for i, item in enumerate(items) if item.nodeid.startswith("backend-gates::security")),
+                           len(items))
+        items[first_probe:first_probe] = contract_items
+
+    def loaded(self) -> tuple[Any, Target] | None:
+        """The schema and target loaded at collection in this process (the security probes use them)."""
+        if self._schema is None or self._target is None:
+            return None
+        return self._schema, self._target
 
     # -- running -----------------------------------------------------------
     def run(self, item: ContractItem) -> OperationOutcome:

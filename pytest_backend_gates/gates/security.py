@@ -2,9 +2,11 @@
 the rules in security_rules.py; each rule can be set to fail, warn or ignore.
 
 Findings are made where the request was made (an xdist worker under xdist) and
-merged on the controller. Active probes (hostile payloads, rate limits, mass
-assignment, auth, CORS origin reflection) are not part of this version: the
-passive rules below run on every response.
+merged on the controller. The active probes (security_probes.py: injection,
+rate limits, mass assignment, auth, CORS origin reflection) run as items
+`backend-gates::security[probe KIND]` after the contract items, against the
+target and schema the contract gate loaded; what they provoke goes through the
+same rules.
 """
 
 from __future__ import annotations
@@ -14,13 +16,58 @@ from typing import Any
 import pytest
 
 from ..config import SECURITY_RULES, SecuritySettings
-from ..exchange import Exchange
+from ..exchange import Exchange, publisher
 from ..result import GateResult, Status, Violation
 from . import Gate
-from .security_rules import OWASP, inspect
+from .security_rules import OWASP, Finding, inspect
 
-PASSIVE_RULES = ("sqli-error", "xss-reflected", "leak-traceback", "leak-sql-error", "leak-debug-page",
-                 "server-banner", "header-missing", "sensitive-field", "cookie-flags", "cors")
+RULE_ORDER = ("sqli-error", "xss-reflected", "auth-ignored", "mass-assignment", "rate-limit", "leak-traceback",
+              "leak-sql-error", "leak-debug-page", "server-banner", "header-missing", "sensitive-field",
+              "cookie-flags", "cors")
+# The rules each probe is there to provoke (a probe item fails on new findings of them).
+PROBE_RULES = {
+    "injection": ("sqli-error", "leak-sql-error", "xss-reflected", "leak-traceback", "leak-debug-page"),
+    "rate-limit": ("rate-limit",),
+    "mass-assignment": ("mass-assignment",),
+    "auth": ("auth-ignored",),
+    "cors": ("cors",),
+}
+
+
+class ProbeFailure(Exception):
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+class SecurityProbeItem(pytest.Item):
+    def __init__(self, *, gate: SecurityGate, kind: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.gate = gate
+        self.kind = kind
+
+    def runtest(self) -> None:
+        before = set(self.gate._findings)
+        skipped = self.gate.run_probe(self)
+        if skipped:
+            pytest.skip(skipped)
+        new = [f for key, f in self.gate._findings.items() if key not in before
+               and f["rule"] in PROBE_RULES[self.kind] and self.gate.severity(f["rule"]) == "fail"]
+        if new:
+            lines = [f"{len(new)} security finding{'s' if len(new) != 1 else ''} from the {self.kind} probe"]
+            for finding in new:
+                lines.append(f"{finding['where']} [{finding['rule']}]: {finding['message']}")
+                if finding.get("reproduce"):
+                    lines.append(f"    reproduce: {finding['reproduce']}")
+            raise ProbeFailure(self.gate.context.config.redactor.redact("\n".join(lines)))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, ProbeFailure):
+            return excinfo.value.text
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, None, f"security probe: {self.kind}"
 
 
 # Rules about headers: one finding per header for the whole app, not one per operation.
@@ -35,6 +82,8 @@ class SecurityGate(Gate):
         super().__init__(settings or SecuritySettings(), context)
         self._responses = 0
         self._findings: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self._probe_requests = 0
+        self._probe_notes: list[str] = []
 
     def severity(self, rule: str) -> str:
         return self.settings.rules.get(rule, "fail")
@@ -43,24 +92,82 @@ class SecurityGate(Gate):
     def pytest_backend_gates_exchange(self, config: pytest.Config, exchange: Exchange) -> None:
         self._responses += 1
         for finding in inspect(exchange, self.settings):
-            severity = self.severity(finding.rule)
-            key = (finding.rule, finding.where, finding.key)
-            if severity == "ignore" or key in self._findings:
-                continue
-            self._findings[key] = {
-                "rule": finding.rule,
-                "where": finding.where,
-                "message": finding.message,
-                "key": finding.key,
-                "reproduce": exchange.reproduce(),
-                "source": exchange.source,
-            }
+            self.record(finding, exchange.reproduce, exchange.source)
+
+    def record(self, finding: Finding, reproduce: Any, source: str) -> None:
+        """Keep the first instance of a finding; `reproduce` is a string or a callable making one."""
+        key = (finding.rule, finding.where, finding.key)
+        if self.severity(finding.rule) == "ignore" or key in self._findings:
+            return
+        self._findings[key] = {
+            "rule": finding.rule,
+            "where": finding.where,
+            "message": finding.message,
+            "key": finding.key,
+            "reproduce": reproduce() if callable(reproduce) else reproduce,
+            "source": source,
+        }
+
+    # -- probes ------------------------------------------------------------
+    def _probe_kinds(self) -> list[str]:
+        from .security_probes import PROBE_KINDS
+
+        return [kind for kind in PROBE_KINDS if kind != "rate-limit" or self.settings.rate_limits]
+
+    @pytest.hookimpl(tryfirst=True)  # before -k, -m and --lf select among the items
+    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
+                                      items: list[pytest.Item]) -> None:
+        if config.pluginmanager.get_plugin("backend-gates-contract") is None:
+            return  # probes need the target and schema of the contract gate (see evaluate)
+        from .contract import ContractSuite
+
+        suite = ContractSuite.from_parent(session, name="backend-gates", nodeid="backend-gates")
+        items.extend(
+            SecurityProbeItem.from_parent(suite, name=f"security[probe {kind}]",
+                                          nodeid=f"backend-gates::security[probe {kind}]", gate=self, kind=kind)
+            for kind in self._probe_kinds()
+        )
+
+    def run_probe(self, item: SecurityProbeItem) -> str | None:
+        """Run one probe; the reason when it cannot run."""
+        from ..api_client import target_client
+        from ..targets import IN_PROCESS_BASE_URL, REPLAY_BASE_URL
+        from .security_probes import Prober, ProbeLimitReached
+
+        contract = item.config.pluginmanager.get_plugin("backend-gates-contract")
+        loaded = contract.loaded() if contract is not None else None
+        if contract is None or loaded is None:
+            return "the contract gate could not load the schema (see its error)"
+        schema, target = loaded
+        settings = contract.settings
+        publish = publisher(item.config) or (lambda exchange: None)
+        with target_client(settings, target=target) as client:
+            replay_base = REPLAY_BASE_URL if str(client.base_url).startswith(IN_PROCESS_BASE_URL) else None
+            prober = Prober(schema, client, lambda: target_client(settings, headers={}, target=target),
+                            publish, replay_base)
+            try:
+                if item.kind == "rate-limit":
+                    report = prober.rate_limits(dict(self.settings.rate_limits))
+                else:
+                    report = getattr(prober, item.kind.replace("-", "_"))()
+            except ProbeLimitReached as exc:
+                self._probe_notes.append(str(exc))
+                return None
+            finally:
+                self._probe_requests += prober.sent
+        for finding, reproduce in report.findings:
+            self.record(finding, reproduce, "security probe")
+        self._probe_notes.extend(report.notes)
+        return None
 
     def worker_output(self) -> Any:
-        return {"responses": self._responses, "findings": list(self._findings.values())}
+        return {"responses": self._responses, "findings": list(self._findings.values()),
+                "probe_requests": self._probe_requests, "probe_notes": self._probe_notes}
 
     def absorb_worker_output(self, data: Any) -> None:
         self._responses += data["responses"]
+        self._probe_requests += data["probe_requests"]
+        self._probe_notes.extend(data["probe_notes"])
         for finding in data["findings"]:
             self._findings.setdefault((finding["rule"], finding["where"], finding["key"]), finding)
 
@@ -68,7 +175,7 @@ class SecurityGate(Gate):
         """Findings in rule order; a header problem usually holds for the whole app, so it is
         reported once, naming the other operations it was seen on."""
         ordered = sorted(self._findings.values(), key=lambda f: (
-            PASSIVE_RULES.index(f["rule"]) if f["rule"] in PASSIVE_RULES else 99, f["where"]))
+            RULE_ORDER.index(f["rule"]) if f["rule"] in RULE_ORDER else 99, f["where"]))
         grouped: dict[tuple[str, str], dict[str, Any]] = {}
         result = []
         for finding in ordered:
@@ -96,10 +203,14 @@ class SecurityGate(Gate):
             "forbid_leaks": settings.forbid_leaks,
             "sensitive_fields": list(settings.sensitive_fields),
         }
-        if settings.rate_limits:
+        probing = self.context.pytest_config.pluginmanager.get_plugin("backend-gates-contract") is not None
+        if settings.rate_limits and not probing:
             return GateResult.error(
-                self.name, "rate_limits is set, but rate-limit probes are not available in this version of "
-                "pytest-backend-gates; remove rate_limits or wait for the release that checks them")
+                self.name, "rate_limits needs the contract gate's target and schema: add a "
+                "[tool.backend-gates.contract] table (app or base_url) and run it with the security gate")
+        for note in self._probe_notes:
+            if note.startswith("rate_limits:"):  # a limit that could not be checked is not a pass
+                return GateResult.error(self.name, note)
         if self._responses == 0:
             return GateResult.error(
                 self.name, "no HTTP response was seen to check: enable the contract gate "
@@ -115,7 +226,11 @@ class SecurityGate(Gate):
             violations.append(Violation(where=finding["where"], check=finding["rule"], message=message,
                                         reproduce=finding["reproduce"],
                                         details={"owasp": OWASP[finding["rule"]], "seen_by": finding["source"]}))
-        measured = {"responses": self._responses, "findings": counts}
+        notes.extend(self._probe_notes)
+        if not probing:
+            notes.append("active probes (injection, rate-limit, mass-assignment, auth, cors) did not run: "
+                         "they need the contract gate")
+        measured = {"responses": self._responses, "probe_requests": self._probe_requests, "findings": counts}
         if violations:
             rules = ", ".join(sorted({v.check for v in violations}))
             summary = (f"{len(violations)} finding{'s' if len(violations) != 1 else ''} ({rules}) "

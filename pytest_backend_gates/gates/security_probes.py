@@ -1,0 +1,424 @@
+"""Active probes of the security gate: crafted requests the fuzzer would not send.
+
+Each probe starts from the smallest valid request of an operation (hypothesis'
+`find` on schemathesis' strategy for it, derandomised, so the same schema gives
+the same requests every run) and changes one thing:
+
+- injection: each string parameter / body field set to `x'` (a lone quote that
+  breaks SQL built with f-strings), a tautology and a quote-free XSS payload;
+  the passive rules (`sqli-error`, `leak-sql-error`, `xss-reflected`) judge the
+  responses, so a probe finds what fuzzing finds, only every time.
+- rate-limit: `limit + 1` rapid identical requests must meet a 429.
+- mass-assignment: a field the schema marks readOnly, or that the response
+  has and the request body does not declare, sent with a new value, must not
+  come back with that value in a 2xx answer.
+- auth: an operation with a security requirement, sent without credentials,
+  must not be answered 2xx.
+- cors: one request with a foreign `Origin`; the passive `cors` rule flags the
+  origin reflected with credentials allowed.
+
+Probes know nothing about pytest; `security.py` runs them as items and records
+what they find.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import quote
+
+from .. import hostile
+from ..exchange import Exchange, from_httpx
+from .security_rules import PROBE_ORIGIN, Finding
+
+PROBE_KINDS = ("injection", "rate-limit", "mass-assignment", "auth", "cors")
+QUOTE, QUOTE_BALANCED = "x'", "x''"
+INJECTION_PAYLOADS = (QUOTE, "' OR '1'='1", hostile.XSS[0])
+MAX_FIELDS_PER_OPERATION = 6  # mass-assignment candidates tried per operation
+UNSAFE = ("POST", "PUT", "PATCH")
+# A value no real record holds, so an echo of it is the server accepting ours.
+PROBE_STRING = f"{hostile.MARK}-admin"
+PROBE_INTEGER = 7919_000_001
+
+
+class ProbeLimitReached(Exception):
+    """The probes' request or time bound was reached."""
+
+
+@dataclass
+class ProbeRequest:
+    operation: str  # "PATCH /users/{user_id}"
+    method: str
+    path_template: str
+    path_parameters: dict[str, Any] = field(default_factory=dict)
+    query: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    media_type: str | None = None
+
+    @property
+    def path(self) -> str:
+        path = self.path_template
+        for name, value in self.path_parameters.items():
+            path = path.replace("{" + name + "}", quote(str(value), safe=""))
+        return path
+
+
+@dataclass
+class ProbeReport:
+    findings: list[tuple[Finding, str | None]] = field(default_factory=list)  # (finding, reproduce)
+    requests: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+class Prober:
+    """Sends probes to one target through an httpx-style client; publishes every exchange."""
+
+    def __init__(self, schema: Any, client: Any, bare_client: Callable[[], Any], publish: Callable[[Exchange], None],
+                 replay_base: str | None, max_requests: int = 1000, max_seconds: float = 60.0) -> None:
+        self.schema = schema
+        self.client = client
+        self.bare_client = bare_client  # a client without the configured headers and cookies
+        self.publish = publish
+        self.replay_base = replay_base
+        self.max_requests = max_requests
+        self.deadline = time.monotonic() + max_seconds
+        self.sent = 0
+        self._operations: dict[str, Any] | None = None
+        self._minimal: dict[str, ProbeRequest | None] = {}
+        self._credentials = _credential_locations(schema.raw_schema)
+        self._credential_headers = {"authorization", "cookie"} | {
+            name.lower() for place, name in self._credentials if place == "header"}
+
+    # -- schema ------------------------------------------------------------
+    @property
+    def operations(self) -> dict[str, Any]:
+        if self._operations is None:
+            from schemathesis.core.result import Ok
+
+            self._operations = {r.ok().label: r.ok() for r in self.schema.get_all_operations() if isinstance(r, Ok)}
+        return self._operations
+
+    def minimal_request(self, label: str, *, with_body: bool = False) -> ProbeRequest | None:
+        """The smallest valid request hypothesis finds for the operation (None if it cannot make one);
+        `with_body`: the smallest with a non-empty body (an empty update is often special)."""
+        key = f"{label} +body" if with_body else label
+        if key not in self._minimal:
+            found = self._find_minimal(self.operations[label], with_body)
+            plain = self.minimal_request(label) if with_body else None
+            if found is not None and plain is not None:  # the body alone differs from the plain minimum
+                found = replace(found, path_parameters=plain.path_parameters, query=plain.query)
+            self._minimal[key] = found
+        request = self._minimal[key]
+        return None if request is None else replace(
+            request, path_parameters=dict(request.path_parameters), query=dict(request.query),
+            headers=dict(request.headers), body=json.loads(json.dumps(request.body)) if request.body is not None else None)
+
+    def _find_minimal(self, operation: Any, with_body: bool = False) -> ProbeRequest | None:
+        from hypothesis import HealthCheck, find, settings
+        from schemathesis.core import NOT_SET
+
+        def wanted(case: Any) -> bool:
+            return not with_body or (isinstance(case.body, dict) and bool(case.body))
+
+        try:
+            case = find(operation.as_strategy(), wanted,
+                        settings=settings(database=None, derandomize=True, max_examples=50,
+                                          suppress_health_check=list(HealthCheck)))
+        except Exception:  # unsatisfiable schema, generation error: that operation is not probed
+            return None
+        body = None if case.body is NOT_SET else case.body
+        path_parameters = dict(case.path_parameters or {})
+        for parameter in operation.iter_parameters():
+            if str(getattr(parameter.location, "value", parameter.location)) == "path":
+                known = _existing_id(parameter)
+                if known is not None:
+                    path_parameters[parameter.name] = known
+        return ProbeRequest(operation=operation.label, method=operation.method.upper(), path_template=operation.path,
+                            path_parameters=path_parameters, query=dict(case.query or {}),
+                            # Generated credentials ("Bearer ") would override the configured ones.
+                            headers={k: str(v) for k, v in (case.headers or {}).items()
+                                     if k.lower() not in self._credential_headers},
+                            body=body, media_type=case.media_type)
+
+    # -- sending -----------------------------------------------------------
+    def send(self, request: ProbeRequest, *, client: Any = None, extra_headers: dict[str, str] | None = None,
+             strip_headers: tuple[str, ...] = ()) -> Exchange:
+        if self.sent >= self.max_requests or time.monotonic() > self.deadline:
+            raise ProbeLimitReached(f"security probes stopped after {self.sent} requests (their bound)")
+        client = client or self.client
+        kwargs: dict[str, Any] = {"params": request.query or None,
+                                  "headers": {**request.headers, **(extra_headers or {})}}
+        if request.body is not None:
+            media = request.media_type or "application/json"
+            if "json" in media:
+                kwargs["json"] = request.body
+            elif media == "application/x-www-form-urlencoded" and isinstance(request.body, dict):
+                kwargs["data"] = request.body
+            elif isinstance(request.body, (str, bytes)):
+                kwargs["content"] = request.body
+                kwargs["headers"]["content-type"] = media
+            else:
+                kwargs["json"] = request.body
+        built = client.build_request(request.method, request.path, **kwargs)
+        for name in strip_headers:
+            if name in built.headers:
+                del built.headers[name]
+        response = client.send(built)
+        self.sent += 1
+        exchange = replace(from_httpx(response, "security probe", self.replay_base), operation=request.operation)
+        self.publish(exchange)
+        return exchange
+
+    # -- probes ------------------------------------------------------------
+    def injection(self) -> ProbeReport:
+        report = ProbeReport()
+        for label in self.operations:
+            base = self.minimal_request(label)
+            if base is None:
+                continue
+            for slot, mutate in _string_slots(self.operations[label], base):
+                broken = None
+                for payload in INJECTION_PAYLOADS:
+                    exchange = self.send(mutate(payload))
+                    report.requests += 1
+                    if payload == QUOTE and exchange.status >= 500:
+                        broken = exchange
+                if broken is None:
+                    continue
+                # A lone quote gave a 5xx: SQL built from the input, unless the balanced
+                # twin (`x''`, the same text to a parameterised query) fails the same way.
+                twin = self.send(mutate(QUOTE_BALANCED))
+                report.requests += 1
+                if twin.status < 500:
+                    report.findings.append((Finding(
+                        "sqli-error", label, f"{slot} = {QUOTE!r} was answered {broken.status}, {QUOTE_BALANCED!r} "
+                        f"{twin.status}: a lone quote breaks the query, so the value reaches the SQL text "
+                        "(error-based injection)", "error-based"), broken.reproduce()))
+        return report
+
+    def rate_limits(self, limits: dict[str, int]) -> ProbeReport:
+        report = ProbeReport()
+        for label, limit in limits.items():
+            if label not in self.operations:
+                report.notes.append(f"rate_limits: {label!r} is not an operation of the schema")
+                continue
+            request = self.minimal_request(label)
+            if request is None:
+                report.notes.append(f"rate_limits: no valid request could be generated for {label}")
+                continue
+            statuses: list[int] = []
+            started = time.perf_counter()
+            exchange = None
+            for _ in range(limit + 1):
+                exchange = self.send(request)
+                report.requests += 1
+                statuses.append(exchange.status)
+                if exchange.status == 429:
+                    break
+            if 429 in statuses or exchange is None:
+                continue
+            seconds = time.perf_counter() - started
+            seen = ", ".join(f"{status} x{statuses.count(status)}" for status in sorted(set(statuses)))
+            single = exchange.reproduce() or ""
+            report.findings.append((Finding(
+                "rate-limit", label, f"{limit + 1} identical requests in {seconds:.2f}s, none answered 429 ({seen}); "
+                f"rate_limits allows {limit}, so request {limit + 1} should have been answered 429", "burst"),
+                f"for i in $(seq {limit + 1}); do {single} -s -o /dev/null -w '%{{http_code}}\\n'; done"))
+        return report
+
+    def mass_assignment(self) -> ProbeReport:
+        report = ProbeReport()
+        for label, operation in self.operations.items():
+            if operation.method.upper() not in UNSAFE:
+                continue
+            candidates = _assignable_candidates(operation)
+            if not candidates:
+                continue
+            # A base request the server accepts: the smallest, else the smallest with a body.
+            base, before = None, {}
+            for with_body in (False, True):
+                request = self.minimal_request(label, with_body=with_body)
+                if request is None or not isinstance(request.body, dict) or "json" not in (request.media_type or ""):
+                    continue
+                first = self.send(request)
+                report.requests += 1
+                if 200 <= first.status < 300:
+                    base, before = request, _json_object(first)
+                    break
+            if base is None:
+                continue
+            for name, schema in list(candidates.items())[:MAX_FIELDS_PER_OPERATION]:
+                value = _different_value(schema, before.get(name))
+                if value is None:
+                    continue
+                probe = replace(base, body={**base.body, name: value})
+                answer = self.send(probe)
+                report.requests += 1
+                if 200 <= answer.status < 300 and _json_object(answer).get(name) == value:
+                    why = "readOnly in the schema" if schema.get("readOnly") else \
+                        "not a field of the request body in the schema"
+                    report.findings.append((Finding(
+                        "mass-assignment", label, f"the body field {name!r} ({why}) was accepted: sent "
+                        f"{json.dumps(value)}, answered {answer.status} with {name}={json.dumps(value)}", name),
+                        answer.reproduce()))
+        return report
+
+    def auth(self) -> ProbeReport:
+        report = ProbeReport()
+        for label, operation in self.operations.items():
+            requirement = operation.definition.raw.get("security", self.schema.raw_schema.get("security"))
+            if not requirement or any(not alternative for alternative in requirement):
+                continue  # none, or `{}` among the alternatives: anonymous access is allowed
+            request = self.minimal_request(label)
+            if request is None:
+                continue
+            strip_query = {name for place, name in self._credentials if place == "query"}
+            request.query = {k: v for k, v in request.query.items() if k not in strip_query}
+            headers = tuple(self._credential_headers)
+            with self.bare_client() as bare:
+                answer = self.send(request, client=bare, strip_headers=headers)
+            report.requests += 1
+            if 200 <= answer.status < 300:
+                schemes = sorted({name for alternative in requirement for name in alternative})
+                report.findings.append((Finding(
+                    "auth-ignored", label, f"answered {answer.status} to a request without credentials, although "
+                    f"the schema requires {' or '.join(schemes)}", "no-credentials"), answer.reproduce()))
+        return report
+
+    def cors(self) -> ProbeReport:
+        report = ProbeReport()
+        for label in self.operations:
+            request = self.minimal_request(label)
+            if request is None or request.method != "GET":
+                continue
+            self.send(request, extra_headers={"Origin": PROBE_ORIGIN})
+            report.requests += 1
+            return report  # CORS is configured app-wide: one request tells
+        report.notes.append("no GET operation with a valid request to send the CORS probe to")
+        return report
+
+
+def _string_slots(operation: Any, base: ProbeRequest) -> Iterator[tuple[str, Callable[[str], ProbeRequest]]]:
+    """(name, function) per string input of the request: payload -> a copy of `base` with it there."""
+    for parameter in operation.iter_parameters():
+        location = str(getattr(parameter.location, "value", parameter.location))
+        if location not in ("query", "path") or not _is_string(parameter.optimized_schema):
+            continue
+
+        def mutate(payload: str, name: str = parameter.name, where: str = location) -> ProbeRequest:
+            request = replace(base, path_parameters=dict(base.path_parameters), query=dict(base.query))
+            (request.path_parameters if where == "path" else request.query)[name] = payload
+            return request
+
+        yield f"{location} parameter {parameter.name!r}", mutate
+    for body in operation.body:
+        if body.media_type != base.media_type or not isinstance(base.body, dict):
+            continue
+        schema = body.optimized_schema if isinstance(body.optimized_schema, dict) else {}
+        for name, prop in (schema.get("properties") or {}).items():
+            if not _is_string(prop) or prop.get("readOnly"):
+                continue
+
+            def mutate_body(payload: str, name: str = name) -> ProbeRequest:
+                return replace(base, body={**base.body, name: payload})
+
+            yield f"body field {name!r}", mutate_body
+
+
+def _existing_id(parameter: Any) -> Any:
+    """A path value likely to name an existing resource: the documented example, else for an
+    integer id its lowest allowed value (>= 1: databases count from 1). None: keep hypothesis' value."""
+    definition = parameter.definition if isinstance(parameter.definition, dict) else {}
+    schema = parameter.optimized_schema if isinstance(parameter.optimized_schema, dict) else {}
+    if "example" in definition:
+        return definition["example"]
+    for examples in (definition.get("examples"), schema.get("examples")):
+        if isinstance(examples, dict) and examples:
+            first = next(iter(examples.values()))
+            return first.get("value") if isinstance(first, dict) else first
+        if isinstance(examples, list) and examples:
+            return examples[0]
+    if "example" in schema:
+        return schema["example"]
+    if schema.get("type") == "integer":
+        lowest = max(int(schema.get("minimum", 1)), 1)
+        return lowest if lowest <= schema.get("maximum", lowest) else None
+    return None
+
+
+def _is_string(schema: Any) -> bool:
+    if not isinstance(schema, dict):
+        return False
+    kind = schema.get("type")
+    return (kind == "string" or (isinstance(kind, list) and "string" in kind)) and "enum" not in schema \
+        and "format" not in schema
+
+
+def _assignable_candidates(operation: Any) -> dict[str, dict[str, Any]]:
+    """Fields a client must not set: readOnly in the request body, or in a 2xx response's object
+    but not declared in the request body."""
+    request_props: dict[str, Any] = {}
+    candidates: dict[str, dict[str, Any]] = {}
+    for body in operation.body:
+        schema = body.optimized_schema if isinstance(body.optimized_schema, dict) else {}
+        for name, prop in (schema.get("properties") or {}).items():
+            if isinstance(prop, dict) and prop.get("readOnly"):
+                candidates[name] = prop
+            else:
+                request_props[name] = prop
+    for status, response in operation.responses.items():
+        if not str(status).startswith("2"):
+            continue
+        try:
+            resolved = response.get_schema()
+        except Exception:
+            continue
+        answer = getattr(resolved, "schema", None)
+        if not isinstance(answer, dict):
+            continue
+        for name, prop in (answer.get("properties") or {}).items():
+            if name not in request_props and isinstance(prop, dict):
+                candidates.setdefault(name, prop)
+        break
+    return candidates
+
+
+def _different_value(schema: dict[str, Any], current: Any) -> Any:
+    """A value of the field's type that differs from what the server answered (None: cannot make one)."""
+    if "enum" in schema:
+        others = [value for value in schema["enum"] if value != current and value is not None]
+        return others[-1] if others else None  # last: often the privileged one ("admin")
+    declared = schema.get("type")
+    kind = next((k for k in declared if k != "null"), None) if isinstance(declared, list) else declared
+    if kind == "boolean":
+        return not current if isinstance(current, bool) else True
+    if kind == "integer":
+        return PROBE_INTEGER
+    if kind == "number":
+        return float(PROBE_INTEGER)
+    if kind == "string" and "format" not in schema and "pattern" not in schema:
+        return PROBE_STRING
+    return None
+
+
+def _json_object(exchange: Exchange) -> dict[str, Any]:
+    try:
+        data = json.loads(exchange.body)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _credential_locations(raw_schema: dict[str, Any]) -> set[tuple[str, str]]:
+    """(place, name) of every apiKey credential the schema declares, e.g. ("header", "X-API-Key")."""
+    schemes = (raw_schema.get("components") or {}).get("securitySchemes") or \
+        raw_schema.get("securityDefinitions") or {}
+    found = set()
+    for scheme in schemes.values():
+        if isinstance(scheme, dict) and scheme.get("type") == "apiKey" and scheme.get("name"):
+            found.add((scheme.get("in", "header"), scheme["name"]))
+    return found
