@@ -158,3 +158,68 @@ def test_no_response_seen_is_an_error_not_a_pass(pytester: pytest.Pytester) -> N
     security = gate(read_report(pytester), "security")
     assert security["status"] == "error"
     assert "no HTTP response was seen" in security["summary"]
+
+
+LOGIN_APP = '''
+from fastapi import FastAPI, Response
+from pydantic import BaseModel
+
+app = FastAPI()
+ATTEMPTS: dict[str, int] = {{}}
+
+
+class Login(BaseModel):
+    username: str
+    password: str
+
+
+@app.middleware("http")
+async def nosniff(request, call_next):
+    response = await call_next(request)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@app.post("/login", responses={{401: {{"description": "wrong"}}, 429: {{"description": "slow down"}}}})
+def login(body: Login, response: Response) -> dict[str, str]:
+    ATTEMPTS[body.username] = ATTEMPTS.get(body.username, 0) + 1
+    if ATTEMPTS[body.username] > {limit}:
+        response.status_code = 429
+        return {{"detail": "too many attempts"}}
+    response.status_code = 401
+    return {{"detail": "wrong username or password"}}
+'''
+
+
+@pytest.mark.parametrize(("limit", "found"), [(10**6, True), (3, False)])
+def test_rate_limit_probe(pytester: pytest.Pytester, limit: int, found: bool) -> None:
+    security_project(pytester, LOGIN_APP.format(limit=limit), 'rate_limits = { "POST /login" = 3 }')
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider", "-k", "probe")
+    security = gate(read_report(pytester), "security")
+    rate = [v for v in security["violations"] if v["check"] == "rate-limit"]
+    if found:
+        assert result.ret == 1 and rate, security
+        assert rate[0]["where"] == "POST /login"
+        assert "4 identical requests" in rate[0]["message"] and "none answered 429 (401 x4)" in rate[0]["message"]
+        assert rate[0]["reproduce"].startswith("for i in $(seq 4); do curl -X POST")
+        result.stdout.fnmatch_lines(["FAILED backend-gates::security[[]probe rate-limit[]]*"])
+    else:
+        assert result.ret == 0 and not rate, security
+    assert security["measured"]["probe_requests"] >= 4
+
+
+def test_rate_limit_for_an_operation_the_schema_lacks_is_an_error(pytester: pytest.Pytester) -> None:
+    security_project(pytester, LOGIN_APP.format(limit=3), 'rate_limits = { "POST /signin" = 3 }')
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
+    security = gate(read_report(pytester), "security")
+    assert result.ret == 1 and security["status"] == "error"
+    assert security["summary"] == "rate_limits: 'POST /signin' is not an operation of the schema"
+
+
+def test_rate_limits_without_a_contract_target_is_an_error(pytester: pytest.Pytester) -> None:
+    security_project(pytester, LOGIN_APP.format(limit=3), 'rate_limits = { "POST /login" = 3 }', contract=False)
+    pytester.makepyfile("def test_ok(): pass")
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
+    security = gate(read_report(pytester), "security")
+    assert result.ret == 1 and security["status"] == "error"
+    assert "rate_limits needs the contract gate" in security["summary"]
