@@ -114,7 +114,15 @@ def create_app(db_path: str | None = None) -> FastAPI:
     app.state.db = db
     app.include_router(router)
     complete_allow_headers(app)
+    app.middleware("http")(no_sniffing)
     return app
+
+
+async def no_sniffing(request: Request, call_next: Any) -> Response:
+    """Browsers must take our JSON as JSON, never sniff it into HTML or script."""
+    response: Response = await call_next(request)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 app = create_app()
