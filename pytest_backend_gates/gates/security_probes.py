@@ -118,7 +118,7 @@ class Prober:
             headers=dict(request.headers), body=json.loads(json.dumps(request.body)) if request.body is not None else None)
 
     def _find_minimal(self, operation: Any, with_body: bool = False) -> ProbeRequest | None:
-        from hypothesis import HealthCheck, find, settings
+        from hypothesis import HealthCheck, Phase, find, settings
         from schemathesis.core import NOT_SET
 
         def wanted(case: Any) -> bool:
@@ -126,8 +126,10 @@ class Prober:
 
         try:
             case = find(operation.as_strategy(), wanted,
+                        # No shrinking: derandomised, the first example is already the simplest, and
+                        # shrinking through schemathesis' strategies costs seconds per operation.
                         settings=settings(database=None, derandomize=True, max_examples=50,
-                                          suppress_health_check=list(HealthCheck)))
+                                          phases=[Phase.generate], suppress_health_check=list(HealthCheck)))
         except Exception:  # unsatisfiable schema, generation error: that operation is not probed
             return None
         body = None if case.body is NOT_SET else case.body
