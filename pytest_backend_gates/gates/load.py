@@ -300,7 +300,7 @@ class LoadGate(Gate):
             "locustfile": locustfile, "host": base_url, "users": settings.users, "spawn_rate": settings.spawn_rate,
             "duration": settings.duration, "workers": settings.workers, "remote_workers": settings.remote_workers,
             "master_bind_host": bind_host or None, "master_port": int(bind_port) if bind_port else None,
-            "progress_every": PROGRESS_EVERY_S, "output": str(output), "cwd": str(self.context.rootpath),
+            "progress_every": PROGRESS_EVERY_S, "drain": drain_seconds(settings.margin), "output": str(output), "cwd": str(self.context.rootpath),
         }
         (folder / "run.json").write_text(json.dumps(run), encoding="utf-8")
         workers = settings.workers + settings.remote_workers
@@ -395,6 +395,9 @@ class LoadGate(Gate):
         total = EndpointStats.from_locust(data["total"])
         endpoints = {f"{e['method']} {e['name']}": EndpointStats.from_locust(e) for e in data["entries"]}
         errors = sorted(data["errors"], key=lambda e: -e["occurrences"])
+        if data.get("late_workers"):
+            notes.append(f"{data['late_workers']} locust worker(s) sent no final report in time: the last "
+                         "seconds of their requests are missing from the figures")
         for exception in data["exceptions"]:
             notes.append(f"a locust task raised {exception['count']}x: {exception['msg']}")
         measured: dict[str, Any] = {**total.summary(seconds), "duration_s": round(seconds, 2), "users": settings.users,
@@ -403,7 +406,7 @@ class LoadGate(Gate):
         if total.requests == 0:
             why = f"; {errors[0]['method']} {errors[0]['name']}: {errors[0]['error']}" if errors else ""
             return GateResult(self.name, Status.ERROR,
-                              f"no request was answered in the {format_duration(seconds)} run against "
+                              f"no request was answered in the {format_duration(settings.duration)} run against "
                               f"{self._target_text} (target hung or down?){why}",
                               warnings=notes, measured=measured, threshold=threshold)
         if total.requests == total.failures and errors and all(_is_connection_error(e["error"]) for e in errors):
@@ -454,6 +457,11 @@ class LoadGate(Gate):
                                                        for e in errors[:3])
         return Violation(where=where, check=f"load-{budget.metric}", message=message,
                          details={"budget": budget.render(), "measured": check.measured, "requests": stats.requests})
+
+
+def drain_seconds(margin: float) -> float:
+    """How long users may finish the request they are in after `duration`: half the margin, at most 5 s."""
+    return round(min(5.0, margin / 2), 3)
 
 
 def _table(endpoints: Mapping[str, EndpointStats], total: EndpointStats, seconds: float) -> list[str]:

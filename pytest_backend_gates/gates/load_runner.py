@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import os
 import subprocess
 import sys
@@ -76,7 +77,8 @@ def load_user_classes(path: str) -> list[Any]:
 def _start_workers(run: dict[str, Any], port: int) -> list[subprocess.Popen[bytes]]:
     log = open(Path(run["output"]).with_suffix(".workers.log"), "ab")  # noqa: SIM115 - closed with the process
     command = [sys.executable, "-m", "locust", "-f", run["locustfile"], "--worker",
-               "--master-host", "127.0.0.1", "--master-port", str(port), "--loglevel", "WARNING"]
+               "--master-host", "127.0.0.1", "--master-port", str(port), "--loglevel", "WARNING",
+               "--stop-timeout", f"{math.ceil(run['drain'])}s"]  # whole seconds only
     return [subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, cwd=run["cwd"])
             for _ in range(run["workers"])]
 
@@ -96,7 +98,8 @@ def run_load(run: dict[str, Any]) -> dict[str, Any]:
     except ImportError as exc:
         raise RunError("locust-missing", f"{type(exc).__name__}: {exc}") from None
     user_classes = load_user_classes(run["locustfile"])
-    env = Environment(user_classes=user_classes, host=run["host"], stop_timeout=0, catch_exceptions=True)
+    env = Environment(user_classes=user_classes, host=run["host"], stop_timeout=run["drain"],
+                      catch_exceptions=True)
     workers: list[subprocess.Popen[bytes]] = []
     expected = run["workers"] + run.get("remote_workers", 0)
     try:
@@ -128,12 +131,19 @@ def run_load(run: dict[str, Any]) -> dict[str, Any]:
                  requests=total.num_requests, failures=total.num_failures, rps=round(total.current_rps, 1),
                  p95_ms=total.get_response_time_percentile(0.95) if total.num_requests else None)
         stopped = time.monotonic()
-        elapsed = stopped - started
-        runner.stop()
-        if expected:  # wait (bounded) for every worker's report sent after it stopped
-            limit = time.monotonic() + 5.0
-            while time.monotonic() < limit and sum(1 for t in reported.values() if t > stopped) < expected:
-                gevent.sleep(0.1)
+        connected = runner.worker_count if expected else 0
+        late = 0
+        if expected:
+            # Each worker lets its users finish the request they are in (--stop-timeout), sends a
+            # final report and exits; a report later than drain + 3 s is missing from the stats.
+            runner.send_message("quit")
+            limit = time.monotonic() + run["drain"] + 3.0
+            while time.monotonic() < limit and sum(1 for t in reported.values() if t > stopped) < connected:
+                gevent.sleep(0.05)
+            late = connected - sum(1 for t in reported.values() if t > stopped)
+        else:
+            runner.stop()  # users finish the request they are in, up to `drain` seconds
+        elapsed = time.monotonic() - started
         stats = runner.stats
         result = {
             "entries": [entry.serialize() for entry in stats.entries.values()],
@@ -142,7 +152,8 @@ def run_load(run: dict[str, Any]) -> dict[str, Any]:
             "exceptions": [{"count": e["count"], "msg": e["msg"], "nodes": sorted(e.get("nodes") or [])}
                            for e in runner.exceptions.values()],
             "elapsed": elapsed,
-            "workers": runner.worker_count if expected else 0,
+            "workers": connected,
+            "late_workers": late,
             "user_classes": [cls.__name__ for cls in user_classes],
         }
         runner.quit()
