@@ -376,3 +376,22 @@ def test_default_user_plan_of_the_example_catalog() -> None:
 def test_load_examples_folder_has_both_twins() -> None:
     names = {p.name for p in Path(EXAMPLES, "load").glob("*.py")}
     assert {"catalog_buggy.py", "catalog_fixed.py"} <= names
+
+
+def test_remote_worker_keys_are_validated() -> None:
+    import tomllib
+
+    from pytest_backend_gates.config import ConfigError, parse_section
+
+    section = tomllib.loads('[tool.backend-gates.load]\nremote_workers = 2\nmaster_bind = "0.0.0.0"\n')
+    with pytest.raises(ConfigError) as info:
+        parse_section(section["tool"]["backend-gates"], Path("pyproject.toml"), {}, {})
+    assert info.value.messages == [
+        "[tool.backend-gates.load] master_bind: '0.0.0.0' is not HOST:PORT; expected e.g. '0.0.0.0:5557'",
+        "[tool.backend-gates.load] remote_workers: 2 needs a locustfile: workers on other machines run "
+        "`locust -f <locustfile> --worker --master-host <this machine>`",
+    ]
+    section = tomllib.loads('[tool.backend-gates.load]\nlocustfile = "l.py"\nremote_workers = 2\n'
+                            'master_bind = "0.0.0.0:5557"\nmargin = "3s"\n')
+    settings = parse_section(section["tool"]["backend-gates"], Path("pyproject.toml"), {}, {}).settings("load")
+    assert (settings.remote_workers, settings.master_bind, settings.margin) == (2, "0.0.0.0:5557", 3.0)

@@ -119,7 +119,8 @@ def _make_url(schema: dict[str, Any], prefix: str, path: str, shared: list[Any],
         parameter = _resolve(schema, raw)
         if isinstance(parameter, dict) and "name" in parameter:
             parameters[(parameter.get("in", ""), parameter["name"])] = parameter  # operation-level wins
-    url_path, query = path, []
+    url_path = path
+    query: list[tuple[str, str]] = []
     for (where, name), parameter in parameters.items():
         if where == "body" and parameter.get("required"):  # Swagger 2
             raise Unsupported("it requires a request body")

@@ -107,7 +107,10 @@ def run_load(run: dict[str, Any]) -> dict[str, Any]:
             bind_host, port = run.get("master_bind_host") or "127.0.0.1", run.get("master_port") or _free_port()
             runner: Any = env.create_master_runner(master_bind_host=bind_host, master_bind_port=port)
             reported: dict[str, float] = {}
-            env.events.worker_report.add_listener(lambda client_id, data, **kw: reported.__setitem__(client_id, time.monotonic()))
+            def on_report(client_id: str, data: Any, **kwargs: Any) -> None:
+                reported[client_id] = time.monotonic()
+
+            env.events.worker_report.add_listener(on_report)  # type: ignore[no-untyped-call]
             workers = _start_workers(run, port)
             emit("waiting", workers=expected, master=f"{bind_host}:{port}")
             deadline = time.monotonic() + run.get("worker_timeout", WORKER_CONNECT_TIMEOUT_S)
