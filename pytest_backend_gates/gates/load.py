@@ -433,7 +433,7 @@ class LoadGate(Gate):
             notes.append("no thresholds are set: the load run is reported, nothing is enforced")
         for line in _table(endpoints, total, seconds):
             self.progress(line)
-        figures = (f"{total.requests} requests, {measured['rps']:g} req/s, {measured['failure_pct']:g}% failures, "
+        figures = (f"{total.requests} requests, {measured['rps']:g} req/s, {measured['failure_pct']:.3g}% failures, "
                    f"p95 {format_duration(total.percentile_ms(95) / 1000)} ({settings.users} users, "
                    f"{format_duration(seconds)}{', ' + str(data['workers']) + ' workers' if data['workers'] else ''})")
         count = len(settings.thresholds) + sum(len(b) for b in settings.thresholds_per_endpoint.values())
