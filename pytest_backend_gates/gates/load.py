@@ -43,7 +43,7 @@ from ..targets import TargetError, check_loopback, schema_location
 from . import Gate
 
 INSTALL_HINT = "pip install pytest-backend-gates[load]"
-STARTUP_TIMEOUT_S = 30.0  # locust imported, locustfile loaded, workers connected
+STARTUP_TIMEOUT_S = 45.0  # locust imported, locustfile loaded, workers connected (the runner gives them 30 s)
 PROGRESS_EVERY_S = 3.0
 EVENT_PREFIX = "@@backend-gates-load "  # as in load_runner.py
 ALL = "all requests"
