@@ -148,6 +148,10 @@ class LoadSettings:
     thresholds: tuple[Budget, ...] = ()
     thresholds_per_endpoint: Mapping[str, tuple[Budget, ...]] = field(default_factory=dict)
     workers: int = 0
+    # extensions (docs/load.md)
+    margin: float = 10.0  # seconds locust may take past `duration` to stop and report before it is killed
+    remote_workers: int = 0  # workers on other machines the master waits for
+    master_bind: str | None = None  # "HOST:PORT" the master listens on (default 127.0.0.1, a free port)
 
 
 @dataclass(frozen=True)
@@ -515,6 +519,17 @@ def parse_load(t: Table) -> LoadSettings:
     def endpoint(key: str, value: Any) -> tuple[Budget, ...] | None:
         return t.budgets(key, value) if _operation_key(t, key) else None
 
+    remote_workers = t.integer("remote_workers", 0, minimum=0)
+    master_bind = t.string("master_bind")
+    if master_bind is not None and not re.fullmatch(r"[^\s:]+:\d{1,5}", master_bind):
+        t.error("master_bind", t.raw("master_bind"), "is not HOST:PORT; expected e.g. '0.0.0.0:5557'")
+    if remote_workers and not t.has("locustfile"):
+        t.error("remote_workers", remote_workers, "needs a locustfile: workers on other machines run "
+                "`locust -f <locustfile> --worker --master-host <this machine>`")
+    if remote_workers and master_bind is None:
+        t.error("remote_workers", remote_workers, "needs master_bind, e.g. '0.0.0.0:5557', so that workers on "
+                "other machines can reach the master")
+
     return LoadSettings(
         locustfile=t.string("locustfile"),
         users=t.integer("users", 10, minimum=1),
@@ -523,6 +538,9 @@ def parse_load(t: Table) -> LoadSettings:
         thresholds=thresholds,
         thresholds_per_endpoint=t.entries("thresholds_per_endpoint", endpoint),
         workers=t.integer("workers", 0, minimum=0),
+        margin=t.duration("margin", 10.0),
+        remote_workers=remote_workers,
+        master_bind=master_bind,
     )
 
 

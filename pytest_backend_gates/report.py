@@ -94,6 +94,14 @@ def verdict_line(results: list[GateResult], report_path: str | None) -> tuple[st
     return f"backend gates passed: {len(results)} gate{'s' if len(results) != 1 else ''}{where}", {"green": True}
 
 
+def write_progress(config: Any, gate: str, text: str) -> None:
+    """A live progress line from a long-running gate (e.g. the load run), through pytest's terminal
+    reporter; nothing without one (e.g. `-p no:terminal`)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"backend-gates {gate}: {text}")
+
+
 def _first_line(text: str, limit: int = 160) -> str:
     line = text.splitlines()[0] if text else ""
     return line if len(line) <= limit else line[: limit - 1] + "…"

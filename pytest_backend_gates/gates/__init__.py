@@ -69,6 +69,12 @@ class Gate(abc.ABC):
     def absorb_worker_output(self, data: Any) -> None:  # noqa: B027 - optional
         """On the controller: merge what one worker sent."""
 
+    def progress(self, text: str) -> None:
+        """Show a progress line while the gate works (gates never print themselves)."""
+        from ..report import write_progress
+
+        write_progress(self.context.pytest_config, self.name, self.context.config.redactor.redact(text))
+
     @abc.abstractmethod
     def evaluate(self) -> GateResult:
         """Decide the gate. Called once, on the controller, after every test ran."""
@@ -80,6 +86,7 @@ BUILTIN_GATES: dict[str, str] = {
     "contract": "pytest_backend_gates.gates.contract:ContractGate",
     "security": "pytest_backend_gates.gates.security:SecurityGate",
     "coverage": "pytest_backend_gates.gates.coverage:CoverageGate",
+    "load": "pytest_backend_gates.gates.load:LoadGate",
 }
 
 # Gates fed by tests' markers and fixtures (gates/test_attributed.py): on with a

@@ -1,0 +1,516 @@
+"""Load gate: locust, headless, in its own process, with declarative thresholds.
+
+When: once, on the controller (never on an xdist worker), when the gates are
+evaluated at the end of the session, after every test ran. The contract app
+(or base_url) of `[tool.backend-gates.contract]` is the target; an app is
+served on a free 127.0.0.1 port for the run (load_server.py) and stopped
+after it.
+
+How: load_runner.py runs in a new process group (gevent never patches the
+pytest process); the gate reads its progress lines, shows them, and kills
+the whole group when the run overruns `duration + margin`. Thresholds
+(`thresholds`, `thresholds_per_endpoint`, the budget grammar) are checked
+here against locust's statistics, which the runner ships as data: counts
+and locust's response-time histogram per endpoint.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from ..budget import Budget, format_duration
+from ..config import ContractSettings, LoadSettings
+from ..result import GateResult, Status, Violation
+from ..targets import TargetError, check_loopback, schema_location
+from . import Gate
+
+INSTALL_HINT = "pip install pytest-backend-gates[load]"
+STARTUP_TIMEOUT_S = 45.0  # locust imported, locustfile loaded, workers connected (the runner gives them 30 s)
+PROGRESS_EVERY_S = 3.0
+EVENT_PREFIX = "@@backend-gates-load "  # as in load_runner.py
+ALL = "all requests"
+RUNNER = Path(__file__).with_name("load_runner.py")
+DEFAULT_USER = Path(__file__).with_name("load_default_user.py")
+PLAN_VARIABLE = "BACKEND_GATES_LOAD_PLAN"
+
+
+# --------------------------------------------------------------------------
+# Statistics: locust's serialised StatsEntry, and metrics from it
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class EndpointStats:
+    """Counts and response times (milliseconds, locust's rounded histogram) of one endpoint or of all."""
+
+    requests: int = 0
+    failures: int = 0
+    total_ms: float = 0.0
+    min_ms: float | None = None
+    max_ms: float = 0.0
+    histogram: dict[int, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_locust(cls, entry: Mapping[str, Any]) -> EndpointStats:
+        return cls(requests=int(entry["num_requests"]), failures=int(entry["num_failures"]),
+                   total_ms=float(entry["total_response_time"]), min_ms=entry.get("min_response_time"),
+                   max_ms=float(entry.get("max_response_time") or 0),
+                   histogram={int(k): int(v) for k, v in (entry.get("response_times") or {}).items()})
+
+    def merge(self, other: EndpointStats) -> None:
+        self.requests += other.requests
+        self.failures += other.failures
+        self.total_ms += other.total_ms
+        if other.min_ms is not None:
+            self.min_ms = other.min_ms if self.min_ms is None else min(self.min_ms, other.min_ms)
+        self.max_ms = max(self.max_ms, other.max_ms)
+        for bucket, count in other.histogram.items():
+            self.histogram[bucket] = self.histogram.get(bucket, 0) + count
+
+    def percentile_ms(self, percent: float) -> float:
+        """Locust's own rule (stats.calculate_response_time_percentile), on its histogram."""
+        answered = sum(self.histogram.values())
+        if not answered:
+            return 0.0
+        wanted = int(answered * percent / 100)
+        seen = 0
+        for bucket in sorted(self.histogram, reverse=True):
+            seen += self.histogram[bucket]
+            if answered - seen <= wanted:
+                return float(bucket)
+        return 0.0
+
+    def metric(self, budget: Budget, seconds: float) -> float:
+        """The budget's metric in its base unit: seconds, percent or requests per second."""
+        if budget.metric == "rps":
+            return self.requests / seconds if seconds > 0 else 0.0
+        if budget.metric == "failures":
+            return self.failures / self.requests * 100 if self.requests else 0.0
+        if budget.metric == "mean":
+            return self.total_ms / self.requests / 1000 if self.requests else 0.0
+        if budget.metric == "min":
+            return (self.min_ms or 0.0) / 1000
+        if budget.metric == "max":
+            return self.max_ms / 1000
+        assert budget.percentile is not None
+        return self.percentile_ms(budget.percentile) / 1000
+
+    def summary(self, seconds: float) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "failures": self.failures,
+            "failure_pct": round(self.failures / self.requests * 100, 3) if self.requests else 0.0,
+            "rps": round(self.requests / seconds, 2) if seconds > 0 else 0.0,
+            "p50_ms": self.percentile_ms(50), "p95_ms": self.percentile_ms(95), "p99_ms": self.percentile_ms(99),
+            "mean_ms": round(self.total_ms / self.requests, 2) if self.requests else 0.0,
+            "max_ms": self.max_ms,
+        }
+
+
+def template_pattern(path: str) -> re.Pattern[str]:
+    """'/items/{item_id}' -> a regex matching '/items/7' (and the template itself)."""
+    parts = re.split(r"(\{[^}/]+\})", path)
+    return re.compile("".join("[^/]+" if p.startswith("{") and p.endswith("}") else re.escape(p) for p in parts))
+
+
+def endpoint_path(name: str) -> str:
+    """A locust request name without scheme, host and query: what an operation's path template matches."""
+    return urlsplit(name).path if "://" in name else name.split("?", 1)[0]
+
+
+def match_endpoint(operation: str, endpoints: Mapping[str, EndpointStats]) -> EndpointStats | None:
+    """The stats of every endpoint ('METHOD name') an operation ('GET /items/{id}') covers, merged."""
+    method, _, path = operation.partition(" ")
+    pattern = template_pattern(path)
+    merged: EndpointStats | None = None
+    for label, stats in endpoints.items():
+        their_method, _, name = label.partition(" ")
+        if their_method.upper() == method.upper() and (name == path or pattern.fullmatch(endpoint_path(name))):
+            merged = merged or EndpointStats()
+            merged.merge(stats)
+    return merged
+
+
+# --------------------------------------------------------------------------
+# The gate
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class RunOutcome:
+    data: dict[str, Any] | None = None
+    error: str | None = None
+    log_tail: str = ""
+
+
+class LoadGate(Gate):
+    name = "load"
+    requires_table = True
+    settings: LoadSettings
+
+    def __init__(self, settings: LoadSettings, context: Any) -> None:
+        super().__init__(settings, context)
+        self._interrupted = False
+        self._notes: list[str] = []
+        self._target_text = ""
+
+    # -- set-up: cheap checks, before any test runs ----------------------------
+    def start(self) -> None:
+        if self.context.is_xdist_worker:
+            return
+        contract = self.contract
+        if contract is None:
+            raise pytest.UsageError(
+                "[tool.backend-gates.load] needs a target: set app = 'module:app' or base_url in "
+                "[tool.backend-gates.contract] (the load gate serves that app, or loads that server)")
+        if contract.base_url is not None:
+            try:
+                check_loopback(contract.base_url, contract.allow_remote)
+            except TargetError as exc:
+                raise pytest.UsageError(f"[tool.backend-gates.load] {exc}") from None
+        if self.settings.locustfile is not None and not self.locustfile_path.is_file():
+            raise pytest.UsageError(
+                f"[tool.backend-gates.load] locustfile: {self.settings.locustfile!r} does not exist "
+                f"(looked for {self.locustfile_path}); expected a path relative to the rootdir")
+
+    @property
+    def contract(self) -> ContractSettings | None:
+        settings = self.context.config.settings("contract")
+        return settings if isinstance(settings, ContractSettings) else None
+
+    @property
+    def locustfile_path(self) -> Path:
+        assert self.settings.locustfile is not None
+        path = Path(self.settings.locustfile)
+        return path if path.is_absolute() else self.context.rootpath / path
+
+    def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
+        self._interrupted = True
+
+    # -- the run -------------------------------------------------------------
+    def evaluate(self) -> GateResult:
+        started = time.perf_counter()
+        result = self._evaluate()
+        result.duration_s = time.perf_counter() - started
+        return result
+
+    def _evaluate(self) -> GateResult:
+        if self._interrupted:
+            return GateResult.error(self.name, "the session was interrupted: the load run did not take place")
+        if self.context.pytest_config.getoption("collectonly", False):
+            return GateResult(self.name, Status.SKIPPED, "--collect-only: no load run")
+        if importlib.util.find_spec("locust") is None:
+            return GateResult.error(self.name, f"locust is not installed: {INSTALL_HINT}")
+        with tempfile.TemporaryDirectory(prefix="backend-gates-load-") as folder:
+            try:
+                with self._target() as base_url:
+                    environment = dict(os.environ)
+                    locustfile = self._prepare_locustfile(base_url, Path(folder), environment)
+                    outcome = self._run_locust(base_url, locustfile, Path(folder), environment)
+            except TargetError as exc:
+                return GateResult.error(self.name, str(exc))
+        return self._judge(outcome)
+
+    @contextmanager
+    def _target(self) -> Iterator[str]:
+        from ..targets import is_asgi, load_app
+        from .load_server import ServedApp, check_reachable
+
+        contract = self.contract
+        assert contract is not None  # start() made sure
+        if contract.base_url is not None:
+            base_url = contract.base_url.rstrip("/")
+            check_reachable(base_url)
+            self._target_text = base_url
+            yield base_url
+            return
+        assert contract.app is not None
+        app = load_app(contract.app)
+        kind = "asgi" if is_asgi(app) else "wsgi"
+        served = ServedApp(app, kind, contract.app)
+        with served as base_url:
+            self._target_text = f"{contract.app} served by {served.server_name} at {base_url}"
+            yield base_url
+
+    def _prepare_locustfile(self, base_url: str, folder: Path, environment: dict[str, str]) -> str:
+        if self.settings.locustfile is not None:
+            return str(self.locustfile_path)
+        from .load_plan import build_plan, parse_schema_text
+
+        contract = self.contract
+        assert contract is not None
+        schema = self._read_schema(contract, base_url, parse_schema_text)
+        plan = build_plan(schema)
+        self._notes.extend(f"default user: left out {why}" for why in plan.skipped)
+        if not plan.operations:
+            raise TargetError(
+                "the default load user found no GET/HEAD operation it can call in the schema "
+                f"({contract.schema}; {len(plan.skipped)} left out, {plan.unsafe} not safe): "
+                "give the operations examples, or set locustfile")
+        plan_file = folder / "plan.json"
+        plan_file.touch(mode=0o600)  # it may hold the contract's headers (secrets from ${ENV})
+        plan_file.write_text(plan.to_json(dict(contract.headers)), encoding="utf-8")
+        environment[PLAN_VARIABLE] = str(plan_file)
+        return str(DEFAULT_USER)
+
+    def _read_schema(self, contract: ContractSettings, base_url: str, parse: Any) -> dict[str, Any]:
+        import urllib.request
+
+        kind, location = schema_location(contract.schema, self.context.rootpath)
+        if kind == "file":
+            return parse(Path(location).read_text(encoding="utf-8"), location)  # type: ignore[no-any-return]
+        url = base_url + location if kind == "path" else location
+        if kind == "url":
+            check_loopback(url, contract.allow_remote)
+        request = urllib.request.Request(url, headers=dict(contract.headers))
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - http(s) only
+                text = response.read().decode("utf-8")
+        except Exception as exc:
+            raise TargetError(f"schema = {contract.schema!r}: fetching {url} for the default load user failed: "
+                              f"{type(exc).__name__}: {exc}") from None
+        try:
+            return parse(text, url)  # type: ignore[no-any-return]
+        except ValueError as exc:
+            raise TargetError(str(exc)) from None
+
+    def _run_locust(self, base_url: str, locustfile: str, folder: Path, environment: dict[str, str]) -> RunOutcome:
+        settings = self.settings
+        output = folder / "result.json"
+        bind_host, _, bind_port = (settings.master_bind or "").partition(":")
+        run = {
+            "locustfile": locustfile, "host": base_url, "users": settings.users, "spawn_rate": settings.spawn_rate,
+            "duration": settings.duration, "workers": settings.workers, "remote_workers": settings.remote_workers,
+            "master_bind_host": bind_host or None, "master_port": int(bind_port) if bind_port else None,
+            "progress_every": PROGRESS_EVERY_S, "drain": drain_seconds(settings.margin), "output": str(output), "cwd": str(self.context.rootpath),
+        }
+        (folder / "run.json").write_text(json.dumps(run), encoding="utf-8")
+        workers = settings.workers + settings.remote_workers
+        self.progress(f"locust: {settings.users} users (spawn rate {settings.spawn_rate:g}/s) for "
+                      f"{format_duration(settings.duration)} against {self._target_text}"
+                      + (f", {workers} workers" if workers else "")
+                      + (f", {Path(locustfile).name}" if settings.locustfile else ", default user"))
+        stderr_path = folder / "runner.log"
+        environment["PYTHONUNBUFFERED"] = "1"
+        with stderr_path.open("wb") as stderr:
+            process = subprocess.Popen(
+                [sys.executable, str(RUNNER), str(folder / "run.json")], stdout=subprocess.PIPE, stderr=stderr,
+                stdin=subprocess.DEVNULL, cwd=self.context.rootpath, env=environment, start_new_session=True)
+        try:
+            timed_out = self._follow(process)
+        finally:
+            if process.poll() is None:
+                _kill_group(process)
+        log_tail = _tail(stderr_path) + _tail(output.with_suffix(".workers.log"))
+        if timed_out is not None:
+            return RunOutcome(error=timed_out, log_tail=log_tail)
+        if not output.is_file():
+            return RunOutcome(error=f"the locust process exited with status {process.returncode} without a result",
+                              log_tail=log_tail)
+        data = json.loads(output.read_text(encoding="utf-8"))
+        if "error" in data:
+            message = data["message"]
+            if data["error"] == "locust-missing":
+                message = f"locust cannot be imported ({message}): {INSTALL_HINT}"
+            elif data["error"] == "crash":
+                log_tail, message = message, "the locust process crashed"
+            return RunOutcome(error=message, log_tail=log_tail)
+        return RunOutcome(data=data, log_tail=log_tail)
+
+    def _follow(self, process: subprocess.Popen[bytes]) -> str | None:
+        """Show the runner's progress until it exits; the reason when it overran and was killed."""
+        lines: queue.Queue[bytes | None] = queue.Queue()
+        assert process.stdout is not None
+        reader = threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True)
+        reader.start()
+        settings = self.settings
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        phase = f"did not start within {STARTUP_TIMEOUT_S:g}s"
+        while True:
+            try:
+                line = lines.get(timeout=0.2)
+            except queue.Empty:
+                if time.monotonic() > deadline:
+                    _kill_group(process)
+                    return f"the load run {phase}: locust was stopped (process group killed)"
+                continue
+            if line is None:
+                try:
+                    process.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    _kill_group(process)
+                    return f"the load run {phase}: locust was stopped (process group killed)"
+                return None
+            text = line.decode("utf-8", "replace").strip()
+            if not text.startswith(EVENT_PREFIX):
+                continue
+            event = json.loads(text[len(EVENT_PREFIX):])
+            if event["event"] == "waiting":
+                self.progress(f"waiting for {event['workers']} locust workers (master at {event['master']})")
+            elif event["event"] == "started":
+                deadline = time.monotonic() + settings.duration + settings.margin
+                phase = (f"did not finish within duration + margin ({format_duration(settings.duration)} + "
+                         f"{format_duration(settings.margin)}): a hung target or locustfile?")
+            elif event["event"] == "progress":
+                p95 = "-" if event["p95_ms"] is None else format_duration(event["p95_ms"] / 1000)
+                self.progress(f"{event['elapsed']:.0f}s/{settings.duration:g}s  {event['users']} users  "
+                              f"{event['requests']} requests  {event['failures']} failures  "
+                              f"{event['rps']:g} req/s  p95 {p95}")
+
+    # -- deciding ----------------------------------------------------------
+    def _judge(self, outcome: RunOutcome) -> GateResult:
+        settings = self.settings
+        threshold = {
+            "thresholds": [b.render() for b in settings.thresholds],
+            "thresholds_per_endpoint": {k: [b.render() for b in v] for k, v in settings.thresholds_per_endpoint.items()},
+            "users": settings.users, "spawn_rate": settings.spawn_rate, "duration_s": settings.duration,
+            "workers": settings.workers + settings.remote_workers,
+        }
+        notes = list(self._notes)
+        if outcome.error is not None or outcome.data is None:
+            if outcome.log_tail:
+                notes.append("locust's output (last lines):\n" + outcome.log_tail)
+            return GateResult(self.name, Status.ERROR, outcome.error or "no result", warnings=notes,
+                              threshold=threshold)
+        data = outcome.data
+        seconds = float(data["elapsed"])
+        total = EndpointStats.from_locust(data["total"])
+        endpoints = {f"{e['method']} {e['name']}": EndpointStats.from_locust(e) for e in data["entries"]}
+        errors = sorted(data["errors"], key=lambda e: -e["occurrences"])
+        if data.get("late_workers"):
+            notes.append(f"{data['late_workers']} locust worker(s) sent no final report in time: the last "
+                         "seconds of their requests are missing from the figures")
+        for exception in data["exceptions"]:
+            notes.append(f"a locust task raised {exception['count']}x: {exception['msg']}")
+        measured: dict[str, Any] = {**total.summary(seconds), "duration_s": round(seconds, 2), "users": settings.users,
+                                    "workers": data["workers"], "target": self._target_text,
+                                    "endpoints": {label: s.summary(seconds) for label, s in sorted(endpoints.items())}}
+        if total.requests == 0:
+            why = f"; {errors[0]['method']} {errors[0]['name']}: {errors[0]['error']}" if errors else ""
+            return GateResult(self.name, Status.ERROR,
+                              f"no request was answered in the {format_duration(settings.duration)} run against "
+                              f"{self._target_text} (target hung or down?){why}",
+                              warnings=notes, measured=measured, threshold=threshold)
+        if total.requests == total.failures and errors and all(_is_connection_error(e["error"]) for e in errors):
+            return GateResult(self.name, Status.ERROR,
+                              f"every request failed to connect to {self._target_text}: {errors[0]['error']}",
+                              warnings=notes, measured=measured, threshold=threshold)
+
+        violations = [self._check(ALL, budget, total, seconds, errors) for budget in settings.thresholds]
+        for operation, budgets in settings.thresholds_per_endpoint.items():
+            stats = match_endpoint(operation, endpoints)
+            if stats is None or stats.requests == 0:
+                shown = ", ".join(sorted(endpoints)[:8])
+                violations.append(Violation(
+                    where=operation, check="load-endpoint-missing",
+                    message=f"no request to {operation} was made, so its thresholds could not be checked "
+                            f"(endpoints seen: {shown})"))
+                continue
+            relevant = [e for e in errors if match_endpoint(operation, {f"{e['method']} {e['name']}": stats})]
+            violations.extend(self._check(operation, budget, stats, seconds, relevant) for budget in budgets)
+        failed = [v for v in violations if v is not None]
+        if errors and not any(v.check == "load-failures" for v in failed):
+            notes.extend(f"{e['method']} {e['name']}: {e['error']} x{e['occurrences']}" for e in errors[:5])
+        if not settings.thresholds and not settings.thresholds_per_endpoint:
+            notes.append("no thresholds are set: the load run is reported, nothing is enforced")
+        for line in _table(endpoints, total, seconds):
+            self.progress(line)
+        figures = (f"{total.requests} requests, {measured['rps']:g} req/s, {measured['failure_pct']:.3g}% failures, "
+                   f"p95 {format_duration(total.percentile_ms(95) / 1000)} ({settings.users} users, "
+                   f"{format_duration(seconds)}{', ' + str(data['workers']) + ' workers' if data['workers'] else ''})")
+        count = len(settings.thresholds) + sum(len(b) for b in settings.thresholds_per_endpoint.values())
+        if failed:
+            summary = f"{len(failed)} of {count} thresholds violated: {figures}"
+            status = Status.FAILED
+        else:
+            summary = f"{count} thresholds met: {figures}" if count else figures
+            status = Status.PASSED
+        return GateResult(self.name, status, summary, violations=failed, warnings=notes, measured=measured,
+                          threshold=threshold)
+
+    def _check(self, where: str, budget: Budget, stats: EndpointStats, seconds: float,
+               errors: list[dict[str, Any]]) -> Violation | None:
+        check = budget.check(stats.metric(budget, seconds))
+        if check.ok:
+            return None
+        message = f"{check.describe()} over {stats.requests} requests"
+        if budget.metric == "failures" and errors:
+            message += "; most frequent: " + "; ".join(f"{e['method']} {e['name']}: {e['error']} x{e['occurrences']}"
+                                                       for e in errors[:3])
+        return Violation(where=where, check=f"load-{budget.metric}", message=message,
+                         details={"budget": budget.render(), "measured": check.measured, "requests": stats.requests})
+
+
+def drain_seconds(margin: float) -> float:
+    """How long users may finish the request they are in after `duration`: half the margin, at most 5 s."""
+    return round(min(5.0, margin / 2), 3)
+
+
+def _table(endpoints: Mapping[str, EndpointStats], total: EndpointStats, seconds: float) -> list[str]:
+    rows = [(label, s) for label, s in sorted(endpoints.items())] + [(ALL, total)]
+    width = max(len(label) for label, _ in rows)
+
+    def ms(value: float) -> str:
+        return format_duration(value / 1000)
+
+    lines = [f"{'endpoint'.ljust(width)}  {'requests':>8} {'failures':>8} {'req/s':>7} {'p50':>7} {'p95':>7} {'p99':>7}"]
+    for label, s in rows:
+        rps = s.requests / seconds if seconds > 0 else 0.0
+        lines.append(f"{label.ljust(width)}  {s.requests:>8} {s.failures:>8} {rps:>7.1f} {ms(s.percentile_ms(50)):>7} "
+                     f"{ms(s.percentile_ms(95)):>7} {ms(s.percentile_ms(99)):>7}")
+    return lines
+
+
+_CONNECTION_ERRORS = ("ConnectionRefused", "ConnectionReset", "ConnectionError", "Errno 111", "Connection refused",
+                      "NewConnectionError", "timed out", "Timeout")
+
+
+def _is_connection_error(text: str) -> bool:
+    return any(marker in text for marker in _CONNECTION_ERRORS)
+
+
+def _pump(stream: IO[bytes], lines: queue.Queue[bytes | None]) -> None:
+    try:
+        for line in stream:
+            lines.put(line)
+    finally:
+        lines.put(None)
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    """The runner and every locust worker it started (they share its process group)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError, AttributeError):
+        process.kill()
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    if not path.is_file():
+        return ""
+    text = path.read_text(encoding="utf-8", errors="replace").strip()
+    return "\n".join(text.splitlines()[-lines:])
+
+

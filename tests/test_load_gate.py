@@ -1,0 +1,397 @@
+"""The load gate end to end: locust in its own process against a served app or a base_url.
+
+Runs are short (2-3 s, a few users) and budgets generous, so the outcomes do
+not depend on the machine: the buggy catalog's quadratic search takes about
+300 ms of CPU per request against a 100 ms budget; its fixed twin about 2 ms.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import EXAMPLES, gate, read_report
+
+from pytest_backend_gates.budget import parse_budget
+from pytest_backend_gates.gates.load import EndpointStats, match_endpoint, template_pattern
+from pytest_backend_gates.gates.load_plan import build_plan
+from pytest_backend_gates.gates.load_server import ServedApp
+
+# The inner runs need neither schemathesis' nor hypothesis' pytest plugins: importing them is
+# most of a subprocess pytest's start-up time.
+RUN = ("--backend-gates=load", "-p", "no:schemathesis", "-p", "no:hypothesispytest", "-p", "no:cacheprovider")
+
+CATALOG_THRESHOLDS = """
+    thresholds = ["failures < 1%"]
+    thresholds_per_endpoint = { "GET /search" = "p95 < 100ms", "GET /products/{product_id}" = "p95 < 100ms" }
+"""
+
+# Records, in every process, whether gevent or locust got imported (they must not).
+GEVENT_PROBE = """
+import os, sys
+
+def pytest_unconfigure(config):
+    name = getattr(config, "workerinput", {}).get("workerid", "controller")
+    with open(f"modules-{name}.json", "w") as stream:
+        stream.write('{"gevent": %s, "locust": %s}' % (str("gevent" in sys.modules).lower(),
+                                                          str("locust" in sys.modules).lower()))
+"""
+
+# A WSGI app with a schema: GET /ok answers, GET /boom (a required query parameter) answers 500.
+SMALL_APP = '''
+import json
+
+SCHEMA = {
+    "openapi": "3.0.3",
+    "info": {"title": "small", "version": "1"},
+    "paths": {
+        "/ok": {"get": {"responses": {"200": {"description": "ok"}}}},
+        "/boom": {"get": {
+            "parameters": [{"name": "n", "in": "query", "required": True,
+                            "schema": {"type": "integer", "minimum": 3}}],
+            "responses": {"200": {"description": "ok"}}}},
+        "/items": {"post": {"responses": {"201": {"description": "created"}}}},
+    },
+}
+SEEN = []
+
+
+def app(environ, start_response):
+    path, query = environ["PATH_INFO"], environ.get("QUERY_STRING", "")
+    if path == "/openapi.json":
+        body, status = json.dumps(SCHEMA).encode(), "200 OK"
+    elif path == "/ok":
+        body, status = b'{"ok": true}', "200 OK"
+    elif path == "/boom" and query == "n=3":
+        body, status = b"Internal Server Error", "500 Internal Server Error"
+    else:
+        body, status = b"not found", "404 Not Found"
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+'''
+
+
+def load_project(pytester: pytest.Pytester, contract: str, load: str, files: dict[str, str] | None = None,
+                 examples: bool = False) -> None:
+    if examples:
+        for source in (EXAMPLES / "load").glob("*.py"):
+            shutil.copy(source, pytester.path / source.name)
+    for name, text in (files or {}).items():
+        (pytester.path / name).write_text(textwrap.dedent(text))
+    pytester.makepyprojecttoml(
+        '[tool.pytest.ini_options]\npythonpath = ["."]\n[tool.backend-gates]\nreport = "gates.json"\n'
+        "[tool.backend-gates.contract]\n" + textwrap.dedent(contract).strip() + "\n"
+        "[tool.backend-gates.load]\n" + textwrap.dedent(load).strip() + "\n"
+    )
+    pytester.makepyfile(test_nothing="def test_nothing():\n    pass\n")
+
+
+def load_gate(pytester: pytest.Pytester) -> dict[str, Any]:
+    return gate(read_report(pytester), "load")
+
+
+# --------------------------------------------------------------------------
+# The bundled examples: caught, and the fixed twin passing
+# --------------------------------------------------------------------------
+
+
+def test_buggy_catalog_quadratic_and_blocking_endpoints_fail(pytester: pytest.Pytester) -> None:
+    load_project(pytester, 'app = "catalog_buggy:app"',
+                 'users = 5\nspawn_rate = 50\nduration = "2s"' + CATALOG_THRESHOLDS, examples=True)
+    result = pytester.runpytest_subprocess(*RUN)
+    result.assert_outcomes(passed=1)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines([
+        "backend-gates load: locust: 5 users (spawn rate 50/s) for 2s against catalog_buggy:app served by uvicorn*",
+        "backend-gates load: endpoint * requests failures   req/s     p50     p95     p99",
+        "backend-gates load: GET /search *",
+        "load  FAILED  2 of 3 thresholds violated: *",
+        "GET /search [[]load-p95[]]: p95 = *, budget < 100ms (*% over) over * requests",
+    ])
+    load = load_gate(pytester)
+    assert load["status"] == "failed", load
+    assert {v["where"] for v in load["violations"]} == {"GET /search", "GET /products/{product_id}"}
+    assert set(load["measured"]["endpoints"]) == {"GET /products/{product_id}", "GET /search", "GET /summary"}
+    assert load["measured"]["failures"] == 0
+    assert load["threshold"]["thresholds_per_endpoint"]["GET /search"] == ["p95 < 100ms"]
+
+
+def test_fixed_catalog_passes_with_locust_workers_under_xdist_and_gevent_never_enters_pytest(
+        pytester: pytest.Pytester) -> None:
+    load_project(pytester, 'app = "catalog_fixed:app"',
+                 'users = 4\nspawn_rate = 50\nduration = "2s"\nworkers = 2' + CATALOG_THRESHOLDS,
+                 files={"conftest.py": GEVENT_PROBE}, examples=True)
+    result = pytester.runpytest_subprocess(*RUN, "-n", "2")
+    result.assert_outcomes(passed=1)
+    assert result.ret == 0, result.stdout.str()
+    assert result.stdout.str().count("backend-gates load: locust:") == 1  # one run, on the controller
+    result.stdout.fnmatch_lines(["backend-gates load: waiting for 2 locust workers (master at 127.0.0.1:*)"])
+    load = load_gate(pytester)
+    assert load["status"] == "passed", load
+    assert load["measured"]["workers"] == 2
+    assert load["measured"]["requests"] > 0
+    for name in ("controller", "gw0", "gw1"):
+        assert json.loads((pytester.path / f"modules-{name}.json").read_text()) == {"gevent": False, "locust": False}
+
+
+# --------------------------------------------------------------------------
+# Failures, user locustfiles, hung targets
+# --------------------------------------------------------------------------
+
+
+def test_failures_threshold_catches_a_500_endpoint_of_a_wsgi_app(pytester: pytest.Pytester) -> None:
+    load_project(pytester, 'app = "small:app"',
+                 'users = 3\nduration = "2s"\nthresholds = ["failures < 1%"]\n'
+                 'thresholds_per_endpoint = { "GET /ok" = ["failures < 1%", "p99 < 2s"] }',
+                 files={"small.py": SMALL_APP})
+    result = pytester.runpytest_subprocess(*RUN)
+    assert result.ret == 1
+    load = load_gate(pytester)
+    assert load["status"] == "failed"
+    assert [v["where"] for v in load["violations"]] == ["all requests"]
+    message = load["violations"][0]["message"]
+    assert message.startswith("failures = ") and "budget < 1%" in message
+    assert "GET /boom: " in message and "500" in message
+    # the default user called the safe operations only, /boom with n=3 (its schema's minimum)
+    assert set(load["measured"]["endpoints"]) == {"GET /ok", "GET /boom"}
+    assert load["measured"]["endpoints"]["GET /boom"]["failure_pct"] == 100.0
+    assert load["measured"]["endpoints"]["GET /ok"]["failures"] == 0
+    assert "served by wsgiref" in load["measured"]["target"]
+
+
+@pytest.fixture
+def small_server() -> Iterator[str]:
+    namespace: dict[str, Any] = {}
+    exec(SMALL_APP, namespace)  # noqa: S102 - the test's own app
+    with ServedApp(namespace["app"], "wsgi", "small") as base_url:
+        yield base_url
+
+
+LOCUSTFILE = """
+from locust import HttpUser, constant, task
+
+
+class Browser(HttpUser):
+    wait_time = constant(0.05)
+
+    @task
+    def home(self):
+        self.client.get("/ok", name="the ok page")
+"""
+
+
+def test_user_locustfile_runs_as_is_against_base_url(pytester: pytest.Pytester, small_server: str) -> None:
+    load_project(pytester, f'base_url = "{small_server}"',
+                 'locustfile = "perf/locustfile.py"\nusers = 2\nduration = "2s"\n'
+                 'thresholds = ["failures < 1%", "rps > 1"]\n'
+                 'thresholds_per_endpoint = { "GET /ok" = "p95 < 1s" }',
+                 files={})
+    (pytester.path / "perf").mkdir()
+    (pytester.path / "perf" / "locustfile.py").write_text(textwrap.dedent(LOCUSTFILE))
+    result = pytester.runpytest_subprocess(*RUN)
+    load = load_gate(pytester)
+    # the locustfile's own request name; "GET /ok" was never requested under that name
+    assert set(load["measured"]["endpoints"]) == {"GET the ok page"}
+    assert [v["check"] for v in load["violations"]] == ["load-endpoint-missing"]
+    assert load["violations"][0]["where"] == "GET /ok"
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*locust: 2 users * against http://127.0.0.1:*, locustfile.py"])
+
+
+def test_hung_target_is_an_error_not_a_hang(pytester: pytest.Pytester) -> None:
+    with socket.socket() as listener:  # accepts connections (the kernel does), never answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        port = listener.getsockname()[1]
+        load_project(pytester, f'base_url = "http://127.0.0.1:{port}"',
+                     'locustfile = "locustfile.py"\nusers = 2\nduration = "2s"\nmargin = "2s"\nthresholds = ["p95 < 1s"]',
+                     files={"locustfile.py": LOCUSTFILE})
+        result = pytester.runpytest_subprocess(*RUN)
+    assert result.ret == 1
+    load = load_gate(pytester)
+    assert load["status"] == "error", load
+    assert load["summary"].startswith(f"no request was answered in the 2s run against http://127.0.0.1:{port}")
+
+
+STUCK_LOCUSTFILE = """
+import os
+from locust import User, constant, task
+
+
+class Stuck(User):
+    wait_time = constant(1)
+
+    @task
+    def block(self):
+        read_end, _ = os.pipe()
+        os.read(read_end, 1)  # not cooperative: blocks the whole locust process
+"""
+
+
+def test_overrunning_locust_process_group_is_killed(pytester: pytest.Pytester) -> None:
+    load_project(pytester, 'app = "small:app"',
+                 'locustfile = "locustfile.py"\nusers = 1\nduration = "1s"\nmargin = "1s"',
+                 files={"small.py": SMALL_APP, "locustfile.py": STUCK_LOCUSTFILE})
+    result = pytester.runpytest_subprocess(*RUN)
+    assert result.ret == 1
+    load = load_gate(pytester)
+    assert load["status"] == "error"
+    assert load["summary"] == ("the load run did not finish within duration + margin (1s + 1s): a hung target "
+                               "or locustfile?: locust was stopped (process group killed)")
+
+
+# --------------------------------------------------------------------------
+# Errors: configuration, locust missing
+# --------------------------------------------------------------------------
+
+
+def test_bad_configuration_is_one_clear_usage_error(pytester: pytest.Pytester) -> None:
+    load_project(pytester, 'app = "small:app"',
+                 'users = 0\nthresholds = ["p95 < banana"]\nthresholds_per_endpoint = { "/items" = "p95 < 1s" }')
+    result = pytester.runpytest(*RUN)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([
+        "ERROR: backend-gates configuration has 3 problems:",
+        "  [[]tool.backend-gates.load[]] thresholds: 'p95 < banana': 'banana' is not a duration*",
+        "  [[]tool.backend-gates.load[]] users: 0 is out of range; expected an integer of at least 1",
+        "  [[]tool.backend-gates.load[]] thresholds_per_endpoint.\"/items\": not an API operation*",
+    ])
+
+
+def test_missing_locustfile_and_missing_target_are_usage_errors(pytester: pytest.Pytester) -> None:
+    load_project(pytester, 'app = "small:app"', 'locustfile = "nope.py"')
+    result = pytester.runpytest(*RUN)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: [[]tool.backend-gates.load[]] locustfile: 'nope.py' does not exist*"])
+
+    pytester.makepyprojecttoml('[tool.backend-gates.load]\nusers = 2\n')
+    result = pytester.runpytest(*RUN)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: [[]tool.backend-gates.load[]] needs a target: set app = * or base_url *"])
+
+
+def test_locust_that_cannot_be_imported_is_an_error_naming_the_extra(pytester: pytest.Pytester,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    load_project(pytester, 'app = "small:app"', 'users = 1\nduration = "1s"', files={"small.py": SMALL_APP})
+    fake = pytester.mkdir("fake")
+    (fake / "locust").mkdir()
+    (fake / "locust" / "__init__.py").write_text("raise ImportError(\"No module named 'locust'\")\n")
+    monkeypatch.setenv("PYTHONPATH", str(fake))
+    result = pytester.runpytest_subprocess(*RUN)
+    assert result.ret == 1
+    load = load_gate(pytester)
+    assert load["status"] == "error"
+    assert load["summary"] == ("locust cannot be imported (ImportError: No module named 'locust'): "
+                               "pip install pytest-backend-gates[load]")
+
+
+# --------------------------------------------------------------------------
+# Units: statistics, endpoint matching, the default user's plan
+# --------------------------------------------------------------------------
+
+
+def test_percentiles_follow_locusts_histogram_rule() -> None:
+    stats = EndpointStats(requests=100, total_ms=100 * 12.0, min_ms=1, max_ms=250.4,
+                          histogram={1: 50, 10: 40, 100: 9, 250: 1})
+    # locust's rule: the bucket below which at most p% of the requests lie (never under-reports)
+    assert stats.percentile_ms(40) == 1
+    assert stats.percentile_ms(50) == 10
+    assert stats.percentile_ms(90) == 100
+    assert stats.percentile_ms(95) == 100
+    assert stats.percentile_ms(99) == 250
+    assert stats.percentile_ms(100) == 250
+    assert stats.metric(parse_budget("mean < 1s"), 10) == pytest.approx(0.012)
+    assert stats.metric(parse_budget("max < 1s"), 10) == pytest.approx(0.2504)
+    assert stats.metric(parse_budget("rps > 1"), 10) == 10
+    failing = EndpointStats(requests=200, failures=3)
+    assert failing.metric(parse_budget("failures < 1%"), 1) == 1.5
+
+
+def test_operations_match_locust_names_by_path_template() -> None:
+    assert template_pattern("/items/{item_id}").fullmatch("/items/42")
+    assert not template_pattern("/items/{item_id}").fullmatch("/items/42/tags")
+    endpoints = {
+        "GET /items/1": EndpointStats(requests=2, histogram={5: 2}),
+        "GET /items/2?full=1": EndpointStats(requests=1, histogram={7: 1}),
+        "GET http://127.0.0.1:9/items/3": EndpointStats(requests=1, histogram={9: 1}),
+        "POST /items/1": EndpointStats(requests=5, histogram={1: 5}),
+        "GET /items/{item_id}": EndpointStats(requests=1, histogram={3: 1}),
+    }
+    merged = match_endpoint("GET /items/{item_id}", endpoints)
+    assert merged is not None and merged.requests == 5
+    assert match_endpoint("GET /users/{id}", endpoints) is None
+
+
+def test_default_user_plan_uses_examples_and_leaves_out_what_it_cannot_call() -> None:
+    schema = {
+        "openapi": "3.1.0",
+        "servers": [{"url": "https://api.example.com/v1"}],
+        "components": {"parameters": {"Limit": {"name": "limit", "in": "query", "required": True,
+                                                "schema": {"type": "integer", "minimum": 5, "maximum": 50}}}},
+        "paths": {
+            "/items/{item_id}": {
+                "parameters": [{"name": "item_id", "in": "path", "required": True, "schema": {"type": "integer"},
+                                "example": 7}],
+                "get": {"parameters": [{"$ref": "#/components/parameters/Limit"},
+                                       {"name": "sort", "in": "query", "schema": {"type": "string"}}]},
+                "delete": {},
+            },
+            "/search": {"get": {"parameters": [{"name": "tags", "in": "query", "required": True,
+                                                "schema": {"type": "array", "items": {"enum": ["a", "b"]}}}]}},
+            "/codes/{code}": {"head": {"parameters": [{"name": "code", "in": "path", "required": True,
+                                                       "schema": {"type": "string", "pattern": "^[A-Z]{3}$"}}]}},
+            "/users/{user_id}": {"get": {"parameters": [{"name": "user_id", "in": "path", "required": True,
+                                                         "schema": {"type": "string", "format": "uuid"}}]}},
+        },
+    }
+    plan = build_plan(schema)
+    assert plan.operations == [
+        {"method": "GET", "path": "/items/{item_id}", "url": "/v1/items/7?limit=5"},
+        {"method": "GET", "path": "/search", "url": "/v1/search?tags=a"},
+        {"method": "GET", "path": "/users/{user_id}", "url": "/v1/users/00000000-0000-4000-8000-000000000001"},
+    ]
+    assert plan.unsafe == 1
+    assert plan.skipped == ["HEAD /codes/{code}: no value can be made for required parameter 'code'; "
+                            "add an `example` to it"]
+
+
+def test_default_user_plan_of_the_example_catalog() -> None:
+    import sys
+
+    sys.path.insert(0, str(EXAMPLES / "load"))
+    try:
+        import catalog_fixed
+    finally:
+        sys.path.remove(str(EXAMPLES / "load"))
+    plan = build_plan(catalog_fixed.app.openapi())
+    assert [op["url"] for op in plan.operations] == ["/products/1", "/search?q=e", "/summary"]
+
+
+def test_load_examples_folder_has_both_twins() -> None:
+    names = {p.name for p in Path(EXAMPLES, "load").glob("*.py")}
+    assert {"catalog_buggy.py", "catalog_fixed.py"} <= names
+
+
+def test_remote_worker_keys_are_validated() -> None:
+    import tomllib
+
+    from pytest_backend_gates.config import ConfigError, parse_section
+
+    section = tomllib.loads('[tool.backend-gates.load]\nremote_workers = 2\nmaster_bind = "0.0.0.0"\n')
+    with pytest.raises(ConfigError) as info:
+        parse_section(section["tool"]["backend-gates"], Path("pyproject.toml"), {}, {})
+    assert info.value.messages == [
+        "[tool.backend-gates.load] master_bind: '0.0.0.0' is not HOST:PORT; expected e.g. '0.0.0.0:5557'",
+        "[tool.backend-gates.load] remote_workers: 2 needs a locustfile: workers on other machines run "
+        "`locust -f <locustfile> --worker --master-host <this machine>`",
+    ]
+    section = tomllib.loads('[tool.backend-gates.load]\nlocustfile = "l.py"\nremote_workers = 2\n'
+                            'master_bind = "0.0.0.0:5557"\nmargin = "3s"\n')
+    settings = parse_section(section["tool"]["backend-gates"], Path("pyproject.toml"), {}, {}).settings("load")
+    assert (settings.remote_workers, settings.master_bind, settings.margin) == (2, "0.0.0.0:5557", 3.0)
