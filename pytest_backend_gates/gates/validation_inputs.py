@@ -74,20 +74,15 @@ def hostile_strings() -> SearchStrategy[str]:
     return st.sampled_from(hostile.ALL)
 
 
+WRONG_KINDS: tuple[Any, ...] = (None, True, False, *INTERESTING_INTS, *INTERESTING_FLOATS, b"", b"\x00", [], {},
+                                [None], {"": None}, [1, 2], {"a": 1}, ODD_STRINGS[0], *ODD_STRINGS[1:])
+
+
 def garbage() -> SearchStrategy[Any]:
-    """Values of every JSON-ish kind, with the boundaries that break code."""
-    return st.one_of(
-        st.none(),
-        st.booleans(),
-        st.sampled_from(INTERESTING_INTS),
-        st.sampled_from(INTERESTING_FLOATS),
-        st.sampled_from(ODD_STRINGS),
-        st.text(max_size=8),
-        st.binary(max_size=4),
-        st.sampled_from(([], {}, [None], {"": None})),
-        st.lists(st.integers(), min_size=1, max_size=3),
-        st.dictionaries(st.text(max_size=3), st.integers(), min_size=1, max_size=2),
-    )
+    """Values of every JSON-ish kind, with the boundaries that break code. Constants on purpose:
+    hypothesis gives a branch with much entropy most of the examples, and these are to be
+    tried, not explored."""
+    return st.sampled_from(WRONG_KINDS)
 
 
 def _mutate(args: tuple[str, int, str, str]) -> str:
@@ -107,6 +102,20 @@ def _mutate(args: tuple[str, int, str, str]) -> str:
         return char + text
     if how == "double":
         return text + text
+    if how == "pad":  # the whitespace a strip() hides or `$` lets through
+        return (" " + text, text + " ", text + "\n", "\t" + text)[position % 4]
+    if how == "lookalike" and text:  # the same text in other scripts' digits / fullwidth forms
+        at = min(at, len(text) - 1)
+        c = text[at]
+        if c.isdigit() and c.isascii():
+            other = chr((0x0660 if position % 2 else 0xFF10) + int(c))
+        elif "!" <= c <= "~":
+            other = chr(ord(c) - 0x21 + 0xFF01)
+        else:
+            other = c.upper() if c.upper() != c else c.lower()
+        return text[:at] + other + text[at + 1:]
+    if how == "flood":  # a long run of one of its characters, the rest cut off: what makes a regex backtrack
+        return text[:at] + (text[at] if at < len(text) else char) * 4096
     if how == "huge":
         return (text or char) * (HUGE // max(len(text), 1))
     if how == "upper":
@@ -114,7 +123,7 @@ def _mutate(args: tuple[str, int, str, str]) -> str:
     return text + char
 
 
-MUTATIONS = ("insert", "replace", "append", "delete", "prepend", "double", "upper", "huge")
+MUTATIONS = ("pad", "lookalike", "insert", "replace", "append", "delete", "prepend", "double", "upper", "flood", "huge")
 
 
 def string_mutations(valid: SearchStrategy[str]) -> SearchStrategy[str]:
@@ -183,7 +192,9 @@ class _Schema:
     def _string(self, schema: dict[str, Any]) -> SearchStrategy[str]:
         fmt = schema.get("format")
         formats: dict[str, SearchStrategy[str]] = {
-            "date": st.dates().map(lambda d: d.isoformat()),
+            # the edges where date arithmetic overflows, and a leap day
+            "date": st.one_of(st.dates().map(lambda d: d.isoformat()),
+                              st.sampled_from(("0001-01-01", "9999-12-31", "2024-02-29"))),
             "date-time": st.datetimes(timezones=st.just(__import__("datetime").timezone.utc)).map(
                 lambda d: d.isoformat()),
             "time": st.times().map(lambda t: t.isoformat()),
@@ -226,7 +237,7 @@ class _Schema:
             options.append(st.sampled_from((0.5, 1.5, math.nan, math.inf, -math.inf, "1", 10**30)))
         if kind == "string":
             valid = self._string(schema)
-            options.append(string_mutations(valid))
+            options += [string_mutations(valid)] * 2
             low, high = schema.get("minLength"), schema.get("maxLength")
             if low:
                 options.append(st.just("x" * (low - 1)))
@@ -305,7 +316,8 @@ def regex_domain(pattern: re.Pattern[str]) -> Domain:
     def oracle(value: Any) -> bool:
         return isinstance(value, str) and pattern.fullmatch(value) is not None
 
-    invalid = st.one_of(string_mutations(valid), st.sampled_from(ODD_STRINGS), garbage())
+    mutated = string_mutations(valid)
+    invalid = st.one_of(mutated, mutated, mutated, st.sampled_from(ODD_STRINGS), garbage())
     return Domain(f"strings matching {pattern.pattern!r}", valid, invalid, oracle)
 
 
