@@ -26,6 +26,7 @@ import sysconfig
 import threading
 import time
 import traceback
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -109,6 +110,12 @@ class ModelCrashed(Finding):
     kind = "model-crashed"
 
 
+# "other": an input whose validity is unknown (accepts is a plain strategy): it may be accepted or rejected.
+ADJECTIVE = {"valid": "valid", "invalid": "invalid", "unknown": "other"}
+# The order findings are listed in: a valid input that crashes first.
+SEVERITY = ("valid-rejected", "model-crashed", "hang", "wrong-exception", "invalid-accepted")
+
+
 class _StopRun(BaseException):
     """Not an Exception, so hypothesis stops at once instead of shrinking more hangs."""
 
@@ -142,6 +149,9 @@ class Caller:
         self.interrupts = False
         self._previous: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        import hypothesis
+
+        self._not_interrupted = (str(Path(hypothesis.__file__).parent), PACKAGE_DIR)
 
     def __enter__(self) -> Caller:
         if (self.deadline > 0 and hasattr(signal, "setitimer")
@@ -160,8 +170,11 @@ class Caller:
             self._loop.close()
             self._loop = None
 
-    @staticmethod
-    def _alarm(signum: int, frame: Any) -> None:
+    def _alarm(self, signum: int, frame: Any) -> None:
+        # Not inside hypothesis' own code (its gc callback would swallow the exception as unraisable)
+        # or ours: the timer repeats, and the next tick lands in the checked function.
+        if frame is not None and frame.f_code.co_filename.startswith(self._not_interrupted):
+            return
         raise _Timeout
 
     def __call__(self, value: Any) -> tuple[BaseException | None, Any]:
@@ -303,7 +316,8 @@ class InputValidation:
 
     def replay_hint(self, seed: int | None) -> str | None:
         if seed is None:
-            return None
+            forced = self._config.getoption("hypothesis_seed", None)
+            return None if forced is None else f"pytest '{self._nodeid}' --hypothesis-seed={forced}"
         return f"pytest '{self._nodeid}' --hypothesis-seed={seed}  (or pass seed={seed} to the call)"
 
     def database_digest(self, what: str) -> bytes:
@@ -365,7 +379,7 @@ class InputValidation:
             counts[label] += 1
             exc, result = caller(value)
             if result is TIMED_OUT:
-                hang = Hang(value, f"{label} input {name}({show(value)}) did not return within "
+                hang = Hang(value, f"{ADJECTIVE[label]} input {name}({show(value)}) did not return within "
                                    f"{format_duration(limit)}")
                 hangs.append(hang)
                 if len(hangs) >= MAX_HANGS:
@@ -378,7 +392,7 @@ class InputValidation:
                 finding = InvalidAccepted(value, f"invalid input accepted: {name}({show(value)}) returned "
                                                  f"{show(result, 60)}; expected {expected}")
             elif exc is not None and not isinstance(exc, rejects):
-                finding = WrongException(value, f"{'invalid' if label == INVALID else 'unexpected'} input "
+                finding = WrongException(value, f"{ADJECTIVE[label]} input "
                                                 f"{name}({show(value)}) raised {describe(exc)}; expected "
                                                 f"{expected}" + ("" if label == INVALID else " or a return"), exc)
             else:
@@ -399,7 +413,9 @@ class InputValidation:
         call_text = f"check({name}, accepts={domain.description})"
         findings: list[Finding] = []
         flaky = False
-        with self._hypothesis_output(), Caller(fn, limit) as caller:
+        with self._hypothesis_output(), warnings.catch_warnings(), Caller(fn, limit) as caller:
+            # hypothesis' repr of a huge falsifying input is not shown (the message is ours)
+            warnings.filterwarnings("ignore", message="Generating overly large repr")
             try:
                 test()
             except _StopRun as stop:
@@ -414,6 +430,7 @@ class InputValidation:
 
                 flaky = isinstance(group, Flaky)
                 findings = list(_leaves(matched))
+        findings.sort(key=lambda f: SEVERITY.index(f.kind))
         inputs = sum(counts.values())
         summary = CheckSummary(name, domain.description, inputs, dict(counts))
         reproduce = self.replay_hint(chosen_seed)

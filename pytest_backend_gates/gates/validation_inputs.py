@@ -170,10 +170,14 @@ class _Schema:
             return st.booleans()
         if kind == "integer":
             low, high = _bounds(schema, integer=True)
-            return st.integers(min_value=low, max_value=high)
+            edges = [v for v in (low, high, 0, 1, -1) if (low is None or v >= low) and (high is None or v <= high)]
+            return st.one_of(st.integers(min_value=low, max_value=high), st.sampled_from(edges))
         if kind == "number":
             low, high = _bounds(schema, integer=False)
-            return st.floats(min_value=low, max_value=high, allow_nan=False, allow_infinity=False)
+            edges = [v for v in (low, high, 0.0) if v is not None and (low is None or v >= low)
+                     and (high is None or v <= high)]
+            numbers = st.floats(min_value=low, max_value=high, allow_nan=False, allow_infinity=False)
+            return st.one_of(numbers, st.sampled_from(edges)) if edges else numbers
         if kind == "string":
             return self._string(schema)
         if kind == "array":
