@@ -259,3 +259,60 @@ def test_under_xdist_violations_reach_the_controller(pytester: pytest.Pytester) 
                                                               "test_parsers.py::test_valid_input_crashes"}
     assert validation["measured"]["checks"] == 3
     assert report["xdist_workers"] == 2
+
+
+ORDERS_APP = '''
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+app = FastAPI()
+ORDER = {"type": "object", "required": ["sku", "quantity"], "additionalProperties": False,
+         "properties": {"sku": {"type": "string", "pattern": "^[A-Z]{3}-[0-9]{3}$"},
+                        "quantity": {"type": "integer", "minimum": 1, "maximum": 100}}}
+
+
+class Order(BaseModel):
+    sku: str = Field(pattern="^[A-Z]{3}-[0-9]{3}$")
+    quantity: int = Field(ge=1, le=100)
+
+
+@app.post("/orders", status_code=201)
+def create_order(order: Order) -> dict:
+    return {"sku": order.sku, "quantity": order.quantity}
+
+
+@app.post("/legacy-orders", status_code=201, responses={422: {"description": "invalid order"}},
+          openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": ORDER}}}})
+async def create_legacy_order(request: Request) -> JSONResponse:
+    data = await request.json()  # no validation: whatever was sent is stored
+    return JSONResponse({"sku": data.get("sku"), "quantity": data.get("quantity", 1)}, status_code=201)
+'''
+
+
+def test_check_endpoint_finds_an_unvalidated_operation_and_passes_a_validated_one(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(orders=ORDERS_APP)
+    project(pytester, tests="""
+        def test_orders(input_validation):
+            summary = input_validation.check_endpoint("POST /orders", max_examples=30)
+            assert summary.by_kind["valid"] and summary.by_kind["invalid"]
+
+        def test_legacy_orders(input_validation):
+            input_validation.check_endpoint("POST /legacy-orders", max_examples=30)
+
+        def test_no_such_operation(input_validation):
+            input_validation.check_endpoint("DELETE /orders")
+    """, table='[tool.backend-gates.contract]\napp = "orders:app"\n')
+    result = pytester.runpytest_inprocess("--backend-gates=validation", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines([
+        "input_validation.check_endpoint('POST /legacy-orders'): * violation* (* requests, shrunk)",
+        "    request: curl -X POST * http://127.0.0.1:8000/legacy-orders",
+    ])
+    result.stdout.fnmatch_lines(["input_validation.check_endpoint: 'DELETE /orders' is not an operation of the "
+                                 "contract app's schema; expected 'METHOD /path', one of: POST /orders, "
+                                 "POST /legacy-orders"])
+    assert "During handling" not in result.stdout.str()
+    validation = gate(read_report(pytester), "validation")
+    legacy = next(v for v in validation["violations"] if v["where"] == "test_parsers.py::test_legacy_orders")
+    assert legacy["check"] in ("invalid-accepted", "server-error"), legacy

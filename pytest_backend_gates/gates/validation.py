@@ -268,10 +268,11 @@ class InputValidation:
         try:
             return self._check(fn, accepts, rejects, max_examples, deadline, seed, reproduce_failure)
         except UsageProblem as exc:
-            pytest.fail(f"input_validation.check: {exc}", pytrace=False)
+            problem = str(exc)
+        pytest.fail(f"input_validation.check: {problem}", pytrace=False)
 
-    def check_endpoint(self, operation: str, max_examples: int | None = None, *, seed: int | None = None,
-                       expected: Any = None) -> CheckSummary:
+    def check_endpoint(self, operation: str, max_examples: int | None = None, *,
+                       seed: int | None = None) -> CheckSummary:
         """Schema-valid, schema-violating and hostile requests to one operation of the contract app:
         violating ones must get a 4xx (never 2xx or 5xx), valid ones no undocumented 4xx."""
         __tracebackhide__ = True
@@ -280,7 +281,8 @@ class InputValidation:
         try:
             return check_endpoint(self, operation, max_examples, seed)
         except UsageProblem as exc:
-            pytest.fail(f"input_validation.check_endpoint: {exc}", pytrace=False)
+            problem = str(exc)
+        pytest.fail(f"input_validation.check_endpoint: {problem}", pytrace=False)
 
     # -- shared with validation_endpoint ---------------------------------------
     def hypothesis_settings(self, max_examples: int | None) -> Any:
@@ -327,6 +329,12 @@ class InputValidation:
     def record(self, data: dict[str, Any]) -> None:
         if self._gate is not None:
             self._gate.record_detail("check", data)
+
+    def redact(self, text: str) -> str:
+        """Secrets from ${ENV} in the configuration (headers of the contract app) never reach the output."""
+        from ..plugin import _gates_config
+
+        return _gates_config(self._config).redactor.redact(text)
 
     @property
     def nodeid(self) -> str:
