@@ -188,9 +188,13 @@ def test_count_per_call(input_validation):
 @pytest.mark.parametrize(("table", "expected"), [("", 4), ("[tool.backend-gates.validation]\nmax_examples = 6\n", 6)])
 def test_the_users_hypothesis_profile_stays_unless_the_config_says_otherwise(
         pytester: pytest.Pytester, table: str, expected: int) -> None:
+    from hypothesis import settings
+
     project(pytester, tests=COUNT, table=table, conftest=PROFILE)
-    # in a subprocess: a loaded hypothesis profile is global state
-    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider", "-s")
+    try:
+        result = pytester.runpytest_inprocess("--backend-gates", "-p", "no:cacheprovider", "-s")
+    finally:
+        settings.load_profile("default")  # a loaded profile is global state
     assert result.ret == 0
     result.stdout.fnmatch_lines([f"*inputs: {expected}*", "*per call: 2*"])
 
@@ -240,7 +244,7 @@ def test_bad_arguments_give_one_clear_message(pytester: pytest.Pytester, call: s
 
 def test_bad_configuration_is_one_clear_usage_error(pytester: pytest.Pytester) -> None:
     project(pytester, table='[tool.backend-gates.validation]\nmax_examples = 0\ndeadline = "soon"\n')
-    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
+    result = pytester.runpytest_inprocess("--backend-gates", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([
         "*backend-gates configuration has 2 problems:",
@@ -250,7 +254,7 @@ def test_bad_configuration_is_one_clear_usage_error(pytester: pytest.Pytester) -
 
 
 def test_under_xdist_violations_reach_the_controller(pytester: pytest.Pytester) -> None:
-    project(pytester, table="[tool.backend-gates.validation]\nmax_examples = 50\n")
+    project(pytester, table="[tool.backend-gates.validation]\nmax_examples = 30\n")
     result = pytester.runpytest_subprocess("--backend-gates", "-n", "2", "-p", "no:cacheprovider")
     assert result.ret == 1
     report = read_report(pytester)

@@ -254,7 +254,7 @@ class InputValidation:
                  gate: ValidationGate | None) -> None:
         self._request = request
         self._config = request.config
-        self._nodeid = request.node.nodeid
+        self._nodeid: str = request.node.nodeid
         self.settings = settings
         self._gate = gate
         self._calls = 0
@@ -292,6 +292,7 @@ class InputValidation:
                                          or max_examples < 1):
             raise UsageProblem(f"max_examples={max_examples!r}: expected an integer of at least 1")
         active = settings.default
+        assert active is not None  # a profile is always loaded
         changes: dict[str, Any] = {"print_blob": True}
         wanted = max_examples if max_examples is not None else self.settings.max_examples
         if wanted is not None:
@@ -334,7 +335,7 @@ class InputValidation:
         """Secrets from ${ENV} in the configuration (headers of the contract app) never reach the output."""
         from ..plugin import _gates_config
 
-        return _gates_config(self._config).redactor.redact(text)
+        return str(_gates_config(self._config).redactor.redact(text))
 
     @property
     def nodeid(self) -> str:

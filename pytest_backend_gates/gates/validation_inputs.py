@@ -276,8 +276,15 @@ class _Schema:
                 lambda t: {k: v for k, v in t[0].items() if k != t[1]}))
         for key, sub in properties.items():
             replacement = st.one_of(self.invalid(sub, depth + 1), st.none(), hostile_strings())
-            options.append(st.tuples(valid, replacement).map(lambda t, key=key: {**t[0], key: t[1]}))
+            options.append(st.tuples(valid, replacement).map(_replacing(key)))
         return options
+
+
+def _replacing(key: str) -> Callable[[tuple[dict[str, Any], Any]], dict[str, Any]]:
+    def replace(pair: tuple[dict[str, Any], Any]) -> dict[str, Any]:
+        return {**pair[0], key: pair[1]}
+
+    return replace
 
 
 def _bounds(schema: dict[str, Any], integer: bool) -> tuple[Any, Any]:
