@@ -75,7 +75,7 @@ def hostile_strings() -> SearchStrategy[str]:
 
 
 WRONG_KINDS: tuple[Any, ...] = (None, True, False, *INTERESTING_INTS, *INTERESTING_FLOATS, b"", b"\x00", [], {},
-                                [None], {"": None}, [1, 2], {"a": 1}, ODD_STRINGS[0], *ODD_STRINGS[1:])
+                                [None], {"": None}, [1, 2], {"a": 1}, [0] * 10_000, ODD_STRINGS[0], *ODD_STRINGS[1:])
 
 
 def garbage() -> SearchStrategy[Any]:
