@@ -107,7 +107,9 @@ class SecuritySettings:
 
 @dataclass(frozen=True)
 class ValidationSettings:
-    max_examples: int = 100
+    # None: hypothesis' own setting (the active profile's, 100 unless the user changed it)
+    max_examples: int | None = None
+    deadline: float = 1.0  # extension: seconds one call of the checked function may take
 
 
 @dataclass(frozen=True)
@@ -450,7 +452,8 @@ def parse_security(t: Table) -> SecuritySettings:
 
 
 def parse_validation(t: Table) -> ValidationSettings:
-    return ValidationSettings(max_examples=t.integer("max_examples", 100, minimum=1))
+    return ValidationSettings(max_examples=t.integer("max_examples", None, minimum=1),
+                              deadline=t.duration("deadline", 1.0))
 
 
 def _latency_target_ok(t: Table, key: str) -> bool:

@@ -189,6 +189,22 @@ def api(pytestconfig: pytest.Config) -> Iterator[Any]:
         pytest.fail(f"api fixture: [tool.backend-gates.contract] {exc}", pytrace=False)
 
 
+@pytest.fixture
+def input_validation(request: pytest.FixtureRequest) -> Any:
+    """`input_validation.check(fn, accepts=..., rejects=(ValueError,))`: valid inputs must be accepted,
+    invalid and hostile ones must raise one of `rejects`; `check_endpoint("POST /items")` for an API
+    operation. See docs/validation.md."""
+    from .config import ValidationSettings
+    from .gates.validation import InputValidation
+
+    try:
+        settings = _gates_config(request.config).settings("validation")
+    except pytest.UsageError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    gate = request.config.pluginmanager.get_plugin("backend-gates-validation")
+    return InputValidation(request, settings or ValidationSettings(), gate)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     run = config.stash.get(gate_run_key, None)
     if run is not None:

@@ -87,6 +87,7 @@ BUILTIN_GATES: dict[str, str] = {
     "security": "pytest_backend_gates.gates.security:SecurityGate",
     "coverage": "pytest_backend_gates.gates.coverage:CoverageGate",
     "load": "pytest_backend_gates.gates.load:LoadGate",
+    "validation": "pytest_backend_gates.gates.validation:ValidationGate",
 }
 
 # Gates fed by tests' markers and fixtures (gates/test_attributed.py): on with a
