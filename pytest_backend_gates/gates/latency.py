@@ -526,7 +526,8 @@ class LatencyGate(TestAttributedGate):
 
     @property
     def unused(self) -> bool:
-        return super().unused and not self.operation_budgets
+        # A marked test that failed in setup (bad marker arguments) used the gate too.
+        return super().unused and not self.operation_budgets and not self.test_failures
 
     # -- evaluation ----------------------------------------------------------
     def evaluate(self) -> GateResult:
