@@ -35,6 +35,7 @@ import asyncio
 import datetime
 import inspect
 import json
+import math
 import os
 import statistics
 import tempfile
@@ -55,6 +56,7 @@ from .test_attributed import TestAttributedGate
 MARKER = "latency_budget"
 MEASURE_TIME_CAP = 3.0  # seconds one measurement may take once it has MIN_SAMPLES
 MIN_SAMPLES = 5
+CONFIRM_FACTOR = 2  # a re-measurement takes twice the samples: a narrower interval, decided on fresh data
 MAX_SAMPLES = 2000  # pytest-benchmark's samples beyond this are thinned (evenly spaced) before judging
 OPERATION_CASES = 10  # distinct generated requests an operation's samples cycle through
 OPERATION_WARMUP = 3
@@ -112,17 +114,67 @@ def parse_marker(mark: pytest.Mark) -> tuple[tuple[Budget, ...], int | None]:
 # ---------------------------------------------------------------------------
 
 
+def _thread_times() -> dict[str, tuple[int, int]] | None:
+    """Per thread of this process: (CPU time, time runnable but waiting for a CPU), in ns.
+
+    Linux's /proc/self/task/*/schedstat; None where it does not exist (then nothing is removed).
+    """
+    times: dict[str, tuple[int, int]] = {}
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return None
+    for tid in tasks:
+        try:
+            with open(f"/proc/self/task/{tid}/schedstat", "rb") as stream:
+                cpu, wait, _ = stream.read().split(maxsplit=2)
+        except (OSError, ValueError):
+            continue  # the thread ended meanwhile
+        times[tid] = (int(cpu), int(wait))
+    return times or None
+
+
+def stolen_time(before: dict[str, tuple[int, int]] | None, after: dict[str, tuple[int, int]] | None,
+                wall: float) -> float:
+    """Seconds of `wall` during which this process was kept off the CPU by other processes.
+
+    The time its threads waited for a CPU (runnable, not running), bounded by the time
+    none of them can have run (wall minus their CPU time), so neither sleeping or I/O
+    (not runnable) nor the process's own threads competing with each other (which
+    leaves no time with none running) is ever removed. Threads born during the call
+    count from zero; threads that ended are left out (less is removed, never more).
+    """
+    if before is None or after is None:
+        return 0.0
+    waited = cpu = 0
+    for tid, (cpu_after, wait_after) in after.items():
+        cpu_before, wait_before = before.get(tid, (0, 0))
+        cpu += cpu_after - cpu_before
+        waited += wait_after - wait_before
+    return max(0.0, min(waited / 1e9, wall - cpu / 1e9))
+
+
 def time_rounds(call: Callable[[], object], count: int, *, iterations: int = 1,
-                cap: float = MEASURE_TIME_CAP, min_samples: int = MIN_SAMPLES) -> list[float]:
+                cap: float = MEASURE_TIME_CAP, min_samples: int = MIN_SAMPLES,
+                removed: list[float] | None = None) -> list[float]:
     """`count` timings of `call` (seconds per call; `iterations` calls per timing), fewer when
-    the measurement has spent `cap` seconds and already has `min_samples`."""
+    the measurement has spent `cap` seconds and already has `min_samples`.
+
+    Each timing is the wall time minus the time other processes kept this one off the
+    CPU (:func:`stolen_time`); what was removed is appended to `removed` if given.
+    """
     samples: list[float] = []
     started = time.perf_counter()
     for _ in range(count):
+        before = _thread_times()
         begin = time.perf_counter()
         for _ in range(iterations):
             call()
-        samples.append((time.perf_counter() - begin) / iterations)
+        wall = time.perf_counter() - begin
+        stolen = stolen_time(before, _thread_times(), wall)
+        if removed is not None:
+            removed.append(stolen / iterations)
+        samples.append((wall - stolen) / iterations)
         if len(samples) >= min_samples and time.perf_counter() - started > cap:
             break
     return samples
@@ -292,6 +344,15 @@ def _judge_regression(first: Sequence[float], second: Sequence[float] | None, ba
     return result
 
 
+def _share(removed: list[float], first: Sequence[float], second: Sequence[float] | None) -> float:
+    """Percent of the measured wall time that other processes held the CPU (removed from the samples)."""
+    if not removed:
+        return 0.0
+    kept = math.fsum(first) + math.fsum(second or ())
+    total = kept + math.fsum(removed)
+    return 100 * math.fsum(removed) / total if total > 0 else 0.0
+
+
 def stats_text(stats: dict[str, Any]) -> str:
     return (f"p50 {format_duration(stats['p50'])}, p95 {format_duration(stats['p95'])}, "
             f"p99 {format_duration(stats['p99'])}, max {format_duration(stats['max'])} "
@@ -448,6 +509,7 @@ class LatencyGate(TestAttributedGate):
                       ) -> None:
         source = "call phase"
         iterations = 1
+        removed: list[float] = []  # per sample: time other processes held the CPU (not counted)
         recorded = recorder.recorded if recorder is not None else None
         if recorded is not None:
             again, iterations = recorded
@@ -458,34 +520,34 @@ class LatencyGate(TestAttributedGate):
                 iterations = int(getattr(stats, "iterations", 1) or 1)
                 source = "pytest-benchmark"
 
-                def measure() -> list[float]:
-                    return time_rounds(again, plan.samples, iterations=iterations)
+                def measure(count: int = plan.samples) -> list[float]:
+                    return time_rounds(again, count, iterations=iterations, removed=removed)
 
                 first = data
             else:
                 source = "benchmarked callable (pytest-benchmark disabled)"
 
-                def measure() -> list[float]:
-                    return time_rounds(again, plan.samples)
+                def measure(count: int = plan.samples) -> list[float]:
+                    return time_rounds(again, count, removed=removed)
 
                 first = measure()
         else:
             if inspect.iscoroutinefunction(getattr(item, "obj", None)):
                 source = "call phase (awaited)"
 
-            def measure() -> list[float]:
-                return time_rounds(item.runtest, plan.samples)
+            def measure(count: int = plan.samples) -> list[float]:
+                return time_rounds(item.runtest, count, removed=removed)
 
             first = measure()
         baseline = self.baseline.get(item.nodeid)
         calibration_now = calibration() if self.opts.regression is not None else None
         second = None
         if suspected(plan.budgets, first, baseline, self.opts.regression, calibration_now):
-            second = measure()
+            second = measure(CONFIRM_FACTOR * plan.samples)
         self.record_detail("timing", {
             "where": item.nodeid, "kind": "test", "budgets": [b.render() for b in plan.budgets],
             "first": first, "second": second, "calibration": calibration_now, "source": source,
-            "parallel": self.context.is_xdist_worker,
+            "parallel": self.context.is_xdist_worker, "cpu_wait_removed": _share(removed, first, second),
         })
 
     # -- operations (controller) -------------------------------------------
@@ -505,17 +567,18 @@ class LatencyGate(TestAttributedGate):
                 except LookupError as exc:
                     errors.append(str(exc))
                     continue
-                first = operation.measure(self.opts.samples)
+                removed: list[float] = []
+                first = operation.measure(self.opts.samples, removed)
                 baseline = self.baseline.get(label)
                 calibration_now = calibration() if self.opts.regression is not None else None
                 second = None
                 if suspected(budgets, first, baseline, self.opts.regression, calibration_now):
-                    second = operation.measure(self.opts.samples)
+                    second = operation.measure(CONFIRM_FACTOR * self.opts.samples, removed)
                 self.record_detail("timing", {
                     "where": label, "kind": "operation", "budgets": [b.render() for b in budgets],
                     "first": first, "second": second, "calibration": calibration_now,
                     "source": f"{operation.source}, timed by the client", "parallel": False,
-                    "statuses": dict(operation.statuses),
+                    "statuses": dict(operation.statuses), "cpu_wait_removed": _share(removed, first, second),
                 })
         return errors
 
@@ -564,7 +627,7 @@ class LatencyGate(TestAttributedGate):
             verdict = judge(budgets, timing["first"], timing["second"], baseline, regression, timing["calibration"])
             stats = verdict["stats"]
             measured[where] = {**stats, "source": timing["source"], "remeasured": verdict["remeasured"],
-                               "checks": verdict["checks"]}
+                               "checks": verdict["checks"], "cpu_wait_removed_percent": timing.get("cpu_wait_removed", 0.0)}
             if "regression" in verdict:
                 measured[where]["regression"] = verdict["regression"]
             if timing.get("statuses"):
@@ -597,6 +660,9 @@ class LatencyGate(TestAttributedGate):
                 new_baselines[where] = {"samples": list(samples)[:BASELINE_KEEP],
                                         "calibration": timing["calibration"], "recorded": now}
                 states.append("baseline recorded")
+            share = timing.get("cpu_wait_removed", 0.0)
+            if share >= 1:
+                states.insert(0, f"{share:.0f}% of the wall time other processes held the CPU: not counted")
             result.notes.append(f"{where}: {stats_text(stats)}, {timing['source']}"
                                 + (f"; {'; '.join(states)}" if states else ""))
             result.warnings.extend(f"{where}: {text}" for text in noise)

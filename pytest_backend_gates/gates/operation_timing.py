@@ -42,8 +42,8 @@ class TimedOperation:
         if count:
             self.statuses[str(response.status_code)] += 1
 
-    def measure(self, samples: int) -> list[float]:
-        return time_rounds(self._send, samples)
+    def measure(self, samples: int, removed: list[float] | None = None) -> list[float]:
+        return time_rounds(self._send, samples, removed=removed)
 
 
 class OperationTimer:

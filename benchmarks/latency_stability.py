@@ -1,0 +1,161 @@
+"""Does the latency gate flake, and does it catch a real slowdown?
+
+For two subjects, a stable pure-Python function (~7 ms) and a stable endpoint
+(``GET /compute`` of an in-process FastAPI app doing the same work, timed through
+the gate's operation timer), this script:
+
+1. measures the subject's true p95 on the machine as it is (400 samples), and sets
+   the budget at twice that: ``p95 < 2 x true p95``;
+2. runs the gate's decision 20 times on the stable subject with the machine idle
+   (as idle as a shared machine gets), and 20 times with the other core busy: a
+   spawned process spinning in a loop, pinned to the CPU this process is not pinned
+   to (when the OS lets us pin);
+3. runs it 20 times on a 3x slower variant (three times the work), idle.
+
+Each trial is exactly what the gate does for a budgeted test or operation:
+``samples`` (50) timings, and when the budget is missed, a second measurement
+(twice the samples) judged by the lower end of the 95% bootstrap interval of p95
+(``latency.suspected`` / ``latency.judge``). Printed: false positives among the
+stable trials (target 0/20 idle and busy), detections among the slow ones (target
+20/20), and how many trials the first measurement alone would have failed (what
+the confirmation step saves). The machine's load average is printed too: on a
+shared machine the figures move with the neighbours' work.
+
+Exit status 0 whatever the rates (a measurement, not a test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from pytest_backend_gates.budget import compute_metric, format_duration, parse_budget
+from pytest_backend_gates.config import ContractSettings
+from pytest_backend_gates.gates.latency import CONFIRM_FACTOR, judge, suspected, time_rounds
+from pytest_backend_gates.gates.operation_timing import OperationTimer
+
+WORK = 100000  # loop iterations of the stable subject (~7 ms here)
+SLOWER = 3
+
+APP = """
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+def work(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i * i % 7
+    return total
+
+
+@app.get("/compute")
+def compute() -> dict[str, int]:
+    return {"total": work(WORK)}
+"""
+
+
+def work(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i * i % 7
+    return total
+
+
+def spin(seconds: float, cpu: int | None) -> None:
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
+    deadline = time.monotonic() + seconds
+    x = 0
+    while time.monotonic() < deadline:
+        x += 1
+
+
+def trial(measure: Callable[[int], list[float]], budget_text: str, samples: int) -> tuple[bool, bool]:
+    """(first measurement missed the budget, the gate failed) for one trial."""
+    budget = parse_budget(budget_text)
+    first = measure(samples)
+    second = measure(CONFIRM_FACTOR * samples) if suspected([budget], first, None, None, None) else None
+    verdict = judge([budget], first, second)
+    return second is not None, not all(check["ok"] for check in verdict["checks"])
+
+
+def run_trials(name: str, measure: Callable[[int], list[float]], budget: str, trials: int,
+               samples: int) -> tuple[int, int]:
+    raw = failed = 0
+    for _ in range(trials):
+        missed, fail = trial(measure, budget, samples)
+        raw += missed
+        failed += fail
+    print(f"  {name:34} gate failed {failed:2}/{trials}   first measurement alone: {raw:2}/{trials}", flush=True)
+    return raw, failed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--samples", type=int, default=50)
+    args = parser.parse_args()
+
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    here = busy_cpu = None
+    if len(cpus) >= 2:
+        here, busy_cpu = cpus[0], cpus[-1]
+        os.sched_setaffinity(0, {here})
+    print(f"latency_stability: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} "
+          f"(a shared machine: other work moves these figures); measuring on CPU {here}, busy loop on CPU {busy_cpu}")
+
+    folder = Path(tempfile.mkdtemp(prefix="latency-stability-"))
+    for module, n in (("stable_app", WORK), ("slow_app", WORK * SLOWER)):
+        (folder / f"{module}.py").write_text(textwrap.dedent(APP).replace("work(WORK)", f"work({n})"))
+    sys.path.insert(0, str(folder))
+
+    results: dict[str, tuple[int, int]] = {}
+    with OperationTimer(ContractSettings(app="stable_app:app", schema="/openapi.json"), folder) as stable_server, \
+            OperationTimer(ContractSettings(app="slow_app:app", schema="/openapi.json"), folder) as slow_server:
+        stable_endpoint = stable_server.prepare("GET /compute")
+        slow_endpoint = slow_server.prepare("GET /compute")
+        subjects: dict[str, tuple[Callable[[int], list[float]], Callable[[int], list[float]]]] = {
+            "function": (lambda n: time_rounds(lambda: work(WORK), n),
+                         lambda n: time_rounds(lambda: work(WORK * SLOWER), n)),
+            "endpoint GET /compute": (stable_endpoint.measure, slow_endpoint.measure),
+        }
+        for name, (stable, slow) in subjects.items():
+            stable(args.samples)  # warm-up
+            truth = [x for _ in range(8) for x in stable(50)][:400]
+            p95 = compute_metric("p95", truth)
+            budget = f"p95 < {p95 * 2 * 1e3:.3f}ms"
+            print(f"{name}: true p95 {format_duration(p95)} (p50 {format_duration(compute_metric('median', truth))}, "
+                  f"{len(truth)} samples); budget {budget}", flush=True)
+            results[f"{name} idle"] = run_trials("stable, idle", stable, budget, args.trials, args.samples)
+            context = multiprocessing.get_context("spawn")
+            busy = context.Process(target=spin, args=(600.0, busy_cpu), daemon=True)
+            busy.start()
+            try:
+                time.sleep(0.5)
+                results[f"{name} busy"] = run_trials("stable, other core busy", stable, budget, args.trials, args.samples)
+            finally:
+                busy.terminate()
+                busy.join(5)
+            results[f"{name} slow"] = run_trials(f"{SLOWER}x slower, idle", slow, budget, args.trials, args.samples)
+
+    print("summary (targets: 0 false positives, all slow variants detected):")
+    for name in subjects:
+        fp = results[f"{name} idle"][1] + results[f"{name} busy"][1]
+        tp = results[f"{name} slow"][1]
+        print(f"  {name}: false positives {results[f'{name} idle'][1]}/{args.trials} idle, "
+              f"{results[f'{name} busy'][1]}/{args.trials} busy (total {fp}/{2 * args.trials}); "
+              f"detections {tp}/{args.trials}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
