@@ -25,9 +25,11 @@ def test_quadratic_endpoint_caught_by_operation_budget(pytester: pytest.Pytester
     latency = gate(read_report(pytester), "latency")
     assert latency["status"] == status, latency
     timing = latency["measured"]["timings"]["GET /tags"]
-    # a re-measurement (a suspected violation) takes twice the samples, and the verdict is on it
-    assert timing["samples"] == (20 if timing["remeasured"] else 10) and {"p50", "p95", "p99", "max"} <= set(timing)
-    assert timing["statuses"] == {"200": 30 if timing["remeasured"] else 10}
+    # a re-measurement (a suspected violation) takes twice the samples, and the verdict is on it;
+    # a measurement stops early after 3 s (a loaded machine), with at least 5 samples
+    assert 5 <= timing["samples"] <= (20 if timing["remeasured"] else 10)
+    assert {"p50", "p95", "p99", "max"} <= set(timing)
+    assert list(timing["statuses"]) == ["200"]
     if status == "failed":
         assert result.ret == 1
         (violation,) = latency["violations"]

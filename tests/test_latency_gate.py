@@ -55,8 +55,9 @@ def test_marker_budgets_judge_the_timed_call_phase(pytester: pytest.Pytester) ->
     timings = latency["measured"]["timings"]
     assert set(timings) == {"test_perf.py::test_fast", "test_perf.py::test_slow"}
     fast, slow = timings["test_perf.py::test_fast"], timings["test_perf.py::test_slow"]
-    assert fast["samples"] == 50 and fast["source"] == "call phase" and fast["remeasured"] is False
-    assert slow["samples"] == 10 and slow["remeasured"] is True  # re-measured with twice the samples
+    assert 5 <= fast["samples"] <= 50 and fast["source"] == "call phase" and fast["remeasured"] is False
+    # re-measured with twice the samples (fewer once a measurement took 3 s: a loaded machine)
+    assert 5 <= slow["samples"] <= 10 and slow["remeasured"] is True
     assert slow["p50"] >= 0.02 and slow["max"] >= slow["p99"] >= slow["p95"] >= slow["p50"]
     (violation,) = latency["violations"]
     assert violation["where"] == "test_perf.py::test_slow" and violation["check"] == "latency-budget"
@@ -65,8 +66,8 @@ def test_marker_budgets_judge_the_timed_call_phase(pytester: pytest.Pytester) ->
     result.stdout.fnmatch_lines([
         "latency  FAILED  1 of 2 over budget | worst: test_perf.py::test_slow: p95 = *, budget < 2ms (*% over)*",
         "--- latency: measurements ---",
-        "test_perf.py::test_fast: p50 *, p95 *, p99 *, max * (50 samples), call phase; *p95 < 500ms ok; max < 1s ok",
-        "test_perf.py::test_slow: p50 *, p95 *, p99 *, max * (10 samples), call phase; *p95 < 2ms FAILED",
+        "test_perf.py::test_fast: p50 *, p95 *, p99 *, max * (* samples), call phase; *p95 < 500ms ok; max < 1s ok",
+        "test_perf.py::test_slow: p50 *, p95 *, p99 *, max * (* samples), call phase; *p95 < 2ms FAILED",
         "test_perf.py::test_slow [[]latency-budget[]]: p95 = *, budget < 2ms (*% over); confirmed by re-measuring: "
         "95% interval of p95 *",
     ])
@@ -175,7 +176,10 @@ def test_benchmarked_coroutine(benchmark):
 """
 
 
-def test_benchmark_fixture_samples_are_judged_and_coroutines_awaited(pytester: pytest.Pytester) -> None:
+def test_benchmark_fixture_samples_are_judged_and_coroutines_awaited(pytester: pytest.Pytester,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # pytest-benchmark turns itself off when it sees this variable (this suite under -n 2)
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     project(pytester, BENCHMARKED)
     result = pytester.runpytest("--backend-gates", "-p", "no:randomly")
     result.assert_outcomes(passed=3)
