@@ -207,13 +207,16 @@ def test_node_id_budgets_from_the_config(pytester: pytest.Pytester) -> None:
     """, toml="""
         [tool.backend-gates.latency]
         samples = 5
-        budgets = { "test_perf.py::test_hash" = ["p50 < 1ms"] }
+        budgets = { "test_perf.py::test_hash" = ["p50 < 1ms"], "tests/test_perf.py::test_hash" = "p50 < 1s" }
     """)
     result = pytester.runpytest("--backend-gates")
     assert result.ret == 1
     latency = gate(read_report(pytester), "latency")
     assert set(latency["measured"]["timings"]) == {"test_perf.py::test_hash"}
     assert [v["where"] for v in latency["violations"]] == ["test_perf.py::test_hash"]
+    assert latency["warnings"] == ["budgets.'tests/test_perf.py::test_hash': no test with this node id ran (node ids "
+                                   "are relative to the rootdir, e.g. 'tests/test_perf.py::test_hash'); its budget was "
+                                   "not checked"]
 
 
 def test_regression_mode_records_a_baseline_then_catches_a_slowdown(pytester: pytest.Pytester,

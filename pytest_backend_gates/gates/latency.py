@@ -666,6 +666,10 @@ class LatencyGate(TestAttributedGate):
             result.notes.append(f"{where}: {stats_text(stats)}, {timing['source']}"
                                 + (f"; {'; '.join(states)}" if states else ""))
             result.warnings.extend(f"{where}: {text}" for text in noise)
+        for key in self.test_budgets:
+            if not any(nodeid == key or nodeid.split("[", 1)[0] == key for nodeid in self.tests_used):
+                result.warnings.append(f"budgets.{key!r}: no test with this node id ran (node ids are relative to "
+                                       "the rootdir, e.g. 'tests/test_perf.py::test_hash'); its budget was not checked")
         if new_baselines:
             entries = {**self.baseline, **new_baselines}
             write_baseline(self.baseline_path, entries)
