@@ -194,6 +194,15 @@ def test_benchmark_fixture_samples_are_judged_and_coroutines_awaited(pytester: p
     assert sorted(v["where"] for v in latency["violations"]) == [
         "test_perf.py::test_benchmarked_coroutine", "test_perf.py::test_benchmarked_slow"]
 
+    # pytest-benchmark disabled (as it is under xdist): the gate times the benchmarked callable itself
+    disabled = pytester.runpytest("--backend-gates", "--benchmark-disable")
+    disabled.assert_outcomes(passed=3)
+    latency = gate(read_report(pytester), "latency")
+    timings = latency["measured"]["timings"]
+    assert {t["source"] for t in timings.values()} == {"benchmarked callable (pytest-benchmark disabled)"}
+    assert timings["test_perf.py::test_benchmarked_coroutine"]["p50"] >= 0.005
+    assert len(latency["violations"]) == 2
+
 
 def test_node_id_budgets_from_the_config(pytester: pytest.Pytester) -> None:
     project(pytester, """
@@ -294,17 +303,22 @@ def test_unknown_operation_is_an_error_naming_it(pytester: pytest.Pytester) -> N
 
 
 def test_under_xdist_workers_time_and_the_controller_judges(pytester: pytest.Pytester) -> None:
-    project(pytester, MARKED + BENCHMARKED)
-    result = pytester.runpytest_subprocess("--backend-gates", "-n", "2")
+    project(pytester, MARKED + textwrap.dedent("""
+        @pytest.mark.latency_budget("p99 < 1s")
+        def test_benchmarked(benchmark):
+            assert benchmark(sum, range(100)) == 4950
+    """))
+    result = pytester.runpytest_subprocess("--backend-gates", "-n", "2", "-p", "no:schemathesis")
+    result.assert_outcomes(passed=4)
     assert result.ret == 1
     latency = gate(read_report(pytester), "latency")
     assert latency["measured"]["parallel"] is True
-    assert "(timings taken in parallel under xdist)" in latency["summary"]
+    assert latency["summary"] == "1 of 3 over budget (timings taken in parallel under xdist)"
     timings = latency["measured"]["timings"]
+    assert set(timings) == {"test_perf.py::test_fast", "test_perf.py::test_slow", "test_perf.py::test_benchmarked"}
     # pytest-benchmark turns itself off under xdist: the gate times the benchmarked callable itself
     assert timings["test_perf.py::test_benchmarked"]["source"] == "benchmarked callable (pytest-benchmark disabled)"
-    assert sorted(v["where"] for v in latency["violations"]) == [
-        "test_perf.py::test_benchmarked_coroutine", "test_perf.py::test_benchmarked_slow", "test_perf.py::test_slow"]
+    assert [v["where"] for v in latency["violations"]] == ["test_perf.py::test_slow"]
     result.stdout.fnmatch_lines(["timings were taken in parallel, on 2 xdist workers *"])
 
 

@@ -12,7 +12,7 @@ import time
 UPSTREAM_SECONDS = 0.03
 PRODUCTS = [
     {"id": i, "name": f"product {i}", "tags": [f"tag-{i}", f"tag-{i // 2}", "catalog"]}
-    for i in range(4000)
+    for i in range(3000)
 ]
 
 
