@@ -118,9 +118,15 @@ class OperationTimer:
 def _httpx_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     """schemathesis' requests-style keyword arguments, as httpx.Client.request takes them."""
     request: dict[str, Any] = {"method": kwargs["method"], "url": kwargs["url"]}
-    for key in ("headers", "params", "cookies", "json", "files"):
-        if kwargs.get(key) is not None:
+    for key in ("headers", "params", "files"):
+        if kwargs.get(key):
             request[key] = kwargs[key]
+    if kwargs.get("json") is not None:
+        request["json"] = kwargs["json"]
+    cookies = kwargs.get("cookies")
+    if cookies:  # as a header: httpx deprecates per-request cookies
+        cookie = "; ".join(f"{name}={value}" for name, value in cookies.items())
+        request["headers"] = {**request.get("headers", {}), "Cookie": cookie}
     data = kwargs.get("data")
     if isinstance(data, (bytes, str)):
         request["content"] = data
