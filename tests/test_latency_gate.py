@@ -9,7 +9,12 @@ their cost.
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
 import textwrap
+import time
+from collections.abc import Iterator
 
 import pytest
 from conftest import gate, read_report
@@ -300,6 +305,52 @@ def test_unknown_operation_is_an_error_naming_it(pytester: pytest.Pytester) -> N
     assert latency["status"] == "error"
     assert "budgets.'GET /itemz': no such operation in the schema; did you mean 'GET /items'?" in latency["summary"]
     assert latency["measured"]["timings"]["GET /items"]["statuses"] == {"200": 5}
+
+
+@pytest.fixture
+def served_items_app(pytester: pytest.Pytester) -> Iterator[str]:
+    """APP behind uvicorn on a free loopback port, stopped after the test."""
+    pytester.makepyfile(items_app=APP)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "items_app:app", "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "warning"],
+        cwd=pytester.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("uvicorn did not start within 20 s")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_operation_budget_against_a_running_server(pytester: pytest.Pytester, served_items_app: str) -> None:
+    project(pytester, "def test_ok():\n    pass\n", toml=f"""
+        [tool.backend-gates.contract]
+        base_url = "{served_items_app}"
+        [tool.backend-gates.latency]
+        samples = 5
+        budgets = {{ "GET /items" = ["p95 < 5s", "p50 < 1ns"] }}
+    """)
+    result = pytester.runpytest_subprocess("--backend-gates=latency")
+    assert result.ret == 1
+    latency = gate(read_report(pytester), "latency")
+    timing = latency["measured"]["timings"]["GET /items"]
+    assert timing["source"] == "generated valid requests, timed by the client"
+    assert list(timing["statuses"]) == ["200"]
+    (violation,) = latency["violations"]
+    assert violation["where"] == "GET /items" and violation["details"]["budget"] == "p50 < 1ns"
 
 
 def test_under_xdist_workers_time_and_the_controller_judges(pytester: pytest.Pytester) -> None:
