@@ -134,6 +134,7 @@ def test_bad_marker_arguments_give_one_clear_message(pytester: pytest.Pytester, 
     latency = gate(read_report(pytester), "latency")
     (violation,) = latency["violations"]
     assert violation["check"] == "latency-marker" and message in violation["message"], violation
+    assert latency["summary"] == "1 budgeted test failed or has bad marker arguments"
 
 
 def test_async_tests_are_awaited_and_timed(pytester: pytest.Pytester) -> None:

@@ -691,11 +691,16 @@ class LatencyGate(TestAttributedGate):
         if result.status is Status.ERROR:
             return
         count = len(timings)
-        failed_where = sorted({v.where for v in violations})
+        slow = {v.where for v in violations if v.check in ("latency-budget", "latency-regression")}
+        broken = {v.where for v in violations} - slow
         noun = f"{count} timed test{'s' if count != 1 else ''}/operation{'s' if count != 1 else ''}"
         where_parallel = " (timings taken in parallel under xdist)" if parallel else ""
         if violations:
             result.status = Status.FAILED
-            result.summary = f"{len(failed_where)} of {max(count, len(failed_where))} over budget{where_parallel}"
+            parts = [f"{len(slow)} of {count} over budget"] if slow else []
+            if broken:
+                parts.append(f"{len(broken)} budgeted test{'s' if len(broken) != 1 else ''} failed or "
+                             f"{'have' if len(broken) != 1 else 'has'} bad marker arguments")
+            result.summary = "; ".join(parts) + where_parallel
         else:
             result.summary = f"{noun} within budget{where_parallel}"
