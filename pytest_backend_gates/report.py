@@ -64,6 +64,10 @@ def terminal_lines(results: list[GateResult], *, verbose: int = 0) -> list[tuple
             text += f" | worst: {r.violations[0].where}: {_first_line(r.violations[0].message, limit=90)}"
         lines.append((text, _MARKUP[r.status]))
     for r in results:
+        if r.notes:
+            lines.append(("", {}))
+            lines.append((f"--- {r.gate}: measurements ---", {}))
+            lines.extend((note, {}) for note in r.notes)
         if not r.violations and not r.warnings:
             continue
         lines.append(("", {}))

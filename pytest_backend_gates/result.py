@@ -52,6 +52,9 @@ class GateResult:
     measured: dict[str, Any] = field(default_factory=dict)
     threshold: dict[str, Any] = field(default_factory=dict)
     duration_s: float = 0.0
+    # Plain information lines for the terminal (e.g. each timed test's p50/p95/p99/max); the
+    # JSON report carries the same data in `measured`, and `notes` only when there are some.
+    notes: list[str] = field(default_factory=list)
 
     @classmethod
     def error(cls, gate: str, reason: str, duration_s: float = 0.0) -> GateResult:
@@ -68,7 +71,7 @@ class GateResult:
             "measured": self.measured,
             "threshold": self.threshold,
             "duration_s": round(self.duration_s, 3),
-        }
+        } | ({"notes": list(self.notes)} if self.notes else {})
 
 
 def redact_result(result: GateResult, redact_text: Callable[[str], str], redact_data: Callable[[Any], Any]) -> GateResult:
@@ -89,4 +92,5 @@ def redact_result(result: GateResult, redact_text: Callable[[str], str], redact_
         warnings=[redact_text(w) for w in result.warnings],
         measured=redact_data(result.measured),
         threshold=redact_data(result.threshold),
+        notes=[redact_text(n) for n in result.notes],
     )

@@ -88,6 +88,7 @@ BUILTIN_GATES: dict[str, str] = {
     "coverage": "pytest_backend_gates.gates.coverage:CoverageGate",
     "load": "pytest_backend_gates.gates.load:LoadGate",
     "validation": "pytest_backend_gates.gates.validation:ValidationGate",
+    "latency": "pytest_backend_gates.gates.latency:LatencyGate",
 }
 
 # Gates fed by tests' markers and fixtures (gates/test_attributed.py): on with a
