@@ -598,8 +598,8 @@ class LatencyGate(TestAttributedGate):
 
     @property
     def unused(self) -> bool:
-        # A marked test that failed in setup (bad marker arguments) used the gate too.
-        return super().unused and not self.operation_budgets and not self.test_failures
+        # Operation budgets from the config use the gate without any test.
+        return super().unused and not self.operation_budgets
 
     # -- evaluation ----------------------------------------------------------
     def evaluate(self) -> GateResult:

@@ -51,7 +51,8 @@ class TestAttributedGate(Gate):
         report: pytest.TestReport = yield
         if not self.uses_gate(item):
             return report
-        if report.when == "call" and item.nodeid not in self.tests_used:
+        # Counted when it ran, or when it failed before running (bad marker arguments in setup).
+        if (report.when == "call" or report.failed) and item.nodeid not in self.tests_used:
             self.tests_used.append(item.nodeid)
         if report.failed and not hasattr(report, "wasxfail"):
             self.test_failures.append(self.violation_for(item, report, call))
@@ -88,7 +89,7 @@ class TestAttributedGate(Gate):
     @property
     def unused(self) -> bool:
         """No test used the gate and it has no table: not worth a line in the report."""
-        return not self.tests_used and not self.details and self.settings is None
+        return not self.tests_used and not self.test_failures and not self.details and self.settings is None
 
     def evaluate(self) -> GateResult:
         count = len(self.tests_used)
