@@ -60,7 +60,7 @@ FIXED = [
         env=(("ORDERS_API_TOKEN", TOKEN),)),
     App("storefront_api", "realworld", "storefront_api",
         contract='headers = { Authorization = "Bearer ${STOREFRONT_ADMIN_TOKEN}" }\n',
-        security='rate_limits = { "POST /auth/login" = 10 }\n',
+        security='rate_limits = { "POST /auth/login" = 5 }\n',
         env=(("STOREFRONT_ADMIN_TOKEN", TOKEN),)),
 ]
 BUGGY = [
