@@ -73,7 +73,9 @@ DEFECTS: dict[str, set[tuple[str, str | None]]] = {
                             ("cookie-flags", "POST /login"), ("server-banner", None), ("header-missing", None),
                             ("xss-reflected", "GET /notes/search"), ("sqli-error", "GET /notes/search"),
                             ("leak-sql-error", "GET /notes/search"), ("rate-limit", "POST /login"), ("cors", None)},
-    "notes_flask_buggy": {("leak-debug-page", "PATCH /users/{user_id}"), ("sensitive-field", "GET /notes"),
+    # the debugger page (N1) carries the traceback too
+    "notes_flask_buggy": {("leak-debug-page", "PATCH /users/{user_id}"), ("leak-traceback", "PATCH /users/{user_id}"),
+                          ("sensitive-field", "GET /notes"),
                           ("header-missing", None), ("sqli-error", "GET /notes"), ("leak-sql-error", "GET /notes"),
                           ("mass-assignment", "PATCH /users/{user_id}")},
     "orders_fastapi_buggy": {("auth-ignored", "GET /reports/revenue"), ("mass-assignment", "PATCH /orders/{order_id}")},
@@ -114,6 +116,7 @@ def main() -> int:
     for app in apps:
         passed, responses, seconds = 0, 0, 0.0
         detected: Counter[tuple[str, str | None]] = Counter()
+        unexpected: Counter[tuple[str, str]] = Counter()  # findings of a rule no defect is seeded for
         failures: list[str] = []
         with tempfile.TemporaryDirectory(prefix="bg-security-fp-") as tmp:
             root = Path(tmp)
@@ -130,6 +133,10 @@ def main() -> int:
                     found = {(v["check"], v["where"]) for v in gates.get("security", {}).get("violations", [])}
                     for rule, where in DEFECTS.get(app.name, set()):
                         detected[(rule, where)] += any(r == rule and (where is None or w == where) for r, w in found)
+                    seeded = {rule for rule, _ in DEFECTS.get(app.name, set())}
+                    unexpected.update((r, w) for r, w in found if r not in seeded)
+                    if code != 1:
+                        failures.append(f"  seed {seed}: exit {code}, expected 1")
                 elif not ok:
                     for g in gates.values():
                         if g["status"] != "passed":
@@ -139,6 +146,9 @@ def main() -> int:
             print(f"{app.name:22} {args.runs} runs, {responses} responses checked, {seconds:.0f} s")
             for (rule, where), count in sorted(detected.items(), key=lambda item: (item[0][0], item[0][1] or "")):
                 print(f"    {rule:16} {where or '(app-wide)':28} found {count}/{args.runs}")
+            for (rule, where), count in sorted(unexpected.items()):
+                print(f"    UNEXPECTED {rule} on {where}: {count}/{args.runs} runs")
+            print("\n".join(failures)) if failures else None
         else:
             print(f"{app.name:22} passed {passed}/{args.runs}  ({responses} responses checked, {seconds:.0f} s)",
                   flush=True)
