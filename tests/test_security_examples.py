@@ -58,3 +58,25 @@ def test_fixed_twins_pass_security_and_contract(pytester: pytest.Pytester, modul
     report = read_report(pytester)
     assert result.ret == 0, [(g["gate"], g["violations"]) for g in report["gates"]]
     assert gate(report, "security")["status"] == "passed"
+
+
+def test_large_realworld_app_has_no_finding(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """examples/realworld: 28 operations, JSON and HTML, cookie login, bearer back office, CORS, downloads;
+    written as production code, not for the detector. No rule and no probe may find anything in it
+    (benchmarks/security_false_positives.py runs it with 10 random seeds)."""
+    monkeypatch.setenv("STOREFRONT_ADMIN_TOKEN", TOKEN)
+    example_project(pytester, "realworld", "storefront_api", None, """
+        max_examples = 3
+        headers = { Authorization = "Bearer ${STOREFRONT_ADMIN_TOKEN}" }
+        [tool.backend-gates.security]
+        rate_limits = { "POST /auth/login" = 5 }
+    """)
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
+    report = read_report(pytester)
+    assert result.ret == 0, [(g["gate"], g["violations"]) for g in report["gates"]]
+    security = gate(report, "security")
+    assert security["status"] == "passed" and security["warnings"] == [], security
+    assert gate(report, "contract")["measured"]["operations"] == 28
+    # every probe ran: the 5 items passed and they sent requests (not cut short by their bound)
+    result.assert_outcomes(passed=28 + 1 + 5)
+    assert security["measured"]["probe_requests"] >= 40

@@ -91,6 +91,20 @@ def test_cookie_flags_for_session_cookies() -> None:
     assert rules(exchange(headers=(*SAFE_HEADERS, ("set-cookie", "theme=dark; Path=/")))) == []
 
 
+@pytest.mark.parametrize("cleared", [
+    # Starlette's delete_cookie (a logout), as found on examples/realworld's POST /auth/logout
+    'session=""; expires=Thu, 26 Nov 2026 14:47:12 GMT; Max-Age=0; Path=/; SameSite=lax',
+    "session=; Path=/",  # empty value
+    "session=abc; Max-Age=0; Path=/",
+    "sessionid=abc; expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/",  # Django's delete_cookie
+])
+def test_cookie_flags_not_required_on_a_cookie_being_deleted(cleared: str) -> None:
+    assert rules(exchange(headers=(*SAFE_HEADERS, ("set-cookie", cleared)))) == []
+    # a later expiry is a live cookie again
+    live = "session=abc; expires=Thu, 01 Jan 2099 00:00:00 GMT; Path=/"
+    assert rules(exchange(headers=(*SAFE_HEADERS, ("set-cookie", live)))) == ["cookie-flags"]
+
+
 def test_cors_wildcard_with_credentials_and_reflected_probe_origin() -> None:
     wildcard = (*SAFE_HEADERS, ("access-control-allow-origin", "*"), ("access-control-allow-credentials", "true"))
     assert rules(exchange(headers=wildcard)) == ["cors"]
@@ -130,8 +144,13 @@ def test_error_based_sql_injection() -> None:
                    headers=SAFE_HEADERS, body=error)
     assert sorted(rules(hit)) == ["leak-sql-error", "sqli-error"]
     in_body = Exchange(operation="POST /notes", method="POST", url="http://x/notes", status=500,
-                       headers=SAFE_HEADERS, body=b"{}", request_body=json.dumps({"title": "' OR '1'='1"}).encode())
-    assert rules(in_body) == ["sqli-error"]
+                       headers=SAFE_HEADERS, body=error, request_body=json.dumps({"title": "' OR '1'='1"}).encode())
+    assert sorted(rules(in_body)) == ["leak-sql-error", "sqli-error"]
+    # a bare 5xx after a quote proves nothing on its own (any bug gives one): the injection probe's
+    # quote-balanced twin decides those (security_probes.py)
+    bare = Exchange(operation="POST /notes", method="POST", url="http://x/notes", status=500,
+                    headers=SAFE_HEADERS, body=b"{}", request_body=json.dumps({"title": "' OR '1'='1"}).encode())
+    assert rules(bare) == []
     harmless = Exchange(operation="GET /notes", method="GET", url="http://x/notes?q=x%27", status=200,
                         headers=SAFE_HEADERS, body=b"[]")
     assert rules(harmless) == []

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 # The one API token of this demo; a real service would look tokens up. Tests set ORDERS_API_TOKEN.
 API_TOKEN = os.environ.get("ORDERS_API_TOKEN", "demo-token")
@@ -27,13 +27,18 @@ class Order(BaseModel):
     total_cents: int
 
 
+def _json_integer(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 class OrderUpdateStrict(BaseModel):
     """What a customer may change before the order is paid."""
 
     model_config = ConfigDict(extra="ignore")
 
     item: Annotated[str, Field(min_length=1, max_length=80)] | None = None
-    quantity: Annotated[int, Field(ge=1, le=1000)] | None = None
+    # strict: `true` or "3" is not a quantity (lax pydantic would take them as 1 and 3); 3.0 is (JSON Schema)
+    quantity: Annotated[int, Field(ge=1, le=1000, strict=True), BeforeValidator(_json_integer)] | None = None
 
 
 class Revenue(BaseModel):

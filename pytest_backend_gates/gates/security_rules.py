@@ -10,6 +10,8 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -163,6 +165,8 @@ def inspect(exchange: Exchange, settings: SecuritySettings) -> list[Finding]:
         if not SESSION_COOKIE.search(name):
             continue
         attributes = {part.strip().split("=", 1)[0].lower() for part in cookie.split(";")[1:]}
+        if _deletes_cookie(cookie):
+            continue  # a logout clearing the cookie: no value left to protect
         missing = [flag for flag in ("Secure", "HttpOnly", "SameSite") if flag.lower() not in attributes]
         if missing:
             findings.append(Finding("cookie-flags", where, f"cookie {name!r} is set without {', '.join(missing)}", name))
@@ -179,6 +183,28 @@ def inspect(exchange: Exchange, settings: SecuritySettings) -> list[Finding]:
         findings.append(Finding("cors", where, f"the request's Origin {origin!r} is reflected in "
                                 "Access-Control-Allow-Origin with credentials allowed", "reflected"))
     return findings
+
+
+def _deletes_cookie(set_cookie: str) -> bool:
+    """A Set-Cookie that removes the cookie: an empty value, `Max-Age` <= 0 or an `Expires` in the past
+    (Starlette's `delete_cookie`, Flask's `delete_cookie`, Django's `delete_cookie`)."""
+    pair, *parts = set_cookie.split(";")
+    if pair.partition("=")[2].strip() in ("", '""'):
+        return True
+    for part in parts:
+        name, _, value = part.strip().partition("=")
+        if name.lower() == "max-age" and re.fullmatch(r"\s*-?\d+\s*", value) and int(value) <= 0:
+            return True
+        if name.lower() == "expires":
+            try:
+                expires = parsedate_to_datetime(value.strip())
+            except (TypeError, ValueError, IndexError):
+                continue
+            if expires.tzinfo is None:
+                expires = expires.replace(tzinfo=timezone.utc)
+            if expires < datetime.now(timezone.utc):
+                return True
+    return False
 
 
 def _request_text(exchange: Exchange) -> str:

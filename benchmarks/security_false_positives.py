@@ -1,0 +1,168 @@
+"""False positives of the security gate: the fixed apps must pass run after run, with random seeds.
+
+For each fixed twin of examples/security and the large real-world-like app of
+examples/realworld, runs `pytest --backend-gates` (contract + security gates, all
+probes on, `max_examples = 20` as in tests/test_security_examples.py) N times in a
+temporary project, each with a random seed (no --backend-gates-seed), and prints
+per app "passed N/N" and every finding of a failed run with its seed (from the
+JSON report). `--buggy` runs the buggy twins instead and prints how often each
+seeded defect of examples/security/README.md was found.
+
+    .venv/bin/python benchmarks/security_false_positives.py [--runs 10] [--apps NAME ...] [--buggy]
+
+Measured 2026-11-26 (schemathesis 4.32.5, FastAPI 0.165, Flask 3.1.3; 2 cores shared with other
+jobs, load average ~10, so the seconds are not comparable):
+
+    fixed apps, --runs 10, max_examples 20, random seeds
+    users_fastapi_fixed    passed 10/10  (3664 responses checked, 396 s)
+    notes_flask_fixed      passed 10/10  (3716 responses checked, 69 s)
+    orders_fastapi_fixed   passed 10/10  (2602 responses checked, 79 s)
+    storefront_api         passed 10/10  (18536 responses checked, 523 s)
+    storefront_api, --runs 3 --max-examples 100: passed 3/3 (10698 responses checked)
+
+    --buggy, --runs 10: every seeded defect of examples/security/README.md found in 10/10 runs
+    (users_fastapi_buggy: 10 defects, 3889 responses; notes_flask_buggy: 6, 4145;
+    orders_fastapi_buggy: 2, 2642)
+
+The large app needed one rule fix and one probe fix before it passed (examples/realworld/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+TOKEN = "s3cr3t-orders-token"
+# See contract_throughput.py: assertion rewriting without bytecode caching is the environment's cost.
+ENV = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTHONDONTWRITEBYTECODE")}
+
+
+@dataclass(frozen=True)
+class App:
+    name: str
+    folder: str
+    module: str
+    contract: str = ""  # extra keys of [tool.backend-gates.contract]
+    security: str = ""  # keys of [tool.backend-gates.security]
+    env: tuple[tuple[str, str], ...] = ()
+
+
+ORDERS_AUTH = 'headers = { Authorization = "Bearer ${ORDERS_API_TOKEN}" }\n'
+FIXED = [
+    App("users_fastapi_fixed", "security", "users_fastapi_fixed", security='rate_limits = { "POST /login" = 5 }\n'),
+    App("notes_flask_fixed", "security", "notes_flask_fixed", contract='schema = "notes_flask_openapi.yaml"\n'),
+    App("orders_fastapi_fixed", "security", "orders_fastapi_fixed", contract=ORDERS_AUTH,
+        env=(("ORDERS_API_TOKEN", TOKEN),)),
+    App("storefront_api", "realworld", "storefront_api",
+        contract='headers = { Authorization = "Bearer ${STOREFRONT_ADMIN_TOKEN}" }\n',
+        security='rate_limits = { "POST /auth/login" = 5 }\n',
+        env=(("STOREFRONT_ADMIN_TOKEN", TOKEN),)),
+]
+BUGGY = [
+    App(a.name.replace("_fixed", "_buggy"), a.folder, a.module.replace("_fixed", "_buggy"), a.contract, a.security, a.env)
+    for a in FIXED if a.name.endswith("_fixed")
+]
+# The seeded defects, as in tests/test_security_examples.py: (rule, operation or None for app-wide).
+DEFECTS: dict[str, set[tuple[str, str | None]]] = {
+    "users_fastapi_buggy": {("leak-traceback", "POST /login"), ("sensitive-field", "GET /users/{user_id}"),
+                            ("cookie-flags", "POST /login"), ("server-banner", None), ("header-missing", None),
+                            ("xss-reflected", "GET /notes/search"), ("sqli-error", "GET /notes/search"),
+                            ("leak-sql-error", "GET /notes/search"), ("rate-limit", "POST /login"), ("cors", None)},
+    # the debugger page (N1) carries the traceback too
+    "notes_flask_buggy": {("leak-debug-page", "PATCH /users/{user_id}"), ("leak-traceback", "PATCH /users/{user_id}"),
+                          ("sensitive-field", "GET /notes"),
+                          ("header-missing", None), ("sqli-error", "GET /notes"), ("leak-sql-error", "GET /notes"),
+                          ("mass-assignment", "PATCH /users/{user_id}")},
+    "orders_fastapi_buggy": {("auth-ignored", "GET /reports/revenue"), ("mass-assignment", "PATCH /orders/{order_id}")},
+}
+
+
+def project(root: Path, app: App, max_examples: int) -> None:
+    for source in [*(EXAMPLES / app.folder).glob("*.py"), *(EXAMPLES / app.folder).glob("*.yaml")]:
+        shutil.copy(source, root / source.name)
+    (root / "pyproject.toml").write_text(
+        '[tool.pytest.ini_options]\npythonpath = ["."]\n[tool.backend-gates]\nreport = "gates.json"\n'
+        f'[tool.backend-gates.contract]\napp = "{app.module}:app"\nmax_examples = {max_examples}\n{app.contract}'
+        f"[tool.backend-gates.security]\n{app.security}")
+
+
+def run_once(root: Path, app: App) -> tuple[int, dict[str, Any], float]:
+    (root / "gates.json").unlink(missing_ok=True)
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--backend-gates", "-p", "no:cacheprovider", "-q"],
+                          cwd=root, env={**ENV, **dict(app.env)}, capture_output=True, text=True, timeout=1200)
+    seconds = time.monotonic() - started
+    if not (root / "gates.json").exists():
+        raise SystemExit(f"{app.name}: no report (exit {proc.returncode}):\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}")
+    return proc.returncode, json.loads((root / "gates.json").read_text()), seconds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--max-examples", type=int, default=20)
+    parser.add_argument("--buggy", action="store_true", help="detection rate of the seeded defects instead")
+    parser.add_argument("--apps", nargs="*", help="only these apps (names as printed)")
+    args = parser.parse_args()
+    apps = [a for a in (BUGGY if args.buggy else FIXED) if not args.apps or a.name in args.apps]
+    status = 0
+    print(f"security false positives: {'buggy twins, detection rate' if args.buggy else 'fixed apps'}, "
+          f"{args.runs} runs each, random seeds, max_examples {args.max_examples}", flush=True)
+    for app in apps:
+        passed, responses, seconds = 0, 0, 0.0
+        detected: Counter[tuple[str, str | None]] = Counter()
+        unexpected: Counter[tuple[str, str]] = Counter()  # findings of a rule no defect is seeded for
+        failures: list[str] = []
+        with tempfile.TemporaryDirectory(prefix="bg-security-fp-") as tmp:
+            root = Path(tmp)
+            project(root, app, args.max_examples)
+            for _ in range(args.runs):
+                code, report, took = run_once(root, app)
+                seconds += took
+                gates = {g["gate"]: g for g in report["gates"]}
+                seed = gates.get("contract", {}).get("measured", {}).get("seed")
+                responses += int(gates.get("security", {}).get("measured", {}).get("responses", 0))
+                ok = code == 0 and all(g["status"] == "passed" for g in gates.values())
+                passed += ok
+                if args.buggy:
+                    found = {(v["check"], v["where"]) for v in gates.get("security", {}).get("violations", [])}
+                    for rule, where in DEFECTS.get(app.name, set()):
+                        detected[(rule, where)] += any(r == rule and (where is None or w == where) for r, w in found)
+                    seeded = {rule for rule, _ in DEFECTS.get(app.name, set())}
+                    unexpected.update((r, w) for r, w in found if r not in seeded)
+                    if code != 1:
+                        failures.append(f"  seed {seed}: exit {code}, expected 1")
+                elif not ok:
+                    for g in gates.values():
+                        if g["status"] != "passed":
+                            failures.append(f"  seed {seed}: {g['gate']} {g['status']}: {g['summary']}")
+                            failures += [f"    {v['where']} [{v['check']}] {v['message']}" for v in g["violations"]]
+        if args.buggy:
+            print(f"{app.name:22} {args.runs} runs, {responses} responses checked, {seconds:.0f} s")
+            for (rule, where), count in sorted(detected.items(), key=lambda item: (item[0][0], item[0][1] or "")):
+                print(f"    {rule:16} {where or '(app-wide)':28} found {count}/{args.runs}")
+            for (rule, where), count in sorted(unexpected.items()):
+                print(f"    UNEXPECTED {rule} on {where}: {count}/{args.runs} runs")
+            print("\n".join(failures)) if failures else None
+        else:
+            print(f"{app.name:22} passed {passed}/{args.runs}  ({responses} responses checked, {seconds:.0f} s)",
+                  flush=True)
+            print("\n".join(failures), flush=True) if failures else None
+            status |= passed != args.runs
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
