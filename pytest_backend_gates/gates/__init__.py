@@ -80,6 +80,7 @@ BUILTIN_GATES: dict[str, str] = {
     "contract": "pytest_backend_gates.gates.contract:ContractGate",
     "security": "pytest_backend_gates.gates.security:SecurityGate",
     "coverage": "pytest_backend_gates.gates.coverage:CoverageGate",
+    "race": "pytest_backend_gates.gates.race:RaceGate",
 }
 
 # Gates fed by tests' markers and fixtures (gates/test_attributed.py): on with a
