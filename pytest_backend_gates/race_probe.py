@@ -15,6 +15,7 @@ import asyncio
 import functools
 import inspect
 import random
+import re
 import threading
 import time
 import traceback
@@ -456,6 +457,6 @@ def marker_arguments(marker: Any, settings: Any) -> tuple[int, int, Schedule]:
     try:
         threads, rounds, schedule = race_probe(*marker.args, **marker.kwargs)
     except TypeError as exc:
-        raise RaceUsageError(f"{source}: {str(exc).replace('race_probe() ', '')}; "
+        raise RaceUsageError(f"{source}: {re.sub(r'^.*race_probe[(][)] ', '', str(exc))}; "
                              "expected race_probe(threads=8, rounds=20)") from None
     return check_threads(threads, source), check_rounds(rounds, source), check_schedule(schedule, source)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from ..config import RaceSettings
-from ..race_probe import Probe, RaceUsageError, marker_arguments, race_for_item, replay_key, session_seed
+from ..race_probe import Probe, RaceError, RaceUsageError, marker_arguments, race_for_item, replay_key, session_seed
 from ..result import GateResult, Status, Violation
 from .test_attributed import TestAttributedGate, failure_text
 
@@ -96,7 +96,9 @@ class RaceGate(TestAttributedGate):
 
     def violation_for(self, item: pytest.Item, report: pytest.TestReport, call: pytest.CallInfo[None]) -> Violation:
         phase = "" if report.when == "call" else f" (in {report.when})"
-        return Violation(where=item.nodeid, check="race-test", message=f"test failed{phase}: {failure_text(report, 900)}",
+        text = failure_text(report, 900).replace(f"{RaceError.__module__}.RaceError: ", "")
+        text = "\n".join(line for line in text.splitlines() if not line.startswith("replay: "))
+        return Violation(where=item.nodeid, check="race-test", message=f"test failed{phase}: {text}",
                          reproduce=item.stash.get(replay_key, None))
 
     # -- xdist ---------------------------------------------------------------------------

@@ -209,12 +209,17 @@ class AutoProbe:
         from hypothesis import HealthCheck, Phase, given, settings
         from hypothesis import seed as hypothesis_seed
 
+        try:  # no constants harvested from the app's modules: plain schema-valid bodies are enough here
+            from schemathesis.generation.feedback import FeedbackSources
+            strategy = operation.as_strategy(feedback=FeedbackSources())
+        except ImportError:
+            strategy = operation.as_strategy()
         cases: list[Any] = []
 
         @settings(max_examples=CANDIDATES, database=None, phases=[Phase.explicit, Phase.generate], deadline=None,
                   suppress_health_check=list(HealthCheck))
         @hypothesis_seed(self.seed)
-        @given(operation.as_strategy())
+        @given(strategy)
         def collect(case: Any) -> None:
             cases.append(case)
 
