@@ -214,11 +214,23 @@ def test_async_functions_race_as_tasks(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*race: final value is *, expected 0 + the sum of 20 effects = 20*"])
 
 
-@pytest.mark.skipif(not PG_DSN, reason="no PostgreSQL server: set BACKEND_GATES_PG_DSN (`.ci/run` starts one on "
-                    "127.0.0.1 and sets it)")
+@pytest.fixture
+def pg_dsn() -> str:
+    """A reachable PostgreSQL server, or the test is skipped saying why."""
+    dsn = PG_DSN or "postgresql://postgres@127.0.0.1:5432/postgres"
+    psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed (pip install -e .[dev])")
+    try:
+        psycopg.connect(dsn, connect_timeout=3).close()
+    except Exception as exc:
+        pytest.skip(f"no PostgreSQL server reachable at {'BACKEND_GATES_PG_DSN' if PG_DSN else dsn} "
+                    f"({type(exc).__name__}); `.ci/run` starts one on 127.0.0.1 and sets BACKEND_GATES_PG_DSN")
+    return dsn
+
+
 @pytest.mark.parametrize("variant, outcome", [("buggy", "failed"), ("fixed", "passed")])
 def test_postgres_lost_update_and_select_for_update(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
-                                                    variant: str, outcome: str) -> None:
+                                                    pg_dsn: str, variant: str, outcome: str) -> None:
+    monkeypatch.setenv("BACKEND_GATES_PG_DSN", pg_dsn)
     race_project(pytester)
     pytester.makepyfile(test_pg=f"""
         import os

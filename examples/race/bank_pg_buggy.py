@@ -8,6 +8,7 @@ withdrawal vanishes. `dsn` comes from the BACKEND_GATES_PG_DSN environment varia
 from __future__ import annotations
 
 import threading
+import uuid
 from typing import Any
 
 import psycopg
@@ -23,10 +24,11 @@ class Bank:
         self._local = threading.local()
         self._connections: list[Any] = []
         self._lock = threading.Lock()
+        # A table of its own, so that parallel test runs on one server do not meet.
+        self.table = f"accounts_{uuid.uuid4().hex[:12]}"
         with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute("DROP TABLE IF EXISTS accounts")
-            conn.execute("CREATE TABLE accounts (id int PRIMARY KEY, balance bigint NOT NULL)")
-            conn.execute("INSERT INTO accounts VALUES (1, %s)", (balance,))
+            conn.execute(f"CREATE TABLE {self.table} (id int PRIMARY KEY, balance bigint NOT NULL)")
+            conn.execute(f"INSERT INTO {self.table} VALUES (1, %s)", (balance,))
 
     def connection(self) -> Any:
         """One connection per thread, as a web server's worker would hold."""
@@ -40,18 +42,20 @@ class Bank:
     def withdraw(self, amount: int) -> int:
         conn = self.connection()
         with conn.transaction():
-            (balance,) = conn.execute(self.READ, (1,)).fetchone()
+            (balance,) = conn.execute(self.READ.format(table=self.table), (1,)).fetchone()
             if amount > balance:
                 raise InsufficientFunds(f"balance {balance} < {amount}")
-            conn.execute("UPDATE accounts SET balance = %s WHERE id = %s", (balance - amount, 1))
+            conn.execute(f"UPDATE {self.table} SET balance = %s WHERE id = %s", (balance - amount, 1))
         return amount
 
-    READ = "SELECT balance FROM accounts WHERE id = %s"
+    READ = "SELECT balance FROM {table} WHERE id = %s"
 
     def balance(self) -> int:
         with psycopg.connect(self.dsn) as conn:
-            return int(conn.execute("SELECT balance FROM accounts WHERE id = 1").fetchone()[0])
+            return int(conn.execute(f"SELECT balance FROM {self.table} WHERE id = 1").fetchone()[0])
 
     def close(self) -> None:
         for conn in self._connections:
             conn.close()
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            conn.execute(f"DROP TABLE IF EXISTS {self.table}")

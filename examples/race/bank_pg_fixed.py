@@ -10,4 +10,4 @@ __all__ = ["Bank", "InsufficientFunds"]
 
 
 class Bank(_Bank):
-    READ = "SELECT balance FROM accounts WHERE id = %s FOR UPDATE"
+    READ = "SELECT balance FROM {table} WHERE id = %s FOR UPDATE"
