@@ -57,12 +57,18 @@ class OwnCode:
             if not self.root.startswith(str(Path(prefix).resolve()) + os.sep):  # a venv inside the project
                 excluded.add(str(Path(prefix).resolve()) + os.sep)
         self.excluded = tuple(excluded)
-        self._cache: dict[CodeType, bool] = {}
+        self.verdicts: dict[CodeType, bool] = {}
+        self._by_file: dict[str, bool] = {}
 
     def __contains__(self, code: CodeType) -> bool:
-        own = self._cache.get(code)
+        own = self.verdicts.get(code)
+        return self.judge(code) if own is None else own
+
+    def judge(self, code: CodeType) -> bool:
+        own = self._by_file.get(code.co_filename)
         if own is None:
-            own = self._cache[code] = self._judge(code.co_filename)
+            own = self._by_file[code.co_filename] = self._judge(code.co_filename)
+        self.verdicts[code] = own
         return own
 
     def _judge(self, filename: str) -> bool:
@@ -134,12 +140,6 @@ class Perturbation:
         sys.settrace(self._tracer(rng, previous))
         return lambda: sys.settrace(previous)
 
-    def stagger(self, round_index: int, thread_index: int) -> None:
-        """A seeded number of hand-offs right after the barrier, so threads do not start in lockstep."""
-        rng = random.Random(f"{self.seed}:{round_index}:{thread_index}:start")
-        for _ in range(rng.randrange(4)):
-            time.sleep(0)
-
     def _thread_started(self, frame: FrameType, event: str, arg: Any) -> Any:
         # First trace event of a thread started while the hook was set (threading.settrace).
         sys.settrace(None)
@@ -176,13 +176,21 @@ class Perturbation:
                 return hook
             return hook
 
+        verdicts = own.verdicts
+        judge = own.judge
+
         def global_hook(frame: FrameType, event: str, arg: Any) -> Any:
+            # Called for every function call of the thread: kept as cheap as possible.
             local = previous(frame, event, arg) if previous is not None else None
             if not perturbation.active:
                 if sys.gettrace() is global_hook:  # the probe is over: leave this thread alone
                     sys.settrace(previous)
                 return local
-            if frame.f_code not in own:
+            code = frame.f_code
+            mine = verdicts.get(code)
+            if mine is None:
+                mine = judge(code)
+            if not mine:
                 return local
             return line_hook if local is None else chained_line_hook(local)
 

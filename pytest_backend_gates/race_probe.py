@@ -178,6 +178,15 @@ class Race:
         schedulers = [ControlledScheduler(probe.seed, self.own, threads, r) for r in range(rounds)] \
             if probe.schedule == "controlled" else []
         stuck: list[str] = []
+        running = [0] * rounds  # threads past the barrier, per round
+
+        def all_running(r: int) -> None:
+            # Threads leave a barrier one by one as the OS wakes them; an amplified probe
+            # waits (giving the GIL away) until every thread of the round is awake.
+            with lock:
+                running[r] += 1
+            while running[r] < threads and time.monotonic() < deadline:
+                time.sleep(0)
 
         def worker(index: int) -> None:
             for r in range(rounds):
@@ -185,11 +194,12 @@ class Race:
                     barrier.wait()
                 except threading.BrokenBarrierError:
                     return
+                if perturbation is not None:
+                    all_running(r)
                 try:
                     if perturbation is not None:
                         restore = perturbation.install(r, index)
                         try:
-                            perturbation.stagger(r, index)
                             results[r][index] = call()
                         finally:
                             restore()
