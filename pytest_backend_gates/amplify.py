@@ -96,7 +96,7 @@ class InterpreterSettings:
 
     def __exit__(self, *exc: object) -> None:
         sys.setswitchinterval(self.switch_interval)
-        threading.settrace(self.thread_trace)  # type: ignore[arg-type]
+        threading.settrace(self.thread_trace)
         if sys.gettrace() is not self.trace:
             sys.settrace(self.trace)
 
@@ -126,7 +126,7 @@ class Perturbation:
         self.active = True
         self._previous_thread_hook = threading.gettrace()
         sys.setswitchinterval(SWITCH_INTERVAL)
-        threading.settrace(self._thread_started)  # type: ignore[arg-type]
+        threading.settrace(self._thread_started)
 
     def stop(self) -> None:
         self.active = False
@@ -135,7 +135,7 @@ class Perturbation:
     # -- installing in a thread --------------------------------------------------
     def install(self, round_index: int, thread_index: int) -> Callable[[], None]:
         """Trace this thread; returns the function that puts the previous tracer back."""
-        previous = sys.gettrace()
+        previous: Any = sys.gettrace()
         rng = random.Random(f"{self.seed}:{round_index}:{thread_index}")
         sys.settrace(self._tracer(rng, previous))
         return lambda: sys.settrace(previous)
@@ -151,7 +151,8 @@ class Perturbation:
         with self._lock:
             self._spawned += 1
             spawned = self._spawned
-        tracer = self._tracer(random.Random(f"{self.seed}:spawned:{spawned}"), sys.gettrace())
+        current: Any = sys.gettrace()
+        tracer = self._tracer(random.Random(f"{self.seed}:spawned:{spawned}"), current)
         sys.settrace(tracer)
         return tracer(frame, event, arg) if local is None else local
 
@@ -237,7 +238,7 @@ class ControlledScheduler:
                 self._current = self._pick(None)
                 self._cond.notify_all()
             self._wait_turn(index)
-        previous = sys.gettrace()
+        previous: Any = sys.gettrace()
         sys.settrace(self._global_hook(index, previous))
 
         def leave() -> None:

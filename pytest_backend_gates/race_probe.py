@@ -456,7 +456,8 @@ def race_for_item(item: pytest.Item, settings: Any, on_probe: Callable[[Probe], 
 
 def marker_arguments(marker: Any, settings: Any) -> tuple[int, int, Schedule]:
     """Validates @pytest.mark.race_probe(threads=8, rounds=20) with its real signature."""
-    defaults = (getattr(settings, "threads", 8), getattr(settings, "rounds", 20), getattr(settings, "schedule", "stagger"))
+    default_schedule: Schedule = getattr(settings, "schedule", "stagger")
+    defaults = (getattr(settings, "threads", 8), getattr(settings, "rounds", 20), default_schedule)
 
     def race_probe(threads: int = defaults[0], rounds: int = defaults[1],
                    schedule: Schedule = defaults[2]) -> tuple[int, int, Schedule]:

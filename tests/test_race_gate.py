@@ -102,6 +102,74 @@ def test_http_races_through_the_api_fixture(pytester: pytest.Pytester, monkeypat
     result.assert_outcomes(passed=1)
 
 
+IN_FLIGHT_APPS = {
+    "asgi": """
+import asyncio, threading
+from fastapi import FastAPI
+app = FastAPI()
+state = {"now": 0, "max": 0}
+
+@app.get("/slow")
+async def slow():
+    state["now"] += 1
+    state["max"] = max(state["max"], state["now"])
+    await asyncio.sleep(0.05)
+    state["now"] -= 1
+    return state
+
+@app.get("/slow-sync")
+def slow_sync():
+    return slow_body()
+
+lock = threading.Lock()
+sync_state = {"now": 0, "max": 0}
+def slow_body():
+    import time
+    with lock:
+        sync_state["now"] += 1
+        sync_state["max"] = max(sync_state["max"], sync_state["now"])
+    time.sleep(0.05)
+    with lock:
+        sync_state["now"] -= 1
+    return sync_state
+""",
+    "wsgi": """
+import threading, time
+from flask import Flask
+app = Flask(__name__)
+lock = threading.Lock()
+state = {"now": 0, "max": 0}
+
+@app.get("/slow")
+def slow():
+    with lock:
+        state["now"] += 1
+        state["max"] = max(state["max"], state["now"])
+    time.sleep(0.05)
+    with lock:
+        state["now"] -= 1
+    return dict(state)
+""",
+}
+
+
+@pytest.mark.parametrize("kind", ["asgi", "wsgi"])
+def test_api_fixture_requests_reach_the_app_concurrently(pytester: pytest.Pytester, kind: str) -> None:
+    pytester.makepyfile(inflight=IN_FLIGHT_APPS[kind])
+    pytester.makepyprojecttoml('[tool.pytest.ini_options]\npythonpath = ["."]\n'
+                               '[tool.backend-gates.contract]\napp = "inflight:app"\n')
+    paths = ["/slow", "/slow-sync"] if kind == "asgi" else ["/slow"]
+    pytester.makepyfile(test_inflight=f"""
+        import pytest
+
+        @pytest.mark.parametrize("path", {paths!r})
+        def test_overlap(api, race, path):
+            race.run(api.get, path, threads=6, rounds=2)
+            assert api.get(path).json()["max"] > 1  # more than one request in the app at once
+    """)
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=len(paths))
+
+
 def test_automatic_probe_finds_duplicate_ids(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     race_project(pytester, """
         [tool.backend-gates.contract]
