@@ -101,6 +101,10 @@ class InterpreterSettings:
             sys.settrace(self.trace)
 
 
+class ProbeThread(threading.Thread):
+    """A thread of a probe itself (as opposed to threads the probed code starts)."""
+
+
 class Perturbation:
     """Seeded GIL hand-offs at the project's lines, installed in the threads of one probe.
 
@@ -146,8 +150,8 @@ class Perturbation:
         local = None
         if self._previous_thread_hook is not None:  # e.g. coverage.py starting in the new thread
             local = self._previous_thread_hook(frame, event, arg)
-        if not self.active:
-            return local
+        if not self.active or isinstance(threading.current_thread(), ProbeThread):
+            return local  # the probe's own threads install their hook per round (install)
         with self._lock:
             self._spawned += 1
             spawned = self._spawned

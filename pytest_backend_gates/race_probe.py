@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import pytest
 
-from .amplify import ControlledScheduler, InterpreterSettings, OwnCode, Perturbation
+from .amplify import ControlledScheduler, InterpreterSettings, OwnCode, Perturbation, ProbeThread
 
 Schedule = Literal["stagger", "controlled", "none"]
 SCHEDULES: tuple[str, ...] = ("stagger", "controlled", "none")
@@ -218,7 +218,7 @@ class Race:
         with InterpreterSettings():
             if perturbation is not None:
                 perturbation.start()
-            workers = [threading.Thread(target=worker, args=(i,), name=f"race-{i + 1}", daemon=True)
+            workers = [ProbeThread(target=worker, args=(i,), name=f"race-{i + 1}", daemon=True)
                        for i in range(threads)]
             try:
                 for thread in workers:

@@ -257,6 +257,38 @@ def test_passive_run_leaves_the_marker_alone(pytester: pytest.Pytester) -> None:
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
 
 
+def test_coverage_of_code_run_in_probe_threads_is_kept(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml("""
+        [tool.backend-gates]
+        report = "gates.json"
+        [tool.backend-gates.coverage]
+        source = ["app"]
+        total = 100
+    """)
+    pkg = pytester.mkpydir("app")
+    (pkg / "counter.py").write_text(textwrap.dedent("""
+        import threading
+
+        LOCK = threading.Lock()
+        VALUE = [0]
+
+
+        def bump():
+            with LOCK:
+                VALUE[0] += 1
+            return VALUE[0]
+    """))
+    pytester.makepyfile(test_bump="""
+        from app import counter
+
+        def test_bump(race):
+            race.assert_distinct(race.run(counter.bump, threads=4, rounds=3))
+    """)
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
+    assert result.ret == 0, result.stdout.str()
+    assert gate(read_report(pytester), "coverage")["status"] == "passed"  # bump() ran only in probe threads
+
+
 def test_async_functions_race_as_tasks(pytester: pytest.Pytester) -> None:
     pytester.makepyprojecttoml("[tool.backend-gates]\n")
     pytester.makepyfile("""
