@@ -194,10 +194,79 @@ def test_automatic_probe_finds_duplicate_ids(pytester: pytest.Pytester, monkeypa
     assert race["status"] == "passed", race
 
 
+SIGNUP_API = """
+import sqlite3, threading
+from flask import Flask, jsonify, request
+
+app = Flask(__name__)
+db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)")
+write = threading.Lock()
+
+@app.post("/users")
+def sign_up():
+    name = request.get_json()["name"]
+    if db.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
+        return jsonify(detail="name taken"), 409
+    with write:
+        cursor = db.execute("INSERT INTO users (name) VALUES (?)", (name,))  # IntegrityError -> 500
+    return jsonify(id=cursor.lastrowid, name=name), 201
+
+@app.get("/users/<int:user_id>")
+def get_user(user_id):
+    row = db.execute("SELECT id, name FROM users WHERE id = ?", (user_id,)).fetchone()
+    return (jsonify(id=row[0], name=row[1]), 200) if row else (jsonify(detail="no such user"), 404)
+"""
+SIGNUP_SCHEMA = """
+openapi: 3.0.3
+info: {title: Users, version: "1"}
+paths:
+  /users:
+    post:
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [name]
+              properties: {name: {type: string, pattern: "^[a-z]{3,8}$"}}
+      responses: {"201": {description: created}, "409": {description: taken}}
+  /users/{user_id}:
+    get:
+      parameters: [{name: user_id, in: path, required: true, schema: {type: integer}}]
+      responses: {"200": {description: the user}, "404": {description: no such user}}
+"""
+
+
+def test_automatic_probe_reports_5xx_under_concurrency(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(signup_api=SIGNUP_API)
+    (pytester.path / "users.yaml").write_text(SIGNUP_SCHEMA)
+    pytester.makepyprojecttoml(textwrap.dedent("""
+        [tool.pytest.ini_options]
+        pythonpath = ["."]
+        [tool.backend-gates]
+        report = "gates.json"
+        [tool.backend-gates.contract]
+        app = "signup_api:app"
+        schema = "users.yaml"
+        [tool.backend-gates.race]
+        auto = true
+        rounds = 3
+    """))
+    result = pytester.runpytest("--backend-gates=race", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    race = gate(read_report(pytester), "race")
+    error = next(v for v in race["violations"] if v["check"] == "race-server-error")
+    assert error["where"] == "POST /users"
+    assert "identical requests sent 8 at a time answered 5xx" in error["message"]
+    assert "IntegrityError" in error["message"] or " 500 " in error["message"]
+
+
 def test_auto_without_a_contract_table_is_a_clear_error(pytester: pytest.Pytester) -> None:
     pytester.makepyprojecttoml('[tool.backend-gates.race]\nauto = true\n')
     pytester.makepyfile("def test_ok(): pass")
-    result = pytester.runpytest_subprocess("--backend-gates")
+    result = pytester.runpytest("--backend-gates")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*[[]tool.backend-gates.race[]] auto: true needs the contract gate's target*"])
     assert "Traceback" not in result.stderr.str()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -149,31 +150,40 @@ class AutoProbe:
     def _probe(self, label: str, outcome: dict[str, Any]) -> None:
         operation = next(op for op in self._operations() if op.label == label)
         client = self.client()
-        case, first = self._accepted_case(operation, client, outcome)
-        if case is None:
+        storm, first = self._requests(operation, client, outcome)
+        if not storm:
             return
-        request = _request_of(case)
-        replay = self._curl(request)
-        race = Race(rootdir=self.config.rootpath, seed=self.seed, threads=self.settings.threads,
-                    rounds=self.settings.rounds, schedule=self.settings.schedule)
+        threads, rounds = self.settings.threads, self.settings.rounds
+        race = Race(rootdir=self.config.rootpath, seed=self.seed, threads=threads, rounds=rounds,
+                    schedule=self.settings.schedule)
+        # Round r sends storm[r] from every thread at once: a body the API accepts, not sent
+        # before (a create that was already made would only meet "already exists").
+        per_thread = threading.local()
+
+        def request_of_round(r: int) -> dict[str, Any]:
+            return storm[r % len(storm)]
 
         def send() -> tuple[int, Any, str | None, str]:
-            response = client.request(**request)
+            r = getattr(per_thread, "round", 0)
+            per_thread.round = r + 1
+            response = client.request(**request_of_round(r))
             return response.status_code, _json(response), response.headers.get("location"), response.text[:300]
 
         try:
             results: list[Any] = race.run(send)
         except RaceError:
-            results = [None] * (race.probes[-1].threads * race.probes[-1].rounds)
+            results = [None] * (threads * rounds)
             for failure in race.probes[-1].failures:  # the in-process app raised: what a server answers with 500
                 if failure.round:
-                    results[(failure.round - 1) * race.probes[-1].threads + failure.thread - 1] = \
+                    results[(failure.round - 1) * threads + failure.thread - 1] = \
                         (500, None, None, f"the app raised {failure.text}")
-        outcome["requests"] = len(results) + 1
-        threads = race.probes[-1].threads
+        outcome["requests"] += len(results)
 
         def where(index: int) -> str:
             return f"round {index // threads + 1}, thread {index % threads + 1}"
+
+        def replay(index: int) -> str:
+            return self._curl(request_of_round(index // threads))
 
         errors = [(i, r) for i, r in enumerate(results) if r is None or r[0] >= 500]
         if errors:
@@ -181,8 +191,8 @@ class AutoProbe:
             outcome["violations"].append(_violation(
                 label, "race-server-error",
                 f"{len(errors)} of {len(results)} identical requests sent {threads} at a time answered 5xx "
-                f"(first: {where(index)}: {status} {' '.join(text.split())[:200]}); the same request answered "
-                f"{first} when sent alone", replay))
+                f"(first: {where(index)}: {status} {' '.join(text.split())[:200]}); a request like it answered "
+                f"{first} when sent alone", replay(index)))
         created = [(i, r) for i, r in enumerate(results) if r is not None and 200 <= r[0] < 300]
         item_path = self._item_operation(operation)
         ids: dict[str, list[int]] = {}
@@ -201,11 +211,12 @@ class AutoProbe:
                 outcome["violations"].append(_violation(
                     label, "race-duplicate-id",
                     f"{sum(len(v) - 1 for v in duplicated.values())} of {len(created)} concurrent creates answered 2xx "
-                    f"with an id another create also got: {shown}", replay))
-        self._read_back(label, request, ids, item_path, outcome, replay)
+                    f"with an id another create also got: {shown}", replay(next(iter(duplicated.values()))[0])))
+        self._read_back(label, {k: request_of_round(v[0] // threads) for k, v in ids.items()}, item_path, outcome,
+                        {k: replay(v[0]) for k, v in ids.items()})
 
-    def _accepted_case(self, operation: Any, client: Any, outcome: dict[str, Any]) -> tuple[Any, int]:
-        """A generated case the API answers 2xx to when sent alone."""
+    def _requests(self, operation: Any, client: Any, outcome: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+        """Requests for the rounds: generated ones, after the first the API answered 2xx when sent alone."""
         from hypothesis import HealthCheck, Phase, given, settings
         from hypothesis import seed as hypothesis_seed
 
@@ -214,31 +225,34 @@ class AutoProbe:
             strategy = operation.as_strategy(feedback=FeedbackSources())
         except ImportError:
             strategy = operation.as_strategy()
-        cases: list[Any] = []
+        requests: dict[str, dict[str, Any]] = {}
 
-        @settings(max_examples=CANDIDATES, database=None, phases=[Phase.explicit, Phase.generate], deadline=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(max_examples=CANDIDATES + self.settings.rounds, database=None,
+                  phases=[Phase.explicit, Phase.generate], deadline=None, suppress_health_check=list(HealthCheck))
         @hypothesis_seed(self.seed)
         @given(strategy)
         def collect(case: Any) -> None:
-            cases.append(case)
+            request = _request_of(case)
+            requests.setdefault(json.dumps(request, sort_keys=True, default=str), request)
 
         collect()
+        candidates = list(requests.values())
         statuses: list[int] = []
-        for case in cases:
-            response = client.request(**_request_of(case))
+        for index, request in enumerate(candidates[:CANDIDATES]):
+            response = client.request(**request)
             outcome["requests"] += 1
             if 200 <= response.status_code < 300:
-                return case, response.status_code
+                fresh = candidates[index + 1:][: self.settings.rounds]
+                return fresh or [request], response.status_code
             statuses.append(response.status_code)
             if response.status_code >= 500:
                 outcome["warnings"].append(f"{operation.label}: a generated request answered "
                                            f"{response.status_code} even when sent alone (the contract gate reports it)")
         got = ", ".join(f"{s} x{statuses.count(s)}" for s in sorted(set(statuses))) or "no request"
-        outcome["skipped"] = (f"none of {len(cases)} generated requests was answered 2xx when sent alone ({got}): "
+        outcome["skipped"] = (f"none of {len(statuses)} generated requests was answered 2xx when sent alone ({got}): "
                               "nothing to race")
         outcome["warnings"].append(f"{operation.label}: {outcome['skipped']}")
-        return None, 0
+        return [], 0
 
     def _item_operation(self, operation: Any) -> str | None:
         """The GET path of the created item: '/items/{item_id}' for POST /items; the same path for PUT."""
@@ -251,12 +265,13 @@ class AutoProbe:
                 return str(path)
         return None
 
-    def _read_back(self, label: str, request: dict[str, Any], ids: dict[str, list[int]], item_path: str | None,
-                   outcome: dict[str, Any], replay: str) -> None:
+    def _read_back(self, label: str, sent_by_id: dict[str, dict[str, Any]], item_path: str | None,
+                   outcome: dict[str, Any], replays: dict[str, str]) -> None:
         client = self.client()
-        sent = request.get("json") if isinstance(request.get("json"), dict) else None
         checked = 0
-        for identifier in list(ids)[:READ_BACK_LIMIT]:
+        for identifier in list(sent_by_id)[:READ_BACK_LIMIT]:
+            request = sent_by_id[identifier]
+            sent = request.get("json") if isinstance(request.get("json"), dict) else None
             if identifier.startswith("/") or identifier.startswith("http"):
                 url = identifier
             elif item_path is not None:
@@ -269,7 +284,7 @@ class AutoProbe:
             if not 200 <= response.status_code < 300:
                 outcome["violations"].append(_violation(
                     label, "race-read-back", f"GET {url} answered {response.status_code} after a concurrent create "
-                    f"answered 2xx with this resource: the created resource was lost", replay))
+                    f"answered 2xx with this resource: the created resource was lost", replays[identifier]))
                 continue
             body = _json(response)
             if sent and isinstance(body, dict):
@@ -279,8 +294,8 @@ class AutoProbe:
                     key, (was, now) = next(iter(wrong.items()))
                     outcome["violations"].append(_violation(
                         label, "race-read-back", f"GET {url} reads back {key}={now!r}, but the create sent {key}={was!r}: "
-                        "another request's data landed on this resource", replay))
-        if ids and not checked:
+                        "another request's data landed on this resource", replays[identifier]))
+        if sent_by_id and not checked:
             outcome["warnings"].append(f"{label}: no GET operation for the created items (and no Location): "
                                        "read-back not checked")
 
