@@ -429,10 +429,17 @@ replay_key = pytest.StashKey[str]()  # on the item: how to replay its probes
 
 
 def session_seed(config: pytest.Config) -> int:
-    """--backend-gates-race-seed, else one random seed per process, printed on failure."""
+    """--backend-gates-race-seed, else the xdist controller's seed, else a random one; printed on failure."""
     if session_seed_key not in config.stash:
         option = config.getoption("backend_gates_race_seed", None)
-        config.stash[session_seed_key] = int(option) if option is not None else random.SystemRandom().randrange(2**31)
+        workerinput = getattr(config, "workerinput", None) or {}
+        if option is not None:
+            seed = int(option)
+        elif "backend_gates_race_seed" in workerinput:
+            seed = int(workerinput["backend_gates_race_seed"])
+        else:
+            seed = random.SystemRandom().randrange(2**31)
+        config.stash[session_seed_key] = seed
     return config.stash[session_seed_key]
 
 

@@ -79,6 +79,9 @@ def test_under_xdist_results_are_merged(pytester: pytest.Pytester, monkeypatch: 
     race = gate(report, "race")
     assert len(race["violations"]) == 4 and race["measured"]["probes"] == 4
     assert report["xdist_workers"] == 2
+    # the workers probe with the controller's seed, the one in the header
+    header = next(line for line in result.outlines if line.startswith("backend-gates race: seed "))
+    assert race["measured"]["seeds"] == [int(header.split()[3])]
 
 
 def test_http_races_through_the_api_fixture(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -345,7 +348,7 @@ def test_coverage_of_code_run_in_probe_threads_is_kept(pytester: pytest.Pytester
         def bump():
             with LOCK:
                 VALUE[0] += 1
-            return VALUE[0]
+                return VALUE[0]
     """))
     pytester.makepyfile(test_bump="""
         from app import counter

@@ -43,6 +43,11 @@ class RaceGate(TestAttributedGate):
                 f"target: add a [tool.backend-gates.contract] table with app or base_url to {path}, "
                 "or set auto = false")
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        # Every xdist worker probes with the controller's seed (the one in the header).
+        node.workerinput["backend_gates_race_seed"] = session_seed(node.config)
+
     def pytest_report_header(self, config: pytest.Config) -> str:
         seed = session_seed(config)
         return f"backend-gates race: seed {seed} (replay with --backend-gates-race-seed={seed})"
