@@ -12,6 +12,7 @@ together, with seeded extra hand-offs at their await points.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import inspect
 import random
@@ -34,6 +35,11 @@ SCHEDULES: tuple[str, ...] = ("stagger", "controlled", "none")
 MAX_THREADS = 256
 DEFAULT_TIMEOUT = 120.0  # seconds for one probe: a deadlock ends the test instead of hanging the run
 SHOWN_FAILURES = 8
+
+
+# (round, thread), 1-based, of the probe call running in this thread or task.
+_current_call: contextvars.ContextVar[tuple[int, int]] = contextvars.ContextVar("backend_gates_race_call",
+                                                                                 default=(0, 0))
 
 
 class RaceError(AssertionError):
@@ -131,6 +137,20 @@ class Race:
         self.probes: list[Probe] = []
         self._on_probe = on_probe
 
+    @property
+    def round(self) -> int:
+        """The round (1-based) of the probe call running in the calling thread or task; 0 outside.
+
+        Lets a function vary by round, e.g. a new username per round that every thread
+        of the round tries to take at once: `race.run(lambda: users.register(f"ann{race.round}"))`.
+        """
+        return _current_call.get()[0]
+
+    @property
+    def thread(self) -> int:
+        """The thread (1-based) of the probe call running in the calling thread or task; 0 outside."""
+        return _current_call.get()[1]
+
     # -- the probe ------------------------------------------------------------------
     def run(self, fn: Callable[..., Any], *args: Any, threads: int | None = None, rounds: int | None = None,
             **kwargs: Any) -> RaceResults:
@@ -196,6 +216,7 @@ class Race:
                     return
                 if perturbation is not None:
                     all_running(r)
+                _current_call.set((r + 1, index + 1))
                 try:
                     if perturbation is not None:
                         restore = perturbation.install(r, index)
@@ -255,6 +276,7 @@ class Race:
 
             async def task(index: int) -> None:
                 await go.wait()
+                _current_call.set((r + 1, index + 1))
                 try:
                     coroutine = call()
                     rng = _rng(probe.seed, r, index)

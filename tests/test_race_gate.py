@@ -51,7 +51,7 @@ def test_each_seeded_race_is_found(pytester: pytest.Pytester, monkeypatch: pytes
                             "test_a_username_is_registered_once", "test_overdraft_is_refused"}
     assert "updates were lost or applied twice" in by_test["test_withdrawals_are_not_lost"]["message"]
     assert "duplicate ticket ids" in by_test["test_ticket_ids_are_unique"]["message"]
-    assert "sign-ups for 'ann' succeeded" in by_test["test_a_username_is_registered_once"]["message"]
+    assert "sign-ups for 'ann" in by_test["test_a_username_is_registered_once"]["message"]
     marker = by_test["test_overdraft_is_refused"]["message"]
     assert "calls of test_overdraft_is_refused raised" in marker and "round " in marker and "thread " in marker
     for violation in race["violations"]:
@@ -449,8 +449,9 @@ def test_interpreter_settings_are_restored_even_on_failure(tmp_path: object) -> 
 @pytest.mark.parametrize("schedule", ["stagger", "controlled"])
 def test_results_come_back_in_thread_order_and_races_are_found(schedule: str) -> None:
     race = Race(rootdir=os.path.dirname(__file__), seed=7, schedule=schedule)  # type: ignore[arg-type]
-    results = race.run(lambda: threading.current_thread().name, threads=4, rounds=3)
-    assert results.by_round == [["race-1", "race-2", "race-3", "race-4"]] * 3
+    results = race.run(lambda: (threading.current_thread().name, race.round, race.thread), threads=4, rounds=3)
+    assert results.by_round == [[(f"race-{t}", r, t) for t in range(1, 5)] for r in range(1, 4)]
+    assert (race.round, race.thread) == (0, 0)
     account = Account()
     race.run(account.withdraw, threads=8, rounds=20)
     with pytest.raises(RaceError, match="updates were lost"):

@@ -28,9 +28,12 @@ def test_ticket_ids_are_unique(race):
 
 def test_a_username_is_registered_once(race):
     users = signup.Users()
-    outcomes = race.run(users.try_register, "ann")
-    assert outcomes.count("ann") == 1, f"{outcomes.count('ann')} sign-ups for 'ann' succeeded"
-    assert users.count("ann") == 1
+    # Each round, every thread tries to take the same new name ("ann1", "ann2", ...).
+    outcomes = race.run(lambda: users.try_register(f"ann{race.round}"))
+    for round_number, round_outcomes in enumerate(outcomes.by_round, 1):
+        name = f"ann{round_number}"
+        assert round_outcomes.count(name) == 1, f"{round_outcomes.count(name)} sign-ups for {name!r} succeeded"
+        assert users.count(name) == 1
 
 
 @pytest.mark.race_probe(threads=8, rounds=10)
