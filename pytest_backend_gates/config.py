@@ -48,6 +48,7 @@ SECURITY_RULES: tuple[str, ...] = (
 )
 Severity = Literal["fail", "warn", "ignore"]
 SEVERITIES: tuple[str, ...] = ("fail", "warn", "ignore")
+RACE_SCHEDULES: tuple[str, ...] = ("stagger", "controlled", "none")
 DEFAULT_REQUIRED_HEADERS: tuple[str, ...] = ("X-Content-Type-Options",)
 # Not "token": a login answering with its token is the point of a login. Add it where
 # tokens must never come back (SPEC's example does).
@@ -133,6 +134,7 @@ class RaceSettings:
     threads: int = 8
     rounds: int = 20
     auto: bool = False
+    schedule: str = "stagger"  # extension: "stagger" (seeded GIL hand-offs), "controlled" or "none"
 
 
 @dataclass(frozen=True)
@@ -499,10 +501,12 @@ def parse_coverage(t: Table) -> CoverageSettings:
 
 
 def parse_race(t: Table) -> RaceSettings:
+    schedule = t._take("schedule")
     return RaceSettings(
         threads=t.integer("threads", 8, minimum=2, maximum=256),
         rounds=t.integer("rounds", 20, minimum=1),
         auto=t.boolean("auto", False),
+        schedule="stagger" if schedule is None else (t.choice("schedule", schedule, RACE_SCHEDULES) or "stagger"),
     )
 
 

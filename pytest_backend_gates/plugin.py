@@ -48,6 +48,16 @@ def parse_selection(value: str) -> tuple[str, ...]:
     return names
 
 
+def parse_seed(value: str) -> int:
+    try:
+        seed = int(value)
+    except ValueError:
+        seed = -1
+    if seed < 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a seed; expected a non-negative integer, e.g. 12345")
+    return seed
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("backend-gates", "backend gates (pytest-backend-gates)")
     group.addoption(
@@ -75,6 +85,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=int,
         metavar="N",
         help="seed for the contract gate's generated cases (printed in the header of every run), to replay a failure",
+    )
+    group.addoption(
+        "--backend-gates-race-seed",
+        dest="backend_gates_race_seed",
+        default=None,
+        type=parse_seed,
+        metavar="N",
+        help="seed of the race probes' schedule perturbation (printed when a probe fails), to replay a failure",
     )
 
 
@@ -203,6 +221,21 @@ def input_validation(request: pytest.FixtureRequest) -> Any:
         pytest.fail(str(exc), pytrace=False)
     gate = request.config.pluginmanager.get_plugin("backend-gates-validation")
     return InputValidation(request, settings or ValidationSettings(), gate)
+
+
+@pytest.fixture
+def race(request: pytest.FixtureRequest) -> Any:
+    """`race.run(fn, *args, threads=8, rounds=20, **kwargs)`: `fn` in many threads at once, many times."""
+    from .race_probe import race_for_item
+
+    try:
+        settings = _gates_config(request.config).settings("race")
+    except pytest.UsageError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    gate = request.config.pluginmanager.get_plugin("backend-gates-race")
+    item = request.node
+    assert isinstance(item, pytest.Item)
+    return race_for_item(item, settings, gate.on_probe(item) if gate is not None else None, gated=gate is not None)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -89,6 +89,7 @@ BUILTIN_GATES: dict[str, str] = {
     "load": "pytest_backend_gates.gates.load:LoadGate",
     "validation": "pytest_backend_gates.gates.validation:ValidationGate",
     "latency": "pytest_backend_gates.gates.latency:LatencyGate",
+    "race": "pytest_backend_gates.gates.race:RaceGate",
 }
 
 # Gates fed by tests' markers and fixtures (gates/test_attributed.py): on with a

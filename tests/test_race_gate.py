@@ -1,0 +1,467 @@
+"""The race gate end to end: the bundled races are found and their fixed twins pass, HTTP probes
+through the api fixture and the automatic probe, marker and config errors, replay, xdist,
+PostgreSQL (when a server is reachable), and the interpreter settings a probe changes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import textwrap
+import threading
+
+import pytest
+from conftest import EXAMPLES, gate, read_report
+
+from pytest_backend_gates.race_probe import Race, RaceError
+
+RACE = EXAMPLES / "race"
+PG_DSN = os.environ.get("BACKEND_GATES_PG_DSN")
+
+
+def race_project(pytester: pytest.Pytester, extra: str = "") -> None:
+    for source in [*RACE.glob("*.py"), *RACE.glob("*.yaml")]:
+        shutil.copy(source, pytester.path / source.name)
+    pytester.makepyprojecttoml(textwrap.dedent("""
+        [tool.pytest.ini_options]
+        pythonpath = ["."]
+        [tool.backend-gates]
+        report = "gates.json"
+    """) + textwrap.dedent(extra))
+
+
+def run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, variant: str, *args: str) -> pytest.RunResult:
+    monkeypatch.setenv("RACE_VARIANT", variant)
+    if "-n" in args:  # xdist starts processes
+        return pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider", *args)
+    return pytester.runpytest("--backend-gates", "-p", "no:cacheprovider", *args)
+
+
+def test_each_seeded_race_is_found(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    race_project(pytester)
+    result = run(pytester, monkeypatch, "buggy", "test_races.py", "--backend-gates-race-seed=4242")
+    result.assert_outcomes(failed=4)
+    race = gate(read_report(pytester), "race")
+    assert race["status"] == "failed"
+    # the seed that replays the schedule: in the header, in each failure, in the report
+    result.stdout.fnmatch_lines(["backend-gates race: seed 4242 (replay with --backend-gates-race-seed=4242)"])
+    assert race["measured"]["seeds"] == [4242]
+    by_test = {v["where"].split("::")[1]: v for v in race["violations"]}
+    assert set(by_test) == {"test_withdrawals_are_not_lost", "test_ticket_ids_are_unique",
+                            "test_a_username_is_registered_once", "test_overdraft_is_refused"}
+    assert "updates were lost or applied twice" in by_test["test_withdrawals_are_not_lost"]["message"]
+    assert "duplicate ticket ids" in by_test["test_ticket_ids_are_unique"]["message"]
+    assert "sign-ups for 'ann" in by_test["test_a_username_is_registered_once"]["message"]
+    marker = by_test["test_overdraft_is_refused"]["message"]
+    assert "calls of test_overdraft_is_refused raised" in marker and "round " in marker and "thread " in marker
+    for violation in race["violations"]:
+        assert violation["reproduce"].startswith("pytest --backend-gates --backend-gates-race-seed=4242 ")
+    assert race["measured"]["probes"] == 4 and race["measured"]["rounds"] == 70
+    result.stdout.fnmatch_lines(["*round * thread *: AssertionError: * was paid out of an account that held 100 "
+                                 "(at test_races.py:* in test_overdraft_is_refused)*",
+                                 "*replay: pytest --backend-gates --backend-gates-race-seed=*"])
+
+
+def test_fixed_twins_are_clean(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    race_project(pytester)
+    result = run(pytester, monkeypatch, "fixed", "test_races.py")
+    result.assert_outcomes(passed=4)
+    assert result.ret == 0
+    race = gate(read_report(pytester), "race")
+    assert race["status"] == "passed" and race["summary"].startswith("no race found in 4 race tests")
+
+
+def test_under_xdist_results_are_merged(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    race_project(pytester)
+    result = run(pytester, monkeypatch, "buggy", "test_races.py", "-n", "2")
+    result.assert_outcomes(failed=4)
+    report = read_report(pytester)
+    race = gate(report, "race")
+    assert len(race["violations"]) == 4 and race["measured"]["probes"] == 4
+    assert report["xdist_workers"] == 2
+    # the workers probe with the controller's seed, the one in the header
+    header = next(line for line in result.outlines if line.startswith("backend-gates race: seed "))
+    assert race["measured"]["seeds"] == [int(header.split()[3])]
+
+
+def test_http_races_through_the_api_fixture(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    race_project(pytester, """
+        [tool.backend-gates.contract]
+        app = "wallet_flask_${RACE_VARIANT}:app"
+        schema = "wallet_openapi.yaml"
+    """)
+    pytester.makepyfile(test_wallet="""
+        def test_withdrawals_are_not_lost(api, race):
+            account = api.post("/accounts", json={"owner": "ann", "balance": 1000000}).json()
+            responses = race.run(api.post, f"/accounts/{account['id']}/withdraw", json={"amount": 10})
+            paid = [-10 for r in responses if r.status_code == 200]
+            final = api.get(f"/accounts/{account['id']}").json()["balance"]
+            race.assert_total(final, paid, start=1000000, what="balance")
+    """)
+    result = run(pytester, monkeypatch, "buggy", "--backend-gates=race", "test_wallet.py")
+    result.assert_outcomes(failed=1)
+    assert "balance is" in gate(read_report(pytester), "race")["violations"][0]["message"]
+    result = run(pytester, monkeypatch, "fixed", "--backend-gates=race", "test_wallet.py")
+    result.assert_outcomes(passed=1)
+
+
+IN_FLIGHT_APPS = {
+    "asgi": """
+import asyncio, threading
+from fastapi import FastAPI
+app = FastAPI()
+state = {"now": 0, "max": 0}
+
+@app.get("/slow")
+async def slow():
+    state["now"] += 1
+    state["max"] = max(state["max"], state["now"])
+    await asyncio.sleep(0.05)
+    state["now"] -= 1
+    return state
+
+@app.get("/slow-sync")
+def slow_sync():
+    return slow_body()
+
+lock = threading.Lock()
+sync_state = {"now": 0, "max": 0}
+def slow_body():
+    import time
+    with lock:
+        sync_state["now"] += 1
+        sync_state["max"] = max(sync_state["max"], sync_state["now"])
+    time.sleep(0.05)
+    with lock:
+        sync_state["now"] -= 1
+    return sync_state
+""",
+    "wsgi": """
+import threading, time
+from flask import Flask
+app = Flask(__name__)
+lock = threading.Lock()
+state = {"now": 0, "max": 0}
+
+@app.get("/slow")
+def slow():
+    with lock:
+        state["now"] += 1
+        state["max"] = max(state["max"], state["now"])
+    time.sleep(0.05)
+    with lock:
+        state["now"] -= 1
+    return dict(state)
+""",
+}
+
+
+@pytest.mark.parametrize("kind", ["asgi", "wsgi"])
+def test_api_fixture_requests_reach_the_app_concurrently(pytester: pytest.Pytester, kind: str) -> None:
+    pytester.makepyfile(inflight=IN_FLIGHT_APPS[kind])
+    pytester.makepyprojecttoml('[tool.pytest.ini_options]\npythonpath = ["."]\n'
+                               '[tool.backend-gates.contract]\napp = "inflight:app"\n')
+    paths = ["/slow", "/slow-sync"] if kind == "asgi" else ["/slow"]
+    pytester.makepyfile(test_inflight=f"""
+        import pytest
+
+        @pytest.mark.parametrize("path", {paths!r})
+        def test_overlap(api, race, path):
+            race.run(api.get, path, threads=6, rounds=2)
+            assert api.get(path).json()["max"] > 1  # more than one request in the app at once
+    """)
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=len(paths))
+
+
+def test_automatic_probe_finds_duplicate_ids(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    race_project(pytester, """
+        [tool.backend-gates.contract]
+        app = "wallet_flask_${RACE_VARIANT}:app"
+        schema = "wallet_openapi.yaml"
+        [tool.backend-gates.race]
+        auto = true
+        rounds = 5
+    """)
+    result = run(pytester, monkeypatch, "buggy", "--backend-gates=race", "-k", "POST")
+    result.assert_outcomes(failed=1)  # POST /accounts; the withdraw action is not a create
+    race = gate(read_report(pytester), "race")
+    duplicate = next(v for v in race["violations"] if v["check"] == "race-duplicate-id")
+    assert duplicate["where"] == "POST /accounts"
+    assert "concurrent creates answered 2xx with an id another create also got" in duplicate["message"]
+    assert duplicate["reproduce"].startswith("curl -X POST") and "sent by 8 clients at once" in duplicate["reproduce"]
+    assert race["measured"]["auto_operations"] == 1
+
+    result = run(pytester, monkeypatch, "fixed", "--backend-gates=race", "-k", "POST")
+    result.assert_outcomes(passed=1)
+    race = gate(read_report(pytester), "race")
+    assert race["status"] == "passed", race
+
+
+SIGNUP_API = """
+import sqlite3, threading
+from flask import Flask, jsonify, request
+
+app = Flask(__name__)
+db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)")
+write = threading.Lock()
+
+@app.post("/users")
+def sign_up():
+    name = request.get_json()["name"]
+    if db.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
+        return jsonify(detail="name taken"), 409
+    with write:
+        cursor = db.execute("INSERT INTO users (name) VALUES (?)", (name,))  # IntegrityError -> 500
+    return jsonify(id=cursor.lastrowid, name=name), 201
+
+@app.get("/users/<int:user_id>")
+def get_user(user_id):
+    row = db.execute("SELECT id, name FROM users WHERE id = ?", (user_id,)).fetchone()
+    return (jsonify(id=row[0], name=row[1]), 200) if row else (jsonify(detail="no such user"), 404)
+"""
+SIGNUP_SCHEMA = """
+openapi: 3.0.3
+info: {title: Users, version: "1"}
+paths:
+  /users:
+    post:
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [name]
+              properties: {name: {type: string, pattern: "^[a-z]{3,8}$"}}
+      responses: {"201": {description: created}, "409": {description: taken}}
+  /users/{user_id}:
+    get:
+      parameters: [{name: user_id, in: path, required: true, schema: {type: integer}}]
+      responses: {"200": {description: the user}, "404": {description: no such user}}
+"""
+
+
+def test_automatic_probe_reports_5xx_under_concurrency(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(signup_api=SIGNUP_API)
+    (pytester.path / "users.yaml").write_text(SIGNUP_SCHEMA)
+    pytester.makepyprojecttoml(textwrap.dedent("""
+        [tool.pytest.ini_options]
+        pythonpath = ["."]
+        [tool.backend-gates]
+        report = "gates.json"
+        [tool.backend-gates.contract]
+        app = "signup_api:app"
+        schema = "users.yaml"
+        [tool.backend-gates.race]
+        auto = true
+        rounds = 3
+    """))
+    result = pytester.runpytest("--backend-gates=race", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    race = gate(read_report(pytester), "race")
+    error = next(v for v in race["violations"] if v["check"] == "race-server-error")
+    assert error["where"] == "POST /users"
+    assert "identical requests sent 8 at a time answered 5xx" in error["message"]
+    assert "IntegrityError" in error["message"] or " 500 " in error["message"]
+
+
+def test_auto_without_a_contract_table_is_a_clear_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml('[tool.backend-gates.race]\nauto = true\n')
+    pytester.makepyfile("def test_ok(): pass")
+    result = pytester.runpytest("--backend-gates")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*[[]tool.backend-gates.race[]] auto: true needs the contract gate's target*"])
+    assert "Traceback" not in result.stderr.str()
+
+
+@pytest.mark.parametrize("toml, message", [
+    ("threads = 1", "*[[]tool.backend-gates.race[]] threads: 1 is out of range; expected an integer from 2 to 256*"),
+    ('schedule = "chaos"', "*schedule: 'chaos' is not allowed; expected one of stagger, controlled, none*"),
+    ("round = 3", "*round: unknown key; did you mean 'rounds'?*"),
+])
+def test_bad_configuration_is_one_clear_message(pytester: pytest.Pytester, toml: str, message: str) -> None:
+    pytester.makepyprojecttoml(f"[tool.backend-gates.race]\n{toml}\n")
+    pytester.makepyfile("def test_ok(): pass")
+    result = pytester.runpytest("--backend-gates")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+
+
+def test_bad_marker_and_fixture_arguments_fail_the_test_clearly(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml("[tool.backend-gates]\n")
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.race_probe(threads=1)
+        def test_one_thread():
+            pass
+
+        @pytest.mark.race_probe(thread=4)
+        def test_typo():
+            pass
+
+        def test_fixture_rounds(race):
+            race.run(print, rounds=0)
+    """)
+    result = pytester.runpytest("--backend-gates", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=3)
+    result.stdout.fnmatch_lines([
+        "*@pytest.mark.race_probe(threads=1): threads=1 is not allowed; expected an integer from 2 to 256*",
+        "*@pytest.mark.race_probe(thread=4): got an unexpected keyword argument 'thread'; "
+        "expected race_probe(threads=8, rounds=20)*",
+        "*race.run: rounds=0 is not allowed; expected an integer of at least 1*",
+    ])
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_passive_run_leaves_the_marker_alone(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("""
+        import threading, pytest
+
+        @pytest.mark.race_probe(threads=4, rounds=2)
+        def test_body_runs_once():
+            assert threading.current_thread() is threading.main_thread()
+
+        def test_fixture_works(race):
+            assert len(race.run(lambda: 1, threads=3, rounds=2)) == 6
+    """)
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+def test_coverage_of_code_run_in_probe_threads_is_kept(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml("""
+        [tool.backend-gates]
+        report = "gates.json"
+        [tool.backend-gates.coverage]
+        source = ["app"]
+        total = 100
+    """)
+    pkg = pytester.mkpydir("app")
+    (pkg / "counter.py").write_text(textwrap.dedent("""
+        import threading
+
+        LOCK = threading.Lock()
+        VALUE = [0]
+
+
+        def bump():
+            with LOCK:
+                VALUE[0] += 1
+                return VALUE[0]
+    """))
+    pytester.makepyfile(test_bump="""
+        from app import counter
+
+        def test_bump(race):
+            race.assert_distinct(race.run(counter.bump, threads=4, rounds=3))
+    """)
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
+    assert result.ret == 0, result.stdout.str()
+    assert gate(read_report(pytester), "coverage")["status"] == "passed"  # bump() ran only in probe threads
+
+
+def test_async_functions_race_as_tasks(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml("[tool.backend-gates]\n")
+    pytester.makepyfile("""
+        import asyncio
+
+        class Counter:
+            def __init__(self):
+                self.value = 0
+
+            async def increment(self):
+                value = self.value
+                await asyncio.sleep(0)  # e.g. a database round trip
+                self.value = value + 1
+                return value + 1
+
+        def test_lost_increment(race):
+            counter = Counter()
+            race.run(counter.increment, threads=4, rounds=5)
+            race.assert_total(counter.value, [1] * 20)
+    """)
+    result = pytester.runpytest("--backend-gates", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*race: final value is *, expected 0 + the sum of 20 effects = 20*"])
+
+
+@pytest.fixture
+def pg_dsn() -> str:
+    """A reachable PostgreSQL server, or the test is skipped saying why."""
+    dsn = PG_DSN or "postgresql://postgres@127.0.0.1:5432/postgres"
+    psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed (pip install -e .[dev])")
+    try:
+        psycopg.connect(dsn, connect_timeout=3).close()
+    except Exception as exc:
+        pytest.skip(f"no PostgreSQL server reachable at {'BACKEND_GATES_PG_DSN' if PG_DSN else dsn} "
+                    f"({type(exc).__name__}); `.ci/run` starts one on 127.0.0.1 and sets BACKEND_GATES_PG_DSN")
+    return dsn
+
+
+@pytest.mark.parametrize("variant, outcome", [("buggy", "failed"), ("fixed", "passed")])
+def test_postgres_lost_update_and_select_for_update(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+                                                    pg_dsn: str, variant: str, outcome: str) -> None:
+    monkeypatch.setenv("BACKEND_GATES_PG_DSN", pg_dsn)
+    race_project(pytester)
+    pytester.makepyfile(test_pg=f"""
+        import os
+        from bank_pg_{variant} import Bank
+
+        def test_withdrawals_are_not_lost(race):
+            bank = Bank(os.environ["BACKEND_GATES_PG_DSN"], balance=1_000_000)
+            try:
+                taken = race.run(bank.withdraw, 10, rounds=5)
+                race.assert_total(bank.balance(), [-t for t in taken], start=1_000_000, what="balance")
+            finally:
+                bank.close()
+    """)
+    result = run(pytester, monkeypatch, variant, "test_pg.py")
+    result.assert_outcomes(**{outcome: 1})
+
+
+# -- the engine itself -------------------------------------------------------------------------
+
+class Account:
+    def __init__(self) -> None:
+        self.balance = 10**6
+
+    def withdraw(self) -> int:
+        balance = self.balance
+        self.balance = balance - 1
+        return 1
+
+
+def test_interpreter_settings_are_restored_even_on_failure(tmp_path: object) -> None:
+    interval, trace, thread_trace = sys.getswitchinterval(), sys.gettrace(), threading.gettrace()
+    race = Race(rootdir=os.path.dirname(__file__), seed=1)
+
+    def boom() -> None:
+        raise ValueError("boom")
+
+    with pytest.raises(RaceError) as info:
+        race.run(boom, threads=3, rounds=2)
+    assert "6 of 6 calls of test_interpreter_settings_are_restored_even_on_failure.<locals>.boom raised" in str(info.value)
+    assert "round 1, thread 1: ValueError: boom" in str(info.value) and "round 2, thread 3" in str(info.value)
+    assert (sys.getswitchinterval(), sys.gettrace(), threading.gettrace()) == (interval, trace, thread_trace)
+
+
+@pytest.mark.parametrize("schedule", ["stagger", "controlled"])
+def test_results_come_back_in_thread_order_and_races_are_found(schedule: str) -> None:
+    race = Race(rootdir=os.path.dirname(__file__), seed=7, schedule=schedule)  # type: ignore[arg-type]
+    results = race.run(lambda: (threading.current_thread().name, race.round, race.thread), threads=4, rounds=3)
+    assert results.by_round == [[(f"race-{t}", r, t) for t in range(1, 5)] for r in range(1, 4)]
+    assert (race.round, race.thread) == (0, 0)
+    account = Account()
+    race.run(account.withdraw, threads=8, rounds=20)
+    with pytest.raises(RaceError, match="updates were lost"):
+        race.assert_total(account.balance, [-1] * 160, start=10**6)
+
+
+def test_the_controlled_scheduler_replays_exactly() -> None:
+    def lost_updates(seed: int) -> int:
+        account = Account()
+        Race(rootdir=os.path.dirname(__file__), seed=seed, schedule="controlled").run(account.withdraw)
+        return 10**6 - 160 - account.balance
+
+    assert lost_updates(3) == lost_updates(3) == lost_updates(3)
