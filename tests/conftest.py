@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
+import subprocess
+import sys
 import textwrap
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +122,30 @@ def example_project(pytester: pytest.Pytester, folder: str, module: str, schema:
         [tool.backend-gates.contract]
         app = "{module}:app"
     """) + (f'schema = "{schema}"\n' if schema else "") + textwrap.dedent(extra))
+
+
+@contextmanager
+def served_by_uvicorn(cwd: Path, app: str) -> Iterator[str]:
+    """`app` ("module:attr" importable from cwd) behind uvicorn on a free loopback port; its base URL.
+    Stopped on exit."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("uvicorn did not start within 20 s")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

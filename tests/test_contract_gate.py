@@ -7,15 +7,12 @@ two copies of its classes."""
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 import textwrap
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 
 import pytest
-from conftest import example_project, gate, read_report
+from conftest import example_project, gate, read_report, served_by_uvicorn
 
 RATIO_APP = '''
 from fastapi import FastAPI, HTTPException, Query
@@ -258,26 +255,8 @@ def test_api_fixture_without_contract_table_fails_clearly(pytester: pytest.Pytes
 def served_buggy_app(pytester: pytest.Pytester) -> Iterator[str]:
     """The buggy app behind uvicorn on a free loopback port, stopped after the test."""
     pytester.makepyfile(ratioapp=BUGGY)
-    port = _closed_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "ratioapp:app", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"],
-        cwd=pytester.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("uvicorn did not start within 20 s")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with served_by_uvicorn(pytester.path, "ratioapp:app") as base_url:
+        yield base_url
 
 
 def test_running_server_at_base_url(pytester: pytest.Pytester, served_buggy_app: str) -> None:

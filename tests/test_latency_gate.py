@@ -9,15 +9,11 @@ their cost.
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
 import textwrap
-import time
 from collections.abc import Iterator
 
 import pytest
-from conftest import gate, read_report
+from conftest import gate, read_report, served_by_uvicorn
 
 from pytest_backend_gates.budget import parse_budget
 from pytest_backend_gates.gates.latency import judge
@@ -312,28 +308,8 @@ def test_unknown_operation_is_an_error_naming_it(pytester: pytest.Pytester) -> N
 def served_items_app(pytester: pytest.Pytester) -> Iterator[str]:
     """APP behind uvicorn on a free loopback port, stopped after the test."""
     pytester.makepyfile(items_app=APP)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "items_app:app", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"],
-        cwd=pytester.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("uvicorn did not start within 20 s")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with served_by_uvicorn(pytester.path, "items_app:app") as base_url:
+        yield base_url
 
 
 def test_operation_budget_against_a_running_server(pytester: pytest.Pytester, served_items_app: str) -> None:
