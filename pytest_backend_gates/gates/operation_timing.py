@@ -95,9 +95,11 @@ class OperationTimer:
         from hypothesis import HealthCheck, Phase, given, seed, settings
         from hypothesis import strategies as st
 
+        from .schemathesis_engine import operation_strategy
+
         strategies = list(operation.get_strategies_from_examples())
         source = "the schema's examples" if strategies else "generated valid requests"
-        strategy = st.one_of(strategies) if strategies else operation.as_strategy()
+        strategy = st.one_of(strategies) if strategies else operation_strategy(operation)
         cases: list[Any] = []
 
         @seed(SEED)

@@ -220,11 +220,9 @@ class AutoProbe:
         from hypothesis import HealthCheck, Phase, given, settings
         from hypothesis import seed as hypothesis_seed
 
-        try:  # no constants harvested from the app's modules: plain schema-valid bodies are enough here
-            from schemathesis.generation.feedback import FeedbackSources
-            strategy = operation.as_strategy(feedback=FeedbackSources())
-        except ImportError:
-            strategy = operation.as_strategy()
+        from .schemathesis_engine import operation_strategy
+
+        strategy = operation_strategy(operation)  # plain schema-valid bodies are enough here
         requests: dict[str, dict[str, Any]] = {}
 
         @settings(max_examples=CANDIDATES + self.settings.rounds, database=None,

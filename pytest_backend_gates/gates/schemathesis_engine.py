@@ -343,3 +343,15 @@ def _failure_message(failure: Any, response: Any) -> str:
         more = "…" if len(response.content or b"") > BODY_LIMIT else ""
         text += f" | response {response.status_code}" + (f": {body}{more}" if body else "")
     return text
+
+
+def operation_strategy(operation: Any, **kwargs: Any) -> Any:
+    """`operation.as_strategy(**kwargs)` without the constants schemathesis harvests from the app's
+    modules: schema-derived values are what the probes need, and schemathesis 4.32 can fail with
+    "unhashable type: 'GeneratedValue'" while mixing those constants in. `FeedbackSources` is not
+    exported publicly, hence the fallback."""
+    try:
+        from schemathesis.generation.feedback import FeedbackSources
+    except ImportError:
+        return operation.as_strategy(**kwargs)
+    return operation.as_strategy(feedback=FeedbackSources(), **kwargs)

@@ -32,6 +32,7 @@ from urllib.parse import quote
 
 from .. import hostile
 from ..exchange import Exchange, from_httpx
+from .schemathesis_engine import operation_strategy
 from .security_rules import PROBE_ORIGIN, Finding
 
 PROBE_KINDS = ("injection", "rate-limit", "mass-assignment", "auth", "cors")
@@ -125,7 +126,7 @@ class Prober:
             return not with_body or (isinstance(case.body, dict) and bool(case.body))
 
         try:
-            case = find(operation.as_strategy(), wanted,
+            case = find(operation_strategy(operation), wanted,
                         # No shrinking: derandomised, the first example is already the simplest, and
                         # shrinking through schemathesis' strategies costs seconds per operation.
                         settings=settings(database=None, derandomize=True, max_examples=50,

@@ -24,7 +24,7 @@ import pytest
 from ..config import SecuritySettings
 from ..exchange import Exchange, publisher
 from ..targets import REPLAY_BASE_URL, TargetError
-from .schemathesis_engine import _IN_PROCESS_HOST
+from .schemathesis_engine import _IN_PROCESS_HOST, operation_strategy
 from .validation import Finding, InvalidAccepted, UsageProblem, ValidRejected, _blob, _leaves, describe
 
 if TYPE_CHECKING:
@@ -129,9 +129,9 @@ def check_endpoint(iv: InputValidation, operation: str, max_examples: int | None
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # schemathesis' and hypothesis' own chatter is not the test's concern
-        positive = op.as_strategy(generation_mode=GenerationMode.POSITIVE)
+        positive = operation_strategy(op, generation_mode=GenerationMode.POSITIVE)
         try:
-            negative = op.as_strategy(generation_mode=GenerationMode.NEGATIVE)
+            negative = operation_strategy(op, generation_mode=GenerationMode.NEGATIVE)
         except Exception:  # nothing in the operation can be made invalid
             negative = st.nothing()
     cases = st.one_of(positive.map(lambda c: ("valid", c)), negative.map(lambda c: ("invalid", c)))
