@@ -278,7 +278,8 @@ ORDER = {"type": "object", "required": ["sku", "quantity"], "additionalPropertie
 
 class Order(BaseModel):
     sku: str = Field(pattern="^[A-Z]{3}-[0-9]{3}$")
-    quantity: int = Field(ge=1, le=100)
+    # strict: pydantic's lax mode takes true as 1, a schema-violating request the gate rightly reports
+    quantity: int = Field(ge=1, le=100, strict=True)
 
 
 @app.post("/orders", status_code=201)
