@@ -230,12 +230,14 @@ class ControlledScheduler:
         self._runnable: set[int] = set()
         self._arrived: set[int] = set()
         self._blocked: set[int] = set()  # threads that stalled inside a blocking call
+        self._native_ids: dict[int, int] = {}
         self._steps = 0
 
     # -- called in each probe thread -----------------------------------------------
     def enter(self, index: int) -> Callable[[], None]:
         """Join the schedule (waits for the turn) and trace the thread; returns `leave`."""
         with self._cond:
+            self._native_ids[index] = threading.get_native_id()
             self._arrived.add(index)
             self._runnable.add(index)
             if len(self._arrived) == self.threads:
@@ -262,16 +264,34 @@ class ControlledScheduler:
         return self.rng.choice(choices)
 
     def _wait_turn(self, index: int) -> None:
+        quiet = 0  # consecutive waits in which the running thread made no progress off the CPU
         while self._current != index:
             seen = self._steps
-            if not self._cond.wait(self.patience) and self._steps == seen and self._current is not None \
-                    and self._current != index:
+            stalled = not self._cond.wait(self.patience) and self._steps == seen and self._current is not None \
+                and self._current != index and not self._on_cpu(self._current)
+            # Twice: the first time the running thread may only be waiting for this condition's lock,
+            # which this thread held while checking.
+            quiet = quiet + 1 if stalled else 0
+            if quiet >= 2 and self._current is not None:
+                quiet = 0
                 # The running thread made no progress: it blocks outside traced code.
                 self.stalls += 1
                 self._steps += 1  # the other waiting threads see progress and keep waiting
                 self._blocked.add(self._current)  # not chosen again until it reaches a traced line
                 self._current = index
                 self._cond.notify_all()
+
+    def _on_cpu(self, index: int) -> bool:
+        """Is the thread running or waiting for a CPU (so only slow, not blocked)? On a busy machine
+        the OS can hold a thread off the CPU for longer than `patience`; taking over then would make
+        the schedule depend on the load, not the seed. Linux tells (/proc); elsewhere: assume blocked."""
+        native = self._native_ids.get(index)
+        try:
+            with open(f"/proc/self/task/{native}/stat", "rb") as stat:
+                state = stat.read().rsplit(b")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return False
+        return state == b"R"
 
     def _step(self, index: int) -> None:
         with self._cond:

@@ -26,7 +26,8 @@ def ratio(total: int = Query(ge=0, le=1000), parts: int = Query({parts_bounds}, 
     return {{"ratio": total / parts}}
 
 
-@app.get("/stock/{{item_id}}", responses={{404: {{"description": "no such item"}}}})
+# `:int`: only digits reach the handler (pydantic alone would take "1\\x85" as 1, a schema-violating id)
+@app.get("/stock/{{item_id:int}}", responses={{404: {{"description": "no such item"}}}})
 def stock(item_id: int) -> dict[str, int]:
     if item_id not in STOCK:
         raise HTTPException(404, "no such item")

@@ -36,7 +36,7 @@ async def debug_errors(request: Request, exc: Exception):
     {error_body}
 
 
-@app.get("/users/{{user_id}}", responses={{404: {{"description": "no such user"}}}})
+@app.get("/users/{{user_id:int}}", responses={{404: {{"description": "no such user"}}}})
 def get_user(user_id: int = Path(examples=[1])):
     if user_id not in USERS:
         raise HTTPException(404, "no such user")
