@@ -23,6 +23,7 @@ from ..exchange import publisher
 from ..result import GateResult, Status, Violation
 from ..targets import Target, TargetError, load_target
 from . import Gate
+from .items import GateItem, GateItemFailure, gate_suite, problem_lines
 from .schemathesis_engine import (
     STATEFUL,
     UNIT_PHASES,
@@ -35,47 +36,23 @@ from .schemathesis_engine import (
 )
 
 
-class ContractFailure(Exception):
-    """Raised by a contract item; rendered by ContractItem.repr_failure."""
+class ContractItem(GateItem):
+    kind_name = "contract"
 
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.text = text
-
-
-class ContractItem(pytest.Item):
-    def __init__(self, *, gate: ContractGate, label: str, **kwargs: Any) -> None:
+    def __init__(self, *, gate: ContractGate, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.gate = gate
-        self.label = label
 
     def runtest(self) -> None:
         outcome = self.gate.run(self)
         if outcome.skipped:
             pytest.skip(outcome.skipped)
-        problems = [f"{v['where']} [{v['check']}]: {v['message']}" + (f"\n    reproduce: {v['reproduce']}"
-                    if v.get("reproduce") else "") for v in outcome.violations]
-        problems += [f"error: {e}" for e in outcome.errors]
+        problems = problem_lines(outcome.violations, outcome.errors)
         if problems:
             counts = [_plural(len(outcome.violations), "contract failure"), _plural(len(outcome.errors), "error")]
             header = f"{' and '.join(c for c in counts if not c.startswith('0 '))} in {self.label} " \
                      f"({outcome.cases} cases, seed {self.gate.seed})"
-            raise ContractFailure(self.gate.redact("\n".join([header, *problems, self.gate.replay_hint(self.label)])))
-
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
-        if isinstance(excinfo.value, ContractFailure):
-            return excinfo.value.text
-        return super().repr_failure(excinfo, style=style)
-
-    def reportinfo(self) -> tuple[Any, int | None, str]:
-        return self.path, None, f"contract: {self.label}"
-
-
-class ContractSuite(pytest.Collector):
-    """Parent node of the contract items (they belong to no test file)."""
-
-    def collect(self) -> list[pytest.Item | pytest.Collector]:
-        return []
+            raise GateItemFailure(self.gate.redact("\n".join([header, *problems, self.gate.replay_hint(self.label)])))
 
 
 class ContractGate(Gate):
@@ -157,7 +134,7 @@ class ContractGate(Gate):
         from schemathesis.core.result import Err
         validate_checks(self.settings)
         self._ensure_seed(config)
-        suite = ContractSuite.from_parent(session, name="backend-gates", nodeid="backend-gates")
+        suite = gate_suite(session)
         try:
             self._schema = self._load_schema()
             labels = []

@@ -27,47 +27,28 @@ from ..exchange import curl_command, publisher
 from ..race_probe import Race, RaceError, session_seed
 from ..result import Violation
 from ..targets import IN_PROCESS_BASE_URL, REPLAY_BASE_URL, TargetError, load_target
+from .items import GateItem, GateItemFailure, gate_suite, problem_lines
 
 CANDIDATES = 25  # generated bodies tried before giving up on finding one the API accepts
 READ_BACK_LIMIT = 40  # created resources read back per operation
 ID_KEYS = ("id", "uuid", "pk", "key")
 
 
-class AutoRaceFailure(Exception):
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.text = text
+class RaceAutoItem(GateItem):
+    kind_name = "race"
 
-
-class RaceAutoItem(pytest.Item):
-    def __init__(self, *, probe: AutoProbe, label: str, **kwargs: Any) -> None:
+    def __init__(self, *, probe: AutoProbe, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.probe = probe
-        self.label = label
 
     def runtest(self) -> None:
         outcome = self.probe.run(self.label)
         if outcome.get("skipped"):
             pytest.skip(outcome["skipped"])
-        problems = [f"{v['where']} [{v['check']}]: {v['message']}" + (f"\n    reproduce: {v['reproduce']}"
-                    if v.get("reproduce") else "") for v in outcome["violations"]]
-        problems += [f"error: {e}" for e in outcome["errors"]]
+        problems = problem_lines(outcome["violations"], outcome["errors"])
         if problems:
-            raise AutoRaceFailure("\n".join([f"race probe of {self.label} ({outcome['requests']} requests, "
-                                             f"seed {self.probe.seed}):", *problems]))
-
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
-        if isinstance(excinfo.value, AutoRaceFailure):
-            return excinfo.value.text
-        return super().repr_failure(excinfo, style=style)
-
-    def reportinfo(self) -> tuple[Any, int | None, str]:
-        return self.path, None, f"race: {self.label}"
-
-
-class RaceSuite(pytest.Collector):
-    def collect(self) -> list[pytest.Item | pytest.Collector]:
-        return []
+            raise GateItemFailure("\n".join([f"race probe of {self.label} ({outcome['requests']} requests, "
+                                              f"seed {self.probe.seed}):", *problems]))
 
 
 class AutoProbe:
@@ -101,7 +82,7 @@ class AutoProbe:
             labels = ["load schema"]
         elif not labels:
             labels = ["no create operation"]
-        suite = RaceSuite.from_parent(self.session, name="backend-gates-race", nodeid="backend-gates")
+        suite = gate_suite(self.session)
         return [RaceAutoItem.from_parent(suite, name=f"race[{label}]", nodeid=f"backend-gates::race[{label}]",
                                          probe=self, label=label) for label in labels]
 

@@ -19,6 +19,7 @@ from ..config import SECURITY_RULES, SecuritySettings
 from ..exchange import Exchange, publisher
 from ..result import GateResult, Status, Violation
 from . import Gate
+from .items import GateItem, GateItemFailure, gate_suite, problem_lines
 from .security_rules import OWASP, Finding, inspect
 
 RULE_ORDER = ("sqli-error", "xss-reflected", "auth-ignored", "mass-assignment", "rate-limit", "leak-traceback",
@@ -34,17 +35,12 @@ PROBE_RULES = {
 }
 
 
-class ProbeFailure(Exception):
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.text = text
+class SecurityProbeItem(GateItem):
+    kind_name = "security probe"
 
-
-class SecurityProbeItem(pytest.Item):
-    def __init__(self, *, gate: SecurityGate, kind: str, **kwargs: Any) -> None:
+    def __init__(self, *, gate: SecurityGate, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.gate = gate
-        self.kind = kind
 
     def runtest(self) -> None:
         before = set(self.gate._findings)
@@ -52,22 +48,11 @@ class SecurityProbeItem(pytest.Item):
         if skipped:
             pytest.skip(skipped)
         new = [f for key, f in self.gate._findings.items() if key not in before
-               and f["rule"] in PROBE_RULES[self.kind] and self.gate.severity(f["rule"]) == "fail"]
+               and f["rule"] in PROBE_RULES[self.label] and self.gate.severity(f["rule"]) == "fail"]
         if new:
-            lines = [f"{len(new)} security finding{'s' if len(new) != 1 else ''} from the {self.kind} probe"]
-            for finding in new:
-                lines.append(f"{finding['where']} [{finding['rule']}]: {finding['message']}")
-                if finding.get("reproduce"):
-                    lines.append(f"    reproduce: {finding['reproduce']}")
-            raise ProbeFailure(self.gate.context.config.redactor.redact("\n".join(lines)))
-
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
-        if isinstance(excinfo.value, ProbeFailure):
-            return excinfo.value.text
-        return super().repr_failure(excinfo, style=style)
-
-    def reportinfo(self) -> tuple[Any, int | None, str]:
-        return self.path, None, f"security probe: {self.kind}"
+            header = f"{len(new)} security finding{'s' if len(new) != 1 else ''} from the {self.label} probe"
+            text = "\n".join([header, *problem_lines(new, check_key="rule")])
+            raise GateItemFailure(self.gate.context.config.redactor.redact(text))
 
 
 # Rules about headers: one finding per header for the whole app, not one per operation.
@@ -119,12 +104,10 @@ class SecurityGate(Gate):
                                       items: list[pytest.Item]) -> None:
         if config.pluginmanager.get_plugin("backend-gates-contract") is None:
             return  # probes need the target and schema of the contract gate (see evaluate)
-        from .contract import ContractSuite
-
-        suite = ContractSuite.from_parent(session, name="backend-gates", nodeid="backend-gates")
+        suite = gate_suite(session)
         items.extend(
             SecurityProbeItem.from_parent(suite, name=f"security[probe {kind}]",
-                                          nodeid=f"backend-gates::security[probe {kind}]", gate=self, kind=kind)
+                                          nodeid=f"backend-gates::security[probe {kind}]", gate=self, label=kind)
             for kind in self._probe_kinds()
         )
 
@@ -146,10 +129,10 @@ class SecurityGate(Gate):
             prober = Prober(schema, client, lambda: target_client(settings, headers={}, target=target),
                             publish, replay_base)
             try:
-                if item.kind == "rate-limit":
+                if item.label == "rate-limit":
                     report = prober.rate_limits(dict(self.settings.rate_limits))
                 else:
-                    report = getattr(prober, item.kind.replace("-", "_"))()
+                    report = getattr(prober, item.label.replace("-", "_"))()
             except ProbeLimitReached as exc:
                 self._probe_notes.append(str(exc))
                 return None
