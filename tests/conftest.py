@@ -96,6 +96,27 @@ def gate(report: dict[str, Any], name: str) -> dict[str, Any]:
     return matching[0]
 
 
+@pytest.fixture
+def hypothesis_profile() -> Iterator[Any]:
+    """`hypothesis_profile(derandomize=False)` loads a profile for this test only.
+
+    Hypothesis loads its "ci" profile (derandomize=True) by itself when CI is set, so a test
+    that depends on the mode sets it, and the profile loaded before comes back afterwards
+    (a loaded profile is process-wide state shared with in-process pytester runs)."""
+    from hypothesis import settings
+
+    previous = settings.get_current_profile_name()
+
+    def load(**options: Any) -> None:
+        settings.register_profile("backend-gates-test", parent=settings.get_profile(previous), **options)
+        settings.load_profile("backend-gates-test")
+
+    try:
+        yield load
+    finally:
+        settings.load_profile(previous)
+
+
 COVERAGE_SOURCE_ONLY = """
 [tool.backend-gates]
 report = "gates.json"

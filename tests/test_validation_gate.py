@@ -5,6 +5,7 @@ give one clear message, and it works under xdist and without --backend-gates."""
 from __future__ import annotations
 
 import textwrap
+from typing import Any
 
 import pytest
 from conftest import gate, read_report
@@ -89,7 +90,9 @@ def project(pytester: pytest.Pytester, tests: str = TESTS, table: str = "", conf
         pytester.makeconftest(conftest)
 
 
-def test_defects_fail_the_test_and_the_gate_with_the_shrunk_input(pytester: pytest.Pytester) -> None:
+def test_defects_fail_the_test_and_the_gate_with_the_shrunk_input(pytester: pytest.Pytester,
+                                                                  hypothesis_profile: Any) -> None:
+    hypothesis_profile(derandomize=False)  # a seed is drawn and printed (the "ci" profile has none)
     project(pytester)
     result = pytester.runpytest_inprocess("--backend-gates", "-p", "no:cacheprovider")
     assert result.ret == 1
@@ -187,14 +190,10 @@ def test_count_per_call(input_validation):
 
 @pytest.mark.parametrize(("table", "expected"), [("", 4), ("[tool.backend-gates.validation]\nmax_examples = 6\n", 6)])
 def test_the_users_hypothesis_profile_stays_unless_the_config_says_otherwise(
-        pytester: pytest.Pytester, table: str, expected: int) -> None:
-    from hypothesis import settings
-
+        pytester: pytest.Pytester, hypothesis_profile: Any, table: str, expected: int) -> None:
+    hypothesis_profile()  # the project's conftest loads its own profile; the one before comes back
     project(pytester, tests=COUNT, table=table, conftest=PROFILE)
-    try:
-        result = pytester.runpytest_inprocess("--backend-gates", "-p", "no:cacheprovider", "-s")
-    finally:
-        settings.load_profile("default")  # a loaded profile is global state
+    result = pytester.runpytest_inprocess("--backend-gates", "-p", "no:cacheprovider", "-s")
     assert result.ret == 0
     result.stdout.fnmatch_lines([f"*inputs: {expected}*", "*per call: 2*"])
 
@@ -209,6 +208,23 @@ def test_hypothesis_seed_makes_runs_identical(pytester: pytest.Pytester) -> None
     assert outputs[0] == outputs[1]
     assert "reproduce: pytest 'test_parsers.py::test_buggy' --hypothesis-seed=1234" in outputs[0][-1] or any(
         "--hypothesis-seed=1234" in line for line in result.outlines)
+
+
+def test_a_derandomized_profile_repeats_its_inputs_and_says_so(pytester: pytest.Pytester,
+                                                                hypothesis_profile: Any) -> None:
+    # hypothesis' own "ci" profile, loaded whenever CI is set, derandomizes: no seed to print
+    hypothesis_profile(derandomize=True)
+    project(pytester)
+    outputs = []
+    for _ in range(2):
+        result = pytester.runpytest_inprocess("--backend-gates", "-p", "no:cacheprovider", "-k", "buggy")
+        result.assert_outcomes(failed=1)
+        outputs.append([line for line in result.outlines if "input" in line])
+    assert outputs[0] == outputs[1]
+    result.stdout.fnmatch_lines([
+        "reproduce: pytest 'test_parsers.py::test_buggy'  (the hypothesis profile derandomizes: *)"])
+    [violation] = gate(read_report(pytester), "validation")["violations"]
+    assert violation["reproduce"].startswith("pytest 'test_parsers.py::test_buggy'  (the hypothesis profile")
 
 
 def test_without_backend_gates_the_fixture_still_fails_the_test(pytester: pytest.Pytester) -> None:

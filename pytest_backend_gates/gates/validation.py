@@ -317,11 +317,14 @@ class InputValidation:
             return None
         return random.SystemRandom().randrange(2**32)
 
-    def replay_hint(self, seed: int | None) -> str | None:
-        if seed is None:
-            forced = self._config.getoption("hypothesis_seed", None)
-            return None if forced is None else f"pytest '{self._nodeid}' --hypothesis-seed={forced}"
-        return f"pytest '{self._nodeid}' --hypothesis-seed={seed}  (or pass seed={seed} to the call)"
+    def replay_hint(self, seed: int | None) -> str:
+        if seed is not None:
+            return f"pytest '{self._nodeid}' --hypothesis-seed={seed}  (or pass seed={seed} to the call)"
+        forced = self._config.getoption("hypothesis_seed", None)
+        if forced is not None:
+            return f"pytest '{self._nodeid}' --hypothesis-seed={forced}"
+        # hypothesis loads its "ci" profile (derandomize=True) by itself when CI is set
+        return f"pytest '{self._nodeid}'  (the hypothesis profile derandomizes: every run tries the same inputs)"
 
     def database_digest(self, what: str) -> bytes:
         self._calls += 1
