@@ -104,6 +104,10 @@ def test_defects_fail_the_test_and_the_gate_with_the_shrunk_input(pytester: pyte
     ])
     result.stdout.fnmatch_lines([
         "  valid input rejected: share(100) raised ZeroDivisionError: division by zero (at parsers.py:* in share)",
+        "    a boundary of the accepted values: tried first on every run",
+    ])
+    result.stdout.fnmatch_lines([
+        "  invalid input accepted: parse_percent_buggy(*) returned *; expected ValueError",
         "    replay this input: check(..., reproduce_failure=('*', b'*'))",
     ])
     validation = gate(read_report(pytester), "validation")

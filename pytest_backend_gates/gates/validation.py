@@ -348,7 +348,7 @@ class InputValidation:
     def _check(self, fn: Callable[[Any], Any], accepts: Any, rejects: Any, max_examples: int | None,
                deadline: float | str | None, seed: int | None,
                reproduce_failure: tuple[str, bytes] | None) -> CheckSummary:
-        from hypothesis import given, reproduce_failure as replay, seed as pin_seed, strategies as st
+        from hypothesis import example, given, reproduce_failure as replay, seed as pin_seed, strategies as st
 
         from .validation_inputs import INVALID, UNKNOWN, VALID, AcceptsError, OracleCrash, domain_for, hostile_strings
 
@@ -417,6 +417,8 @@ class InputValidation:
 
         run_case._hypothesis_internal_add_digest = self.database_digest(name)  # type: ignore[attr-defined]
         test = given(cases)(hsettings(run_case))
+        for edge in domain.edges:
+            test = example(edge)(test)
         if chosen_seed is not None:
             test = pin_seed(chosen_seed)(test)
         if reproduce_failure is not None:
@@ -446,7 +448,10 @@ class InputValidation:
         inputs = sum(counts.values())
         summary = CheckSummary(name, domain.description, inputs, dict(counts))
         reproduce = self.replay_hint(chosen_seed)
-        violations = [{"kind": f.kind, "input": show(f.value), "message": f.text, "blob": _blob(f)} for f in findings]
+        edge_values = [value for _, value in domain.edges]
+        violations = [{"kind": f.kind, "input": show(f.value), "message": f.text, "blob": _blob(f),
+                       "boundary": any(type(f.value) is type(v) and f.value == v for v in edge_values) or None}
+                      for f in findings]
         self.record({"test": self._nodeid, "call": call_text, "accepts": domain.description, "inputs": inputs,
                      "violations": [{k: v for k, v in item.items() if v is not None} for item in violations],
                      "reproduce": reproduce})
@@ -458,6 +463,8 @@ class InputValidation:
             lines.append(f"  {item['message']}")
             if item["blob"]:
                 lines.append(f"    replay this input: check(..., reproduce_failure={item['blob']})")
+            elif item["boundary"]:
+                lines.append("    a boundary of the accepted values: tried first on every run")
         if reproduce:
             lines.append(f"reproduce: {reproduce}")
         pytest.fail("\n".join(lines), pytrace=False)

@@ -54,6 +54,9 @@ class Domain:
     # True: valid, False: invalid; raises OracleCrash. None: validity unknown beyond `valid`.
     oracle: Callable[[Any], bool] | None = None
     oracle_name: str = ""  # "Pagination.model_validate", for messages about the oracle itself
+    # Boundary values tried first on every run, as hypothesis explicit examples: a bug at
+    # `le=100` must not depend on the draw. (source, value) with source "valid" or "derived".
+    edges: tuple[tuple[str, Any], ...] = ()
 
 
 # -- building blocks -------------------------------------------------------
@@ -280,6 +283,28 @@ class _Schema:
         return options
 
 
+def scalar_edges(schema: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """The inclusive bounds of a number, and the first values past them; the shortest and
+    longest allowed strings and the lengths just outside (only for an unconstrained alphabet)."""
+    kind = schema.get("type")
+    edges: list[tuple[str, Any]] = []
+    if kind in ("integer", "number"):
+        integer = kind == "integer"
+        low, high = _bounds(schema, integer)
+        if low is not None:
+            edges += [("valid", low), ("derived", low - 1 if integer else math.nextafter(low, -math.inf))]
+        if high is not None:
+            edges += [("valid", high), ("derived", high + 1 if integer else math.nextafter(high, math.inf))]
+    elif kind == "string" and not ({"pattern", "format", "enum", "const"} & schema.keys()):
+        low, high = schema.get("minLength", 0), schema.get("maxLength")
+        edges.append(("valid", "x" * low))
+        if low:
+            edges.append(("derived", "x" * (low - 1)))
+        if high is not None and high <= HUGE:
+            edges += [("valid", "x" * high), ("derived", "x" * (high + 1))]
+    return tuple(dict.fromkeys(edges))  # equal bounds (minimum == maximum) tried once
+
+
 def _replacing(key: str) -> Callable[[tuple[dict[str, Any], Any]], dict[str, Any]]:
     def replace(pair: tuple[dict[str, Any], Any]) -> dict[str, Any]:
         return {**pair[0], key: pair[1]}
@@ -389,7 +414,7 @@ def type_domain(accepts: Any) -> Domain:
         return True
 
     return Domain(description, st.one_of(valid_sources), invalid, oracle,
-                  f"pydantic's strict validation of {description}")
+                  f"pydantic's strict validation of {description}", scalar_edges(schema or {}))
 
 
 def _plain_type_domain(accepts: Any, description: str, from_type: SearchStrategy[Any] | None) -> Domain:
