@@ -198,16 +198,16 @@ class QueryCounter:
         """Fail when the block ran more than `n` statements, or a statement shape more than `repeats` times."""
         __tracebackhide__ = True
         source = "query_counter.assert_max"
+        import pytest
+
         try:
             budget = QueryBudget(max=check_count(n, "n", source, 0), repeats=check_count(repeats, "repeats", source, 1))
+            problem = None if budget.max is not None or budget.repeats is not None else \
+                f"{source}(): give n and/or repeats"
         except QueryUsageError as exc:
-            import pytest
-
-            pytest.fail(str(exc), pytrace=False)
-        if budget.max is None and budget.repeats is None:
-            import pytest
-
-            pytest.fail(f"{source}(): give n and/or repeats", pytrace=False)
+            problem = str(exc)
+        if problem is not None:
+            pytest.fail(problem, pytrace=False)
         problems = judge(self._log, budget)
         if problems:
             raise QueryBudgetExceeded(failure_message(f"query budget exceeded ({budget.describe()}):",
@@ -218,11 +218,12 @@ class QueryCounter:
         __tracebackhide__ = True
         try:
             self._unwatch.append(watch(connection))
+            return connection
         except WatchError as exc:
-            import pytest
+            problem = f"query_counter.watch(): {exc}"
+        import pytest
 
-            pytest.fail(f"query_counter.watch(): {exc}", pytrace=False)
-        return connection
+        pytest.fail(problem, pytrace=False)
 
     def close(self) -> None:
         """At the fixture's teardown: stop counting and give back watched connections."""

@@ -99,9 +99,11 @@ class QueriesGate(TestAttributedGate):
             return
         try:
             item.stash[budget_key] = marker_budget(marker, self.defaults)
+            return
         except QueryUsageError as exc:
-            self.usage_errors.append(str(exc))
-            pytest.fail(str(exc), pytrace=False)
+            problem = str(exc)
+        self.usage_errors.append(problem)
+        pytest.fail(problem, pytrace=False)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
