@@ -237,7 +237,7 @@ class _Recorder:
 
     # -- sqlite3 --------------------------------------------------------------
     def _wrap_sqlite_connect(self) -> None:
-        modules = [sqlite3, sqlite3.dbapi2] if sqlite3.dbapi2 is not sqlite3 else [sqlite3]
+        modules: list[Any] = [sqlite3, sqlite3.dbapi2]
         for module in modules:
             original = module.connect
             if getattr(original, "_backend_gates_wrapper", False):
