@@ -246,7 +246,8 @@ class _Recorder:
             def connect(*args: Any, _original: Callable[..., Any] = original, **kwargs: Any) -> Any:
                 connection = _original(*args, **kwargs)
                 caller = sys._getframe(1).f_globals.get("__name__", "")
-                if not caller.startswith("sqlalchemy."):  # SQLAlchemy's own are counted by its listener
+                # SQLAlchemy's and Django's connections are counted by their own hooks
+                if not caller.startswith(("sqlalchemy.", "django.")):
                     try:
                         connection.set_trace_callback(_sqlite_trace)
                     except Exception:  # noqa: S110 - a factory returning something else: not counted

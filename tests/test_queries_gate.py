@@ -108,6 +108,43 @@ def test_watch_counts_a_psycopg_connection() -> None:
         assert connection.cursor_factory is psycopg.Cursor
 
 
+def test_django_statements_are_counted_once(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("django")  # not a dependency: runs where Django is installed
+    pytester.makeconftest(textwrap.dedent("""
+        import django
+        from django.conf import settings
+
+        settings.configure(DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+                           INSTALLED_APPS=[], USE_TZ=True)
+        django.setup()
+    """))
+    pytester.makepyfile(textwrap.dedent("""
+        import threading
+        from django.db import connection, connections
+
+        def test_django(query_counter):
+            with connection.cursor() as cursor:
+                cursor.execute("CREATE TABLE t (x integer)")
+            with query_counter() as q:
+                with connection.cursor() as cursor:
+                    for n in range(4):
+                        cursor.execute("SELECT x FROM t WHERE x = %s", [n])
+
+                def other_thread():
+                    with connections["default"].cursor() as cursor:  # a new connection in this thread
+                        cursor.execute("SELECT 'thread'")
+                    connections.close_all()
+                worker = threading.Thread(target=other_thread)
+                worker.start(); worker.join()
+            assert q.count == 5, q.statements
+            assert [g.count for g in q.groups()] == [4, 1]
+            q.assert_max(5, repeats=4)
+    """))
+    for flags in ((), ("--backend-gates",)):
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *flags)
+        result.assert_outcomes(passed=1)
+
+
 # -- the marker and the fixture on the examples -------------------------------------------------
 
 
