@@ -145,6 +145,7 @@ class QueryLog:
 # The process-wide switchboard
 # --------------------------------------------------------------------------
 
+_NOT_TRACED = ("sqlalchemy.", "django.", "coverage.")  # modules whose sqlite3 connections are not traced
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 _LIBRARY_MARKERS = (f"{os.sep}site-packages{os.sep}", f"{os.sep}dist-packages{os.sep}")
 
@@ -246,8 +247,9 @@ class _Recorder:
             def connect(*args: Any, _original: Callable[..., Any] = original, **kwargs: Any) -> Any:
                 connection = _original(*args, **kwargs)
                 caller = sys._getframe(1).f_globals.get("__name__", "")
-                # SQLAlchemy's and Django's connections are counted by their own hooks
-                if not caller.startswith(("sqlalchemy.", "django.")):
+                # SQLAlchemy's and Django's connections are counted by their own hooks;
+                # coverage.py's data file is not the application's database
+                if not caller.startswith(_NOT_TRACED):
                     try:
                         connection.set_trace_callback(_sqlite_trace)
                     except Exception:  # noqa: S110 - a factory returning something else: not counted
@@ -302,7 +304,7 @@ def _origin(root: str | None) -> str | None:
     if root is None:
         return None
     root = root.rstrip(os.sep) + os.sep
-    frame = sys._getframe(2)
+    frame = sys._getframe(1)
     depth = 0
     while frame is not None and depth < 80:
         filename = frame.f_code.co_filename

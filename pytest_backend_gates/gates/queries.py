@@ -82,6 +82,9 @@ class QueriesGate(TestAttributedGate):
         if self.per_request:
             add_request_listener(self._on_request, self.project_root)
             self._listening = True
+            # Only then do exchanges matter (they name the operation): without a listener for
+            # them, the api fixture does not build exchanges at all.
+            self.context.pytest_config.pluginmanager.register(ExchangeListener(self), "backend-gates-queries-exchange")
 
     def stop(self) -> None:
         if self._listening:
@@ -154,8 +157,7 @@ class QueriesGate(TestAttributedGate):
                 pending.append({"method": method, "target": target, "problems": problems,
                                 "listing": describe_statements(log, REQUEST_STATEMENTS_SHOWN), **summary})
 
-    @pytest.hookimpl
-    def pytest_backend_gates_exchange(self, config: pytest.Config, exchange: Exchange) -> None:
+    def on_exchange(self, exchange: Exchange) -> None:
         if not self._pending:
             return
         parts = urlsplit(exchange.url)
@@ -283,6 +285,17 @@ class QueriesGate(TestAttributedGate):
         return ("no in-process HTTP request was counted (the contract gate and the api fixture count the requests "
                 "they send to [tool.backend-gates.contract] app)")
 
+
+
+class ExchangeListener:
+    """Gives the gate each exchange, to name the operation of a request over budget."""
+
+    def __init__(self, gate: QueriesGate) -> None:
+        self.gate = gate
+
+    @pytest.hookimpl
+    def pytest_backend_gates_exchange(self, config: pytest.Config, exchange: Exchange) -> None:
+        self.gate.on_exchange(exchange)
 
 
 def _check(problems: list[Problem]) -> str:
