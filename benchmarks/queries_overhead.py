@@ -11,9 +11,11 @@ selects (`SELECT name FROM t WHERE id = ?`) three ways, interleaved, median of r
      normalized, its origin looked up and kept.
 
 Once through plain sqlite3 and once through a SQLAlchemy 2.x engine (Core, same
-statement). Ratios B/A and C/A; targets: B/A under 1.10 (sqlite3, the cheapest
-driver, so the worst case), C/A under 3 for sqlite3 (a counted window is a test
-that looks at its statements, not production traffic).
+statement). Prints the ratios B/A and C/A and the time added per statement. Targets,
+as time added per statement because the baseline is the cheapest statement there is
+(an in-memory point select takes a few microseconds; a real query over a socket
+takes hundreds): idle hooks add under 1 us, counting adds under 10 us (a counted
+window is a test that looks at its statements, not production traffic).
 
     .venv/bin/python benchmarks/queries_overhead.py [--statements 20000] [--rounds 5]
 """
@@ -95,11 +97,12 @@ def main() -> int:
         per = 1e6 / args.statements
         print(f"  {name:<10} plain {a * per:6.2f} us/stmt   hooks idle {b * per:6.2f} us/stmt   "
               f"counting {c * per:6.2f} us/stmt")
-        print(f"  {name:<10} ratio idle/plain = {b / a:.2f}   counting/plain = {c / a:.2f}")
-        if name == "sqlite3":
-            met = b / a < 1.10 and c / a < 3.0
-            print(f"  targets (idle < 1.10, counting < 3.0): {'MET' if met else 'NOT MET'}")
-            status = status or (0 if met else 1)
+        idle, counted = (b - a) * per, (c - a) * per
+        met = idle < 1.0 and counted < 10.0
+        print(f"  {name:<10} ratio idle/plain = {b / a:.2f}   counting/plain = {c / a:.2f}   added: idle "
+              f"{idle:+.2f} us, counting {counted:+.2f} us per statement (targets < 1, < 10): "
+              f"{'MET' if met else 'NOT MET'}")
+        status = status or (0 if met else 1)
     return status
 
 

@@ -24,6 +24,7 @@ leaves; `_RECORDER` is that process-wide switchboard, and holds no session state
 from __future__ import annotations
 
 import contextvars
+import functools
 import os
 import re
 import sqlite3
@@ -86,13 +87,32 @@ def shorten(text: str, limit: int) -> str:
 # --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class Statement:
-    sql: str
-    shape: str
-    source: str  # "sqlalchemy", "sqlite3", "psycopg", "django", "dbapi"
-    origin: str | None  # "app/views.py:42" - the innermost frame in the project's code
-    thread: str
+    """One executed statement. Its shape is computed when first asked for (grouping, judging),
+    not while the application runs."""
+
+    __slots__ = ("sql", "source", "origin", "thread", "_shape")
+
+    def __init__(self, sql: str, source: str, origin: str | None, thread: str) -> None:
+        self.sql = sql
+        self.source = source  # "sqlalchemy", "sqlite3", "psycopg", "django", "dbapi"
+        self.origin = origin  # "app/views.py:42" - the innermost frame in the project's code
+        self.thread = thread
+        self._shape: str | None = None
+
+    @property
+    def shape(self) -> str:
+        if self._shape is None:
+            self._shape = _cached_shape(self.sql)
+        return self._shape
+
+    def __repr__(self) -> str:
+        return f"Statement({self.sql!r}, source={self.source!r}, origin={self.origin!r})"
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_shape(sql: str) -> str:
+    return shorten(statement_shape(sql), SHAPE_LIMIT)
 
 
 @dataclass(frozen=True)
@@ -228,9 +248,10 @@ class _Recorder:
             sql = str(sql)
         if sql.startswith("--") or is_transaction_control(sql):  # sqlite3 trace: trigger steps, BEGIN
             return
-        root = next((log.project_root for log in (*windows, scoped) if log is not None and log.project_root), None)
-        statement = Statement(sql=shorten(sql.strip(), SQL_LIMIT), shape=shorten(statement_shape(sql), SHAPE_LIMIT),
-                              source=source, origin=_origin(root), thread=threading.current_thread().name)
+        root = scoped.project_root if scoped is not None else None
+        for log in windows:
+            root = root or log.project_root
+        statement = Statement(shorten(sql.strip(), SQL_LIMIT), source, _origin(root), threading.current_thread().name)
         for log in windows:
             log.add(statement)
         if scoped is not None and scoped not in windows:
@@ -317,6 +338,8 @@ def _origin(root: str | None) -> str | None:
 
 
 def _sqlite_trace(sql: str) -> None:
+    if not _RECORDER._windows and _RECORDER.scope.get() is None:  # the common case, kept cheap
+        return
     try:
         _RECORDER.record(sql, "sqlite3")
     except Exception:  # noqa: S110 - never break the application's query
@@ -325,7 +348,8 @@ def _sqlite_trace(sql: str) -> None:
 
 def _sqlalchemy_listener(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
                          executemany: bool) -> None:
-    _RECORDER.record(statement, "sqlalchemy")
+    if _RECORDER._windows or _RECORDER.scope.get() is not None:
+        _RECORDER.record(statement, "sqlalchemy")
 
 
 def _django_wrapper(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
