@@ -238,6 +238,22 @@ def race(request: pytest.FixtureRequest) -> Any:
     return race_for_item(item, settings, gate.on_probe(item) if gate is not None else None, gated=gate is not None)
 
 
+@pytest.fixture
+def query_counter(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Counts SQL statements (SQLAlchemy engines, sqlite3, watched DB-API connections) inside
+    `with query_counter:` or `with query_counter() as q:`: `.count`, `.statements`,
+    `.assert_max(n, repeats=None)`, `.watch(conn)`. See docs/queries.md."""
+    from .query_budget import QueryCounter
+
+    gate = request.config.pluginmanager.get_plugin("backend-gates-queries")
+    item = request.node
+    counter = QueryCounter(str(request.config.rootpath), gate.on_block(item) if gate is not None else None)
+    try:
+        yield counter
+    finally:
+        counter.close()
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     run = config.stash.get(gate_run_key, None)
     if run is not None:

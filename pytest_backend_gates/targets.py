@@ -15,6 +15,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from .config import ContractSettings
+from .sql_capture import request_scope
 
 IN_PROCESS_BASE_URL = "http://testserver"
 # What reproductions say instead of the in-process pseudo host: where a
@@ -168,12 +169,13 @@ class ServedLikeAServer:
             answered = answered or message["type"] == "http.response.start"
             await send(message)
 
+        query = scope.get("query_string", b"").decode("latin-1")
         try:
-            await self.app(scope, receive, tracking_send)
+            with request_scope(scope["method"], scope["path"] + (f"?{query}" if query else "")):
+                await self.app(scope, receive, tracking_send)
         except Exception as exc:
             if not answered:
                 raise  # nothing was sent: the client sees the crash (a server would send a bare 500)
-            query = scope.get("query_string", b"").decode("latin-1")
             key = (scope["method"], scope["path"] + (f"?{query}" if query else ""))
             if len(self.errors) >= 1024:
                 self.errors.pop(next(iter(self.errors)))
@@ -236,4 +238,7 @@ class WSGIServedLikeAServer:
         return getattr(self.app, name)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        return self.app(environ, start_response)
+        query = environ.get("QUERY_STRING", "")
+        target = environ.get("PATH_INFO", "") + (f"?{query}" if query else "")
+        with request_scope(environ.get("REQUEST_METHOD", "GET"), target):
+            return self.app(environ, start_response)

@@ -208,7 +208,10 @@ def test_interrupted_run_leaves_complete_report(pytester: pytest.Pytester) -> No
     assert gate(report, "coverage")["status"] in {"passed", "failed"}
 
 
-def test_gate_not_in_this_version_is_error_not_pass(pytester: pytest.Pytester) -> None:
+def test_gate_not_in_this_version_is_error_not_pass(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_backend_gates.gates import BUILTIN_GATES
+
+    monkeypatch.delitem(BUILTIN_GATES, "queries")  # every gate is built in now: pretend one is not
     pytester.makepyprojecttoml('[tool.backend-gates]\nreport = "gates.json"\n[tool.backend-gates.queries]\nmax_repeats = 3')
     pytester.makepyfile("def test_ok(): pass")
     result = pytester.runpytest_inprocess("--backend-gates")

@@ -90,6 +90,7 @@ BUILTIN_GATES: dict[str, str] = {
     "validation": "pytest_backend_gates.gates.validation:ValidationGate",
     "latency": "pytest_backend_gates.gates.latency:LatencyGate",
     "race": "pytest_backend_gates.gates.race:RaceGate",
+    "queries": "pytest_backend_gates.gates.queries:QueriesGate",
 }
 
 # Gates fed by tests' markers and fixtures (gates/test_attributed.py): on with a

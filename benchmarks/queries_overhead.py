@@ -1,0 +1,110 @@
+"""Overhead of the queries gate's statement capture on the statements themselves.
+
+In one process, on an in-memory SQLite database with 1,000 rows, times N point
+selects (`SELECT name FROM t WHERE id = ?`) three ways, interleaved, median of rounds:
+
+  A  no hooks (the plain driver): the baseline;
+  B  hooks installed but nothing counting: what every statement pays for the whole
+     session under `--backend-gates` (sqlite3 trace callback / SQLAlchemy listener
+     that find no window and return);
+  C  inside a counting window (`query_counter` / `query_budget`): each statement is
+     normalized, its origin looked up and kept.
+
+Once through plain sqlite3 and once through a SQLAlchemy 2.x engine (Core, same
+statement). Prints the ratios B/A and C/A and the time added per statement. Targets,
+as time added per statement because the baseline is the cheapest statement there is
+(an in-memory point select takes a few microseconds; a real query over a socket
+takes hundreds): idle hooks add under 1 us, counting adds under 10 us (a counted
+window is a test that looks at its statements, not production traffic).
+
+    .venv/bin/python benchmarks/queries_overhead.py [--statements 20000] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import statistics
+import time
+from collections.abc import Callable
+
+from pytest_backend_gates.sql_capture import QueryLog, counting, hold_hooks, release_hooks
+
+
+def sqlite_runner(statements: int) -> Callable[[], float]:
+    def run() -> float:
+        db = sqlite3.connect(":memory:")  # opened under the current hooks, as an app would
+        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)")
+        db.executemany("INSERT INTO t VALUES (?, ?)", [(i, f"n{i}") for i in range(1000)])
+        started = time.perf_counter()
+        for i in range(statements):
+            db.execute("SELECT name FROM t WHERE id = ?", (i % 1000,)).fetchone()
+        elapsed = time.perf_counter() - started
+        db.close()
+        return elapsed
+    return run
+
+
+def sqlalchemy_runner(statements: int) -> Callable[[], float] | None:
+    try:
+        from sqlalchemy import create_engine, text
+    except ImportError:
+        return None
+    engine = create_engine("sqlite://")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)"))
+        connection.execute(text("INSERT INTO t VALUES (:id, :name)"), [{"id": i, "name": f"n{i}"} for i in range(1000)])
+    query = text("SELECT name FROM t WHERE id = :id")
+
+    def run() -> float:
+        with engine.connect() as connection:
+            started = time.perf_counter()
+            for i in range(statements):
+                connection.execute(query, {"id": i % 1000}).fetchone()
+            return time.perf_counter() - started
+    return run
+
+
+def measure(run: Callable[[], float], rounds: int) -> tuple[float, float, float]:
+    plain, held, counted = [], [], []
+    run()  # warm-up
+    for _ in range(rounds):
+        plain.append(run())
+        hold_hooks()
+        try:
+            held.append(run())
+            log = QueryLog(project_root="/nonexistent-project")
+            with counting(log):
+                counted.append(run())
+        finally:
+            release_hooks()
+    return statistics.median(plain), statistics.median(held), statistics.median(counted)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--statements", type=int, default=20000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    print(f"queries overhead: {args.statements} point selects, median of {args.rounds} rounds")
+    status = 0
+    runners = [("sqlite3", sqlite_runner(args.statements)), ("sqlalchemy", sqlalchemy_runner(args.statements))]
+    for name, run in runners:
+        if run is None:
+            print(f"  {name}: not installed, skipped")
+            continue
+        a, b, c = measure(run, args.rounds)
+        per = 1e6 / args.statements
+        print(f"  {name:<10} plain {a * per:6.2f} us/stmt   hooks idle {b * per:6.2f} us/stmt   "
+              f"counting {c * per:6.2f} us/stmt")
+        idle, counted = (b - a) * per, (c - a) * per
+        met = idle < 1.0 and counted < 10.0
+        print(f"  {name:<10} ratio idle/plain = {b / a:.2f}   counting/plain = {c / a:.2f}   added: idle "
+              f"{idle:+.2f} us, counting {counted:+.2f} us per statement (targets < 1, < 10): "
+              f"{'MET' if met else 'NOT MET'}")
+        status = status or (0 if met else 1)
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

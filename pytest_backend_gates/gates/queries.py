@@ -1,0 +1,303 @@
+"""Queries gate: SQL statement budgets and N+1 detection.
+
+- `@pytest.mark.query_budget(max=None, repeats=None)`: the statements of the test's call phase
+  (every thread) stay within the budget; defaults from [tool.backend-gates.queries].
+- `query_counter` fixture: a failed test that used it is a violation (TestAttributedGate).
+- Per HTTP request: with `max_per_request` or `max_repeats` configured, every request the
+  contract gate and the `api` fixture send to the in-process app is counted (sql_capture's
+  request scope, opened by the app wrappers in targets.py) and judged; where = the operation.
+
+Statements are counted where they run (an xdist worker under xdist) and merged on the controller.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Generator
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+from ..config import QueriesSettings
+from ..exchange import Exchange
+from ..query_budget import (
+    Problem,
+    QueryBudget,
+    QueryBudgetExceeded,
+    QueryUsageError,
+    describe_statements,
+    failure_message,
+    judge,
+    log_summary,
+    marker_budget,
+)
+from ..result import GateResult, Status, Violation
+from ..sql_capture import QueryLog, add_request_listener, counting, hold_hooks, release_hooks, remove_request_listener
+from .test_attributed import TestAttributedGate
+
+budget_key = pytest.StashKey[QueryBudget]()
+problems_key = pytest.StashKey[list[Problem]]()
+REQUEST_STATEMENTS_SHOWN = 8
+PENDING_LIMIT = 512  # judged requests waiting for their exchange (to learn the operation's name)
+
+
+def request_key(method: str, target: str) -> tuple[str, str]:
+    return method.upper(), unquote(target)
+
+
+class QueriesGate(TestAttributedGate):
+    name = "queries"
+    fixture_names = ("query_counter",)
+    marker_names = ("query_budget",)
+    noun = "query test"
+    settings: QueriesSettings | None
+
+    def __init__(self, settings: QueriesSettings | None, context: Any) -> None:
+        super().__init__(settings, context)
+        self.queries_settings = settings or QueriesSettings()
+        self.defaults = QueryBudget(max=self.queries_settings.max_per_request,
+                                    repeats=self.queries_settings.max_repeats)
+        self.project_root = str(context.rootpath)
+        self.usage_errors: list[str] = []
+        self._lock = threading.Lock()
+        self._listening = False
+        self._holding = False
+        self.requests = 0
+        self.request_statements = 0
+        self.worst_request: dict[str, Any] | None = None
+        self._pending: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.request_violations: dict[str, dict[str, Any]] = {}  # operation -> its worst request + count
+
+    @property
+    def per_request(self) -> bool:
+        return self.defaults.max is not None or self.defaults.repeats is not None
+
+    # -- set-up ---------------------------------------------------------------------
+    def start(self) -> None:
+        # For the whole session: sqlite3 connections opened at import (an app's module-level
+        # connection) are counted too; outside a window the hooks do nothing.
+        hold_hooks()
+        self._holding = True
+        if self.per_request:
+            add_request_listener(self._on_request, self.project_root)
+            self._listening = True
+            # Only then do exchanges matter (they name the operation): without a listener for
+            # them, the api fixture does not build exchanges at all.
+            self.context.pytest_config.pluginmanager.register(ExchangeListener(self), "backend-gates-queries-exchange")
+
+    def stop(self) -> None:
+        if self._listening:
+            remove_request_listener(self._on_request)
+            self._listening = False
+        if self._holding:
+            release_hooks()
+            self._holding = False
+
+    # -- the marker ---------------------------------------------------------------------
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        marker = item.get_closest_marker("query_budget")
+        if marker is None:
+            return
+        try:
+            item.stash[budget_key] = marker_budget(marker, self.defaults)
+            return
+        except QueryUsageError as exc:
+            problem = str(exc)
+        self.usage_errors.append(problem)
+        pytest.fail(problem, pytrace=False)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
+        budget = pyfuncitem.stash.get(budget_key, None)
+        if budget is None:
+            return (yield)
+        log = QueryLog(self.project_root)
+        with counting(log):
+            result = yield
+        self.record_detail("test", {"test": pyfuncitem.nodeid, **log_summary(log)})
+        problems = judge(log, budget)
+        if problems:
+            __tracebackhide__ = True
+            pyfuncitem.stash[problems_key] = problems
+            pytest.fail(failure_message(f"query budget exceeded ({budget.describe()}):", problems, log),
+                        pytrace=False)
+        return result
+
+    def on_block(self, item: pytest.Item) -> Any:
+        """The query_counter fixture's report of each counted block."""
+        def record(log: QueryLog) -> None:
+            self.record_detail("block", {"test": item.nodeid, **log_summary(log)})
+        return record
+
+    def violation_for(self, item: pytest.Item, report: pytest.TestReport, call: pytest.CallInfo[None]) -> Violation:
+        problems = item.stash.get(problems_key, None)
+        details = {"budget": item.stash[budget_key].describe()} if problems else {}
+        if not problems and call.excinfo is not None and isinstance(call.excinfo.value, QueryBudgetExceeded):
+            problems = call.excinfo.value.problems  # query_counter.assert_max
+            details = {"source": "query_counter.assert_max"}
+        if not problems or report.when != "call":
+            return super().violation_for(item, report, call)
+        return Violation(where=item.nodeid, check=_check(problems), message="; ".join(p.text for p in problems), details=details)
+
+    # -- per request ----------------------------------------------------------------------
+    def _on_request(self, method: str, target: str, log: QueryLog) -> None:
+        problems = judge(log, self.defaults)
+        summary = log_summary(log)
+        with self._lock:
+            self.requests += 1
+            self.request_statements += log.count
+            if self.worst_request is None or log.count > self.worst_request["statements"]:
+                self.worst_request = {"where": f"{method} {target.split('?')[0]}", **summary}
+            if not problems:
+                return
+            pending = self._pending.setdefault(request_key(method, target), [])
+            if sum(len(p) for p in self._pending.values()) < PENDING_LIMIT:
+                pending.append({"method": method, "target": target, "problems": problems,
+                                "listing": describe_statements(log, REQUEST_STATEMENTS_SHOWN), **summary})
+
+    def on_exchange(self, exchange: Exchange) -> None:
+        if not self._pending:
+            return
+        parts = urlsplit(exchange.url)
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        with self._lock:
+            waiting = self._pending.get(request_key(exchange.method, target))
+            if not waiting:
+                return
+            record = waiting.pop(0)
+        self._add_request_violation(exchange.operation, record, exchange.reproduce)
+
+    def _add_request_violation(self, where: str, record: dict[str, Any], reproduce: Any) -> None:
+        """One violation per operation: its worst request, and how many went over budget."""
+        problems = record["problems"]
+        with self._lock:
+            known = self.request_violations.get(where)
+            if known is not None:
+                known["requests"] += 1
+                if record["statements"] <= known["statements"]:
+                    return
+        entry = {"where": where, "check": _check(problems), "text": "; ".join(p.text for p in problems),
+                 "statements": record["statements"], "listing": record["listing"],
+                 "reproduce": reproduce() if callable(reproduce) else reproduce,
+                 "requests": known["requests"] if known is not None else 1}
+        with self._lock:
+            self.request_violations[where] = entry
+
+    def _flush_pending(self) -> None:
+        """Requests whose exchange never came (not published): named by method and path."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        for records in pending.values():
+            for record in records:
+                self._add_request_violation(f"{record['method']} {record['target'].split('?')[0]}", record, None)
+
+    # -- xdist --------------------------------------------------------------------------
+    def worker_output(self) -> Any:
+        self._flush_pending()
+        data = super().worker_output()
+        data.update(usage_errors=self.usage_errors, requests=self.requests,
+                    request_statements=self.request_statements, worst_request=self.worst_request,
+                    request_violations=list(self.request_violations.values()))
+        return data
+
+    def absorb_worker_output(self, data: Any) -> None:
+        super().absorb_worker_output(data)
+        self.usage_errors.extend(data["usage_errors"])
+        self.requests += data["requests"]
+        self.request_statements += data["request_statements"]
+        worst = data["worst_request"]
+        if worst is not None and (self.worst_request is None or worst["statements"] > self.worst_request["statements"]):
+            self.worst_request = worst
+        for entry in data["request_violations"]:
+            key = entry["where"]
+            known = self.request_violations.get(key)
+            if known is None:
+                self.request_violations[key] = entry
+            else:
+                requests = known["requests"] + entry["requests"]
+                if entry["statements"] > known["statements"]:
+                    self.request_violations[key] = entry
+                self.request_violations[key]["requests"] = requests
+
+    # -- deciding ----------------------------------------------------------------------------
+    @property
+    def unused(self) -> bool:
+        return super().unused and not self.requests and not self.usage_errors
+
+    def evaluate(self) -> GateResult:
+        self._flush_pending()
+        windows = self.details.get("test", []) + self.details.get("block", [])
+        worst = max(windows, key=lambda w: w["statements"], default=None)
+        tests = len(self.tests_used)
+        measured: dict[str, Any] = {
+            "tests": tests,
+            "statements": sum(w["statements"] for w in windows),
+            "worst_test": {"where": worst["test"], "statements": worst["statements"],
+                           "top_shape": worst["top_shape"], "top_repeats": worst["top_repeats"]} if worst else None,
+        }
+        if self.per_request:
+            measured.update(requests=self.requests, request_statements=self.request_statements,
+                            worst_request=self.worst_request)
+        threshold = {"max_per_request": self.defaults.max, "max_repeats": self.defaults.repeats}
+        violations = list(self.test_failures) + [self._request_violation(e) for e in self.request_violations.values()]
+        warnings: list[str] = []
+        if self.usage_errors:
+            return GateResult(self.name, Status.ERROR, f"bad query_budget marker: {self.usage_errors[0]}",
+                              violations=violations, warnings=self.usage_errors[1:], measured=measured,
+                              threshold=threshold)
+        if self.per_request and not self.requests:
+            warnings.append(self._no_request_reason())
+        if not tests and not self.requests:
+            contract = self.context.config.settings("contract")
+            if self.per_request and contract is not None and contract.base_url is not None:
+                return GateResult(self.name, Status.ERROR, f"could not count: {warnings[0]}", measured=measured,
+                                  threshold=threshold)
+            return GateResult(self.name, Status.SKIPPED, "no test used the query_counter fixture or "
+                              "@pytest.mark.query_budget, and no in-process HTTP request was counted",
+                              warnings=warnings, measured=measured, threshold=threshold)
+        parts = []
+        if tests:
+            parts.append(f"{tests} query test{'s' if tests != 1 else ''}")
+        if self.requests:
+            parts.append(f"{self.requests} request{'s' if self.requests != 1 else ''} "
+                         f"({self.request_statements} statements)")
+        done = ", ".join(parts)
+        if violations:
+            plural = "s" if len(violations) != 1 else ""
+            return GateResult(self.name, Status.FAILED, f"{len(violations)} query budget violation{plural} in {done}",
+                              violations=violations, warnings=warnings, measured=measured, threshold=threshold)
+        return GateResult(self.name, Status.PASSED, f"within budget: {done}", warnings=warnings,
+                          measured=measured, threshold=threshold)
+
+    def _request_violation(self, entry: dict[str, Any]) -> Violation:
+        more = f" (worst of {entry['requests']} requests over budget)" if entry["requests"] > 1 else ""
+        message = "\n".join([f"{entry['text']}{more}", *entry["listing"]])
+        return Violation(where=entry["where"], check=entry["check"], message=message, reproduce=entry["reproduce"],
+                         details={"statements": entry["statements"], "requests_over_budget": entry["requests"]})
+
+    def _no_request_reason(self) -> str:
+        contract = self.context.config.settings("contract")
+        if contract is not None and contract.base_url is not None:
+            return ("max_per_request / max_repeats apply to requests to an in-process app (contract app = ...); "
+                    "with base_url the server runs in another process, whose statements are not seen")
+        return ("no in-process HTTP request was counted (the contract gate and the api fixture count the requests "
+                "they send to [tool.backend-gates.contract] app)")
+
+
+
+class ExchangeListener:
+    """Gives the gate each exchange, to name the operation of a request over budget."""
+
+    def __init__(self, gate: QueriesGate) -> None:
+        self.gate = gate
+
+    @pytest.hookimpl
+    def pytest_backend_gates_exchange(self, config: pytest.Config, exchange: Exchange) -> None:
+        self.gate.on_exchange(exchange)
+
+
+def _check(problems: list[Problem]) -> str:
+    """An N+1 is the more telling finding when a request or test is both."""
+    return "n-plus-one" if any(p.check == "n-plus-one" for p in problems) else "query-count"

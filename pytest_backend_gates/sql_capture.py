@@ -1,0 +1,491 @@
+"""Counting the SQL statements this process executes, through the drivers' public hooks.
+
+What is seen (docs/queries.md):
+- SQLAlchemy: a `before_cursor_execute` listener on the `Engine` class, so every engine,
+  also one created later, is counted (one statement per cursor execute; executemany is one).
+- sqlite3: connections opened while counting (`sqlite3.connect` is wrapped while anything
+  counts) get `Connection.set_trace_callback`; `watch(conn)` attaches one opened before.
+  Connections SQLAlchemy opens are left to its listener (no double count).
+- psycopg (3, or 2) and other DB-API connections with a `cursor_factory`: `watch(conn)`.
+- Django, when it is imported and configured: `connection.execute_wrapper` on the connections
+  of the thread that opened the window (other threads' Django connections are not seen).
+
+Two kinds of sinks get the statements: windows (`query_counter` blocks, `query_budget`
+tests) see every thread of the process; a request scope (the queries gate's per-request
+count, opened by the in-process app wrappers in targets.py) sees the statements of its
+own context: the handler, and the worker threads it hands work to with a copied context
+(asyncio, anyio/Starlette's thread pool).
+
+The hooks are process-wide by nature (SQLAlchemy's event registry, the sqlite3 module), so
+they are installed once while at least one user needs them and removed when the last one
+leaves; `_RECORDER` is that process-wide switchboard, and holds no session state.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import os
+import re
+import sqlite3
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+# --------------------------------------------------------------------------
+# Statement shape (the one normalization rule, docs/queries.md)
+# --------------------------------------------------------------------------
+
+_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
+_STRING = re.compile(r"[xXeEnNbB]?'(?:[^']|'')*'")
+_PLACEHOLDER = re.compile(r"%\(\w+\)s|%s|\$\d+|(?<![:\w]):\w+|\?")
+_NUMBER = re.compile(r"(?<![\w.$\"])\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w\"])")
+_IN_LIST = re.compile(r"\bIN\s*\(\s*\?(?:\s*,\s*\?)*\s*\)", re.I)
+_TUPLE = r"\(\s*\?(?:\s*,\s*\?)*\s*\)"
+_VALUES = re.compile(rf"\bVALUES\s*({_TUPLE})(?:\s*,\s*{_TUPLE})+", re.I)
+_SPACE = re.compile(r"\s+")
+_TRANSACTION = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|END|SAVEPOINT|RELEASE)\b", re.I)
+SHAPE_LIMIT = 300  # characters of a shape kept for display
+SQL_LIMIT = 1000  # characters of a statement kept
+
+
+def statement_shape(sql: str) -> str:
+    """`SELECT * FROM books WHERE author_id = 7` -> `SELECT * FROM books WHERE author_id = ?`.
+
+    Comments dropped; string and number literals and every placeholder style (`?`, `%s`,
+    `%(name)s`, `:name`, `$1`) become `?`; `IN (?, ?, ?)` becomes `IN (?)` and a multi-row
+    `VALUES (?, ?), (?, ?)` one row; whitespace collapsed. Two statements have the same shape
+    when their shapes are equal ignoring case (`shape_key`).
+    """
+    text = _COMMENT.sub(" ", sql)
+    text = _STRING.sub("?", text)
+    text = _PLACEHOLDER.sub("?", text)
+    text = _NUMBER.sub("?", text)
+    text = _IN_LIST.sub("IN (?)", text)
+    text = _VALUES.sub(lambda m: f"VALUES {m.group(1)}", text)
+    return _SPACE.sub(" ", text).strip().rstrip(";").strip()
+
+
+def shape_key(shape: str) -> str:
+    return shape.casefold()
+
+
+def is_transaction_control(sql: str) -> bool:
+    """BEGIN/COMMIT/ROLLBACK/SAVEPOINT/RELEASE: the drivers' own bookkeeping, not counted."""
+    return _TRANSACTION.match(sql) is not None
+
+
+def shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --------------------------------------------------------------------------
+# What is recorded
+# --------------------------------------------------------------------------
+
+
+class Statement:
+    """One executed statement. Its shape is computed when first asked for (grouping, judging),
+    not while the application runs."""
+
+    __slots__ = ("sql", "source", "origin", "thread", "_shape")
+
+    def __init__(self, sql: str, source: str, origin: str | None, thread: str) -> None:
+        self.sql = sql
+        self.source = source  # "sqlalchemy", "sqlite3", "psycopg", "django", "dbapi"
+        self.origin = origin  # "app/views.py:42" - the innermost frame in the project's code
+        self.thread = thread
+        self._shape: str | None = None
+
+    @property
+    def shape(self) -> str:
+        if self._shape is None:
+            self._shape = _cached_shape(self.sql)
+        return self._shape
+
+    def __repr__(self) -> str:
+        return f"Statement({self.sql!r}, source={self.source!r}, origin={self.origin!r})"
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_shape(sql: str) -> str:
+    return shorten(statement_shape(sql), SHAPE_LIMIT)
+
+
+@dataclass(frozen=True)
+class ShapeGroup:
+    shape: str
+    count: int
+    first_index: int  # 1-based number of its first statement
+    origin: str | None
+    example: str
+
+
+class QueryLog:
+    """The statements one window or request saw; safe to fill from many threads."""
+
+    KEEP = 5000  # statements kept in full; beyond, only counted
+
+    def __init__(self, project_root: str | None = None) -> None:
+        self.project_root = project_root
+        self.entries: list[Statement] = []
+        self._lock = threading.Lock()
+        self._dropped = 0
+
+    def add(self, statement: Statement) -> None:
+        with self._lock:
+            if len(self.entries) < self.KEEP:
+                self.entries.append(statement)
+            else:
+                self._dropped += 1
+
+    @property
+    def count(self) -> int:
+        return len(self.entries) + self._dropped
+
+    def groups(self) -> list[ShapeGroup]:
+        """Statements grouped by shape, most frequent first (then in order of appearance)."""
+        seen: dict[str, list[Any]] = {}
+        for index, statement in enumerate(list(self.entries), start=1):
+            key = shape_key(statement.shape)
+            group = seen.get(key)
+            if group is None:
+                seen[key] = [statement.shape, 1, index, statement.origin, statement.sql]
+            else:
+                group[1] += 1
+                group[3] = group[3] or statement.origin
+        groups = [ShapeGroup(shape=g[0], count=g[1], first_index=g[2], origin=g[3], example=g[4]) for g in seen.values()]
+        return sorted(groups, key=lambda g: (-g.count, g.first_index))
+
+
+# --------------------------------------------------------------------------
+# The process-wide switchboard
+# --------------------------------------------------------------------------
+
+_NOT_TRACED = ("sqlalchemy.", "django.", "coverage.")  # modules whose sqlite3 connections are not traced
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_LIBRARY_MARKERS = (f"{os.sep}site-packages{os.sep}", f"{os.sep}dist-packages{os.sep}")
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._users = 0
+        self._windows: tuple[QueryLog, ...] = ()
+        self.scope: contextvars.ContextVar[QueryLog | None] = contextvars.ContextVar("backend_gates_sql_scope",
+                                                                                     default=None)
+        self.request_listeners: tuple[Callable[[str, str, QueryLog], None], ...] = ()
+        self.request_root: str | None = None  # where request statements' origins are looked for
+        self._sqlalchemy = False
+        self._sqlite_originals: list[tuple[Any, Callable[..., Any]]] = []
+        self._django_signal = False
+
+    # -- who needs the hooks -------------------------------------------------
+    def acquire(self) -> None:
+        with self._lock:
+            self._users += 1
+            if self._users == 1:
+                self._wrap_sqlite_connect()
+            self.refresh()
+
+    def release(self) -> None:
+        with self._lock:
+            if self._users == 0:
+                return
+            self._users -= 1
+            if self._users == 0:
+                self._uninstall()
+
+    def refresh(self) -> None:
+        """Hook libraries imported since the hooks were installed (cheap when nothing is new)."""
+        if self._users == 0:
+            return
+        if not self._sqlalchemy and "sqlalchemy.engine" in sys.modules:
+            with self._lock:
+                if not self._sqlalchemy:
+                    from sqlalchemy import event
+                    from sqlalchemy.engine import Engine
+
+                    event.listen(Engine, "before_cursor_execute", _sqlalchemy_listener)
+                    self._sqlalchemy = True
+        if not self._django_signal and "django.db" in sys.modules:
+            self._hook_django()
+
+    def open_window(self, log: QueryLog) -> None:
+        self.acquire()
+        with self._lock:
+            self._windows = (*self._windows, log)
+        _django_attach_current_thread()
+
+    def close_window(self, log: QueryLog) -> None:
+        with self._lock:
+            self._windows = tuple(w for w in self._windows if w is not log)
+        self.release()
+
+    def add_request_listener(self, listener: Callable[[str, str, QueryLog], None], project_root: str | None) -> None:
+        with self._lock:
+            self.request_listeners = (*self.request_listeners, listener)
+            self.request_root = project_root
+        self.acquire()
+
+    def remove_request_listener(self, listener: Callable[[str, str, QueryLog], None]) -> None:
+        with self._lock:
+            if listener not in self.request_listeners:
+                return
+            self.request_listeners = tuple(item for item in self.request_listeners if item != listener)
+        self.release()
+
+    # -- recording ------------------------------------------------------------
+    def record(self, sql: str, source: str) -> None:
+        windows = self._windows
+        scoped = self.scope.get()
+        if not windows and scoped is None:
+            return
+        if not isinstance(sql, str):
+            sql = str(sql)
+        if sql.startswith("--") or is_transaction_control(sql):  # sqlite3 trace: trigger steps, BEGIN
+            return
+        root = scoped.project_root if scoped is not None else None
+        for log in windows:
+            root = root or log.project_root
+        statement = Statement(shorten(sql.strip(), SQL_LIMIT), source, _origin(root), threading.current_thread().name)
+        for log in windows:
+            log.add(statement)
+        if scoped is not None and scoped not in windows:
+            scoped.add(statement)
+
+    # -- sqlite3 --------------------------------------------------------------
+    def _wrap_sqlite_connect(self) -> None:
+        modules: list[Any] = [sqlite3, sqlite3.dbapi2]
+        for module in modules:
+            original = module.connect
+            if getattr(original, "_backend_gates_wrapper", False):
+                continue
+
+            def connect(*args: Any, _original: Callable[..., Any] = original, **kwargs: Any) -> Any:
+                connection = _original(*args, **kwargs)
+                caller = sys._getframe(1).f_globals.get("__name__", "")
+                # SQLAlchemy's and Django's connections are counted by their own hooks;
+                # coverage.py's data file is not the application's database
+                if not caller.startswith(_NOT_TRACED):
+                    try:
+                        connection.set_trace_callback(_sqlite_trace)
+                    except Exception:  # noqa: S110 - a factory returning something else: not counted
+                        pass
+                return connection
+
+            connect._backend_gates_wrapper = True  # type: ignore[attr-defined]
+            connect.__wrapped__ = original  # type: ignore[attr-defined]
+            connect.__doc__ = original.__doc__
+            module.connect = connect
+            self._sqlite_originals.append((module, original))
+
+    def _uninstall(self) -> None:
+        for module, original in self._sqlite_originals:
+            if getattr(module.connect, "__wrapped__", None) is original:
+                module.connect = original
+        self._sqlite_originals.clear()
+        if self._sqlalchemy:
+            from sqlalchemy import event
+            from sqlalchemy.engine import Engine
+
+            if event.contains(Engine, "before_cursor_execute", _sqlalchemy_listener):
+                event.remove(Engine, "before_cursor_execute", _sqlalchemy_listener)
+            self._sqlalchemy = False
+        if self._django_signal:
+            from django.db.backends.signals import connection_created
+
+            connection_created.disconnect(dispatch_uid="backend-gates-queries")
+            self._django_signal = False
+
+    # -- django -----------------------------------------------------------------
+    def _hook_django(self) -> None:
+        try:
+            from django.conf import settings
+            from django.db.backends.signals import connection_created
+        except Exception:
+            return
+        if not settings.configured:
+            return
+        with self._lock:
+            if self._django_signal:
+                return
+            connection_created.connect(_django_connection_created, weak=False, dispatch_uid="backend-gates-queries")
+            self._django_signal = True
+
+
+_RECORDER = _Recorder()
+
+
+def _origin(root: str | None) -> str | None:
+    """The innermost frame in the project's code (under rootdir, not a library, not this plugin)."""
+    if root is None:
+        return None
+    root = root.rstrip(os.sep) + os.sep
+    frame = sys._getframe(1)
+    depth = 0
+    while frame is not None and depth < 80:
+        filename = frame.f_code.co_filename
+        if (filename.startswith(root) and not filename.startswith(_PACKAGE_DIR)
+                and not any(marker in filename for marker in _LIBRARY_MARKERS)):
+            return f"{os.path.relpath(filename, root)}:{frame.f_lineno}"
+        frame = frame.f_back  # type: ignore[assignment]
+        depth += 1
+    return None
+
+
+def _sqlite_trace(sql: str) -> None:
+    if not _RECORDER._windows and _RECORDER.scope.get() is None:  # the common case, kept cheap
+        return
+    try:
+        _RECORDER.record(sql, "sqlite3")
+    except Exception:  # noqa: S110 - never break the application's query
+        pass
+
+
+def _sqlalchemy_listener(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+                         executemany: bool) -> None:
+    if _RECORDER._windows or _RECORDER.scope.get() is not None:
+        _RECORDER.record(statement, "sqlalchemy")
+
+
+def _django_wrapper(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+    _RECORDER.record(sql, "django")
+    return execute(sql, params, many, context)
+
+
+def _django_attach(connection: Any) -> None:
+    wrappers = getattr(connection, "execute_wrappers", None)
+    if isinstance(wrappers, list) and _django_wrapper not in wrappers:
+        wrappers.append(_django_wrapper)
+
+
+def _django_connection_created(sender: Any, connection: Any, **kwargs: Any) -> None:
+    _django_attach(connection)
+
+
+def _django_attach_current_thread() -> None:
+    if "django.db" not in sys.modules:
+        return
+    try:
+        from django.conf import settings
+        from django.db import connections
+
+        if settings.configured:
+            for connection in connections.all(initialized_only=True):
+                _django_attach(connection)
+    except Exception:  # noqa: S110 - an unusable Django setup is the app's problem, not ours
+        pass
+
+
+# --------------------------------------------------------------------------
+# Public entry points
+# --------------------------------------------------------------------------
+
+
+@contextmanager
+def counting(log: QueryLog) -> Iterator[QueryLog]:
+    """Every statement of the process (any thread) while the block runs goes to `log`."""
+    _RECORDER.open_window(log)
+    try:
+        yield log
+    finally:
+        _RECORDER.close_window(log)
+
+
+@contextmanager
+def request_scope(method: str, target: str) -> Iterator[None]:
+    """Around one in-process HTTP request (targets.py): its statements go to the request
+    listeners. Nearly free when nobody listens."""
+    listeners = _RECORDER.request_listeners
+    if not listeners:
+        yield
+        return
+    _RECORDER.refresh()
+    log = QueryLog(project_root=_RECORDER.request_root)
+    token = _RECORDER.scope.set(log)
+    try:
+        yield
+    finally:
+        _RECORDER.scope.reset(token)
+        for listener in listeners:
+            listener(method, target, log)
+
+
+def add_request_listener(listener: Callable[[str, str, QueryLog], None], project_root: str | None = None) -> None:
+    _RECORDER.add_request_listener(listener, project_root)
+
+
+def remove_request_listener(listener: Callable[[str, str, QueryLog], None]) -> None:
+    _RECORDER.remove_request_listener(listener)
+
+
+def hold_hooks() -> None:
+    """Keep the hooks installed (sqlite3.connect wrapped) until `release_hooks`: the gate does
+    this for the whole session, so connections opened at import are counted too."""
+    _RECORDER.acquire()
+
+
+def release_hooks() -> None:
+    _RECORDER.release()
+
+
+class WatchError(TypeError):
+    """`watch()` was given something whose statements cannot be counted."""
+
+
+def watch(connection: Any) -> Callable[[], None]:
+    """Count the statements of an already open connection; returns how to stop (may be a no-op)."""
+    if isinstance(connection, sqlite3.Connection):
+        connection.set_trace_callback(_sqlite_trace)
+        return lambda: None
+    module = type(connection).__module__ or ""
+    if module.startswith("sqlalchemy."):
+        return lambda: None  # engines and their connections are counted by the Engine listener
+    if module.startswith("django."):
+        _django_attach(connection)
+        return lambda: None
+    factory = getattr(connection, "cursor_factory", None)
+    if isinstance(factory, type) and hasattr(factory, "execute"):
+        if getattr(factory, "_backend_gates_counting", False):
+            return lambda: None
+        counting_class = _counting_cursor(factory, "psycopg" if module.startswith("psycopg") else "dbapi")
+        try:
+            connection.cursor_factory = counting_class
+        except (AttributeError, TypeError) as exc:
+            raise WatchError(f"cannot set cursor_factory on {type(connection).__qualname__}: {exc}") from None
+
+        def unwatch() -> None:
+            if getattr(connection, "cursor_factory", None) is counting_class:
+                connection.cursor_factory = factory
+        return unwatch
+    raise WatchError(
+        f"cannot count the statements of a {module}.{type(connection).__qualname__}: watch() takes a sqlite3 "
+        "connection, a DB-API connection with a cursor_factory (psycopg 3, psycopg2) or a Django connection; "
+        "SQLAlchemy engines are counted without watch()")
+
+
+def _counting_cursor(base: type, source: str) -> type:
+    def text(cursor: Any, query: Any) -> str:
+        if isinstance(query, (str, bytes)):
+            return query.decode("utf-8", "replace") if isinstance(query, bytes) else query
+        try:
+            return str(query.as_string(cursor))  # psycopg.sql.Composed
+        except Exception:
+            return str(query)
+
+    def execute(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        _RECORDER.record(text(self, query), source)
+        return base.execute(self, query, *args, **kwargs)  # type: ignore[attr-defined]
+
+    def executemany(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        _RECORDER.record(text(self, query), source)
+        return base.executemany(self, query, *args, **kwargs)  # type: ignore[attr-defined]
+
+    namespace: dict[str, Any] = {"execute": execute, "_backend_gates_counting": True, "__module__": __name__}
+    if hasattr(base, "executemany"):
+        namespace["executemany"] = executemany
+    return type(f"Counting{base.__name__}", (base,), namespace)

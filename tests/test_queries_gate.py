@@ -1,0 +1,416 @@
+"""The queries gate end to end: the seeded N+1s of examples/queries are found and their fixed
+twins pass (marker, fixture, per request through the api fixture and the contract gate), the
+counted window is exactly the block / the call phase, bad markers and config give one clear
+error, and results are merged under xdist. Capture and normalization are also tested directly."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import textwrap
+import threading
+
+import pytest
+from conftest import EXAMPLES, gate, read_report
+
+from pytest_backend_gates.sql_capture import QueryLog, counting, statement_shape, watch
+
+# Imported once for the whole process: pytester's in-process runs drop the modules they imported,
+# and SQLAlchemy cannot be imported a second time into the same interpreter.
+sqlalchemy = pytest.importorskip("sqlalchemy.orm")
+
+QUERIES = EXAMPLES / "queries"
+PG_DSN = os.environ.get("BACKEND_GATES_PG_DSN")
+NO_FUZZ = ("-p", "no:cacheprovider", "-p", "no:schemathesis", "-p", "no:hypothesispytest")
+
+
+def queries_project(pytester: pytest.Pytester, extra: str = "") -> None:
+    for source in QUERIES.glob("*.py"):
+        shutil.copy(source, pytester.path / source.name)
+    pytester.makepyprojecttoml(textwrap.dedent("""
+        [tool.pytest.ini_options]
+        pythonpath = ["."]
+        [tool.backend-gates]
+        report = "gates.json"
+    """) + textwrap.dedent(extra))
+
+
+def run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, variant: str, *args: str) -> pytest.RunResult:
+    monkeypatch.setenv("QUERIES_VARIANT", variant)
+    if "-n" in args:  # xdist starts processes
+        return pytester.runpytest_subprocess(*NO_FUZZ, *args)
+    return pytester.runpytest(*NO_FUZZ, *args)
+
+
+# -- capture and normalization, directly -------------------------------------------------------
+
+
+@pytest.mark.parametrize("sql, shape", [
+    ("SELECT * FROM books WHERE author_id = 7", "SELECT * FROM books WHERE author_id = ?"),
+    ("select * from t1 where name = 'O''Brien' and x in (1, 2, 3)", "select * from t1 where name = ? and x IN (?)"),
+    ("INSERT INTO t (a, b) VALUES (?, ?), (?, ?), (?, ?)", "INSERT INTO t (a, b) VALUES (?, ?)"),
+    ("SELECT x::int FROM t WHERE id = %(id)s AND y = $1 AND z = :name -- note",
+     "SELECT x::int FROM t WHERE id = ? AND y = ? AND z = ?"),
+    ("SELECT  a,\n  b FROM t LIMIT 10 OFFSET %s;", "SELECT a, b FROM t LIMIT ? OFFSET ?"),
+])
+def test_statement_shape(sql: str, shape: str) -> None:
+    assert statement_shape(sql) == shape
+
+
+def test_sqlite_and_sqlalchemy_statements_count_once_from_any_thread() -> None:
+    import sqlalchemy
+
+    before = sqlite3.connect(":memory:")  # opened before counting: only seen once watched
+    before.execute("CREATE TABLE t (x)")
+    engine = sqlalchemy.create_engine("sqlite://")  # SQLAlchemy opens sqlite3 connections itself
+    log = QueryLog()
+    with counting(log):
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text("SELECT 1"))
+            connection.execute(sqlalchemy.text("SELECT 2"))
+        before.execute("SELECT 'unwatched'")
+        watch(before)
+        before.execute("SELECT * FROM t WHERE x = ?", (5,))
+        inside = sqlite3.connect(":memory:", check_same_thread=False)
+        worker = threading.Thread(target=lambda: inside.execute("SELECT 'from a thread'"))
+        worker.start()
+        worker.join()
+        inside.execute("CREATE TABLE u (y)")
+        inside.execute("INSERT INTO u VALUES (1)")  # the implicit BEGIN is not counted
+        inside.commit()
+    inside.execute("SELECT 'after the block'")
+    sources = [(s.source, s.sql) for s in log.entries]
+    assert sources == [
+        ("sqlalchemy", "SELECT 1"), ("sqlalchemy", "SELECT 2"),
+        ("sqlite3", "SELECT * FROM t WHERE x = 5"),
+        ("sqlite3", "SELECT 'from a thread'"), ("sqlite3", "CREATE TABLE u (y)"), ("sqlite3", "INSERT INTO u VALUES (1)"),
+    ]
+    assert not hasattr(sqlite3.connect, "__wrapped__")  # unwrapped after the block
+    before.close()
+    inside.close()
+
+
+@pytest.mark.skipif(not PG_DSN, reason="BACKEND_GATES_PG_DSN is not set (.ci/run starts a PostgreSQL)")
+def test_watch_counts_a_psycopg_connection() -> None:
+    psycopg = pytest.importorskip("psycopg")
+    with psycopg.connect(PG_DSN, autocommit=True) as connection:
+        stop = watch(connection)
+        log = QueryLog()
+        with counting(log):
+            for number in range(4):
+                connection.execute("SELECT %s::int", (number,))
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 'x'")
+        stop()
+        assert log.count == 5
+        assert [g.count for g in log.groups()] == [4, 1]
+        assert connection.cursor_factory is psycopg.Cursor
+
+
+def test_django_statements_are_counted_once(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("django")  # not a dependency: runs where Django is installed
+    pytester.makeconftest(textwrap.dedent("""
+        import django
+        from django.conf import settings
+
+        settings.configure(DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+                           INSTALLED_APPS=[], USE_TZ=True)
+        django.setup()
+    """))
+    pytester.makepyfile(textwrap.dedent("""
+        import threading
+        from django.db import connection, connections
+
+        def test_django(query_counter):
+            with connection.cursor() as cursor:
+                cursor.execute("CREATE TABLE t (x integer)")
+            with query_counter() as q:
+                with connection.cursor() as cursor:
+                    for n in range(4):
+                        cursor.execute("SELECT x FROM t WHERE x = %s", [n])
+
+                def other_thread():
+                    with connections["default"].cursor() as cursor:  # a new connection in this thread
+                        cursor.execute("SELECT 'thread'")
+                    connections.close_all()
+                worker = threading.Thread(target=other_thread)
+                worker.start(); worker.join()
+            assert q.count == 5, q.statements
+            assert [g.count for g in q.groups()] == [4, 1]
+            q.assert_max(5, repeats=4)
+    """))
+    for flags in ((), ("--backend-gates",)):
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *flags)
+        result.assert_outcomes(passed=1)
+
+
+# -- the marker and the fixture on the examples -------------------------------------------------
+
+
+def test_seeded_n_plus_ones_fail_with_the_statements(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    queries_project(pytester)
+    result = run(pytester, monkeypatch, "buggy", "test_queries.py", "--backend-gates")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines([
+        "*query budget exceeded (max=5, repeats=3):",
+        "*26 SQL statements; budget max=5",
+        "*N+1: `SELECT books.id, books.title, books.author_id FROM books WHERE ? = books.author_id ORDER BY books.id`"
+        " ran 25 times (from _library_db.py:*); budget repeats=3",
+        "*statements by shape (26 in 2 shapes):",
+        "*25x SELECT books.id*",
+        "*2-26. (25x) SELECT books.id*",
+    ])
+    queries = gate(read_report(pytester), "queries")
+    assert queries["status"] == "failed"
+    by_test = {v["where"].split("::")[1]: v for v in queries["violations"]}
+    marker = by_test["test_authors_endpoint_has_no_n_plus_one"]
+    assert marker["check"] == "n-plus-one" and "ran 25 times" in marker["message"]
+    fixture = by_test["test_products_page_runs_few_statements"]
+    assert fixture["check"] == "n-plus-one"
+    assert "`SELECT AVG(stars), COUNT(*) FROM reviews WHERE product_id = ?` ran 12 times (from reviews_buggy.py:" \
+        in fixture["message"]
+    assert queries["measured"]["tests"] == 2
+    assert queries["measured"]["worst_test"]["statements"] == 26
+    assert queries["measured"]["statements"] == 26 + 13
+
+
+def test_fixed_twins_pass(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    queries_project(pytester)
+    result = run(pytester, monkeypatch, "fixed", "test_queries.py", "--backend-gates")
+    result.assert_outcomes(passed=2)
+    assert result.ret == 0
+    queries = gate(read_report(pytester), "queries")
+    assert queries["status"] == "passed" and queries["summary"] == "within budget: 2 query tests"
+    assert queries["measured"]["statements"] == 2 + 1
+
+
+def test_only_the_block_and_the_call_phase_count(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml('[tool.backend-gates]\nreport = "gates.json"\n[tool.backend-gates.queries]\n'
+                               'max_per_request = 3\n')
+    pytester.makepyfile(textwrap.dedent("""
+        import sqlite3, threading
+        import pytest
+
+        DB = sqlite3.connect(":memory:", check_same_thread=False)  # at import
+        DB.execute("CREATE TABLE t (x)")
+
+        @pytest.fixture
+        def seeded():
+            for n in range(10):
+                DB.execute("INSERT INTO t VALUES (?)", (n,))
+            yield DB
+            DB.execute("DELETE FROM t")
+
+        def test_block(query_counter, seeded):
+            seeded.execute("SELECT 'before'")
+            query_counter.watch(DB)
+            with query_counter() as q:
+                DB.execute("SELECT count(*) FROM t")
+                worker = threading.Thread(target=lambda: DB.execute("SELECT 'thread'"))
+                worker.start(); worker.join()
+            DB.execute("SELECT 'after'")
+            assert q.count == 2
+            assert q.statements == ["SELECT count(*) FROM t", "SELECT 'thread'"]
+            with query_counter:
+                DB.execute("SELECT 1")
+            assert query_counter.count == 1
+            query_counter.assert_max(1)
+
+        @pytest.mark.query_budget  # max_per_request = 3 from the config
+        def test_marker_counts_the_call_only(seeded):
+            seeded.execute("SELECT 1")
+            seeded.execute("SELECT 2")
+            seeded.execute("SELECT 3")
+    """))
+    for flags in ((), ("--backend-gates",)):
+        result = pytester.runpytest(*NO_FUZZ, *flags)
+        result.assert_outcomes(passed=2)
+    queries = gate(read_report(pytester), "queries")
+    assert queries["status"] == "passed"
+    assert queries["measured"]["statements"] == 2 + 1 + 3  # two blocks and one marked call
+
+
+def test_assert_max_lists_statements_numbered_and_grouped(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(textwrap.dedent("""
+        import sqlite3
+
+        def test_loop(query_counter):
+            with query_counter:
+                db = sqlite3.connect(":memory:")
+                db.execute("CREATE TABLE authors (id, name)")
+                for n in range(30):
+                    db.execute(f"SELECT name FROM authors WHERE id = {n}")
+                db.execute("SELECT count(*) FROM authors")
+            query_counter.assert_max(10, repeats=5)
+    """))
+    result = pytester.runpytest(*NO_FUZZ)  # passive: the fixture's own assertion still fails the test
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*query budget exceeded (max=10, repeats=5):",
+        "*32 SQL statements; budget max=10",
+        "*N+1: `SELECT name FROM authors WHERE id = ?` ran 30 times (from test_assert_max_lists_statements*.py:8);"
+        " budget repeats=5",
+        "*statements by shape (32 in 3 shapes):",
+        "*30x SELECT name FROM authors WHERE id = ?*",
+        "*1x CREATE TABLE authors (id, name)*",
+        "*statements in order*",
+        "*    1. CREATE TABLE authors (id, name)",
+        "*2-31. (30x) SELECT name FROM authors WHERE id = 0",
+        "*   32. SELECT count(*) FROM authors",
+    ])
+
+
+# -- per HTTP request ------------------------------------------------------------------------------
+
+API_TESTS = """
+def test_authors(api):
+    assert len(api.get("/authors").json()) == 25
+    assert api.get("/authors/3").json()["name"] == "Author 3"
+"""
+
+
+def test_each_request_is_counted_through_the_api_fixture(pytester: pytest.Pytester,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    for variant in ("buggy", "fixed"):
+        queries_project(pytester, f"""
+            [tool.backend-gates.contract]
+            app = "library_{variant}:app"
+            [tool.backend-gates.queries]
+            max_per_request = 10
+            max_repeats = 3
+        """)
+        pytester.makepyfile(test_api=API_TESTS)
+        result = run(pytester, monkeypatch, variant, "--backend-gates=queries", "test_api.py")
+        result.assert_outcomes(passed=1)
+        queries = gate(read_report(pytester), "queries")
+        assert queries["measured"]["requests"] == 2
+        if variant == "fixed":
+            assert queries["status"] == "passed" and result.ret == 0
+            assert queries["measured"]["worst_request"]["statements"] == 2
+            continue
+        assert queries["status"] == "failed" and result.ret == 1
+        [violation] = queries["violations"]
+        assert violation["where"] == "GET /authors" and violation["check"] == "n-plus-one"
+        assert violation["message"].startswith("26 SQL statements; budget max=10; N+1: `SELECT books.id, books.title, "
+                                               "books.author_id FROM books WHERE ? = books.author_id ORDER BY "
+                                               "books.id` ran 25 times (from _library_db.py:")
+        assert violation["reproduce"] == "curl -X GET http://127.0.0.1:8000/authors"
+        assert "GET /authors [n-plus-one]: 26 SQL statements; budget max=10; N+1: " in result.stdout.str()
+
+
+def test_contract_cases_are_counted_per_operation(pytester: pytest.Pytester) -> None:
+    queries_project(pytester, """
+        [tool.backend-gates.contract]
+        app = "reviews_buggy:app"
+        schema = "reviews.yaml"
+        max_examples = 3
+        [tool.backend-gates.queries]
+        max_repeats = 3
+    """)
+    pytester.makefile(".yaml", reviews=textwrap.dedent("""
+        openapi: 3.0.3
+        info: {title: reviews, version: "1"}
+        paths:
+          /products:
+            get:
+              responses:
+                "200": {description: products, content: {application/json: {schema: {type: array}}}}
+    """))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--backend-gates=contract,queries")
+    queries = gate(read_report(pytester), "queries")
+    assert queries["status"] == "failed", result.stdout.str()
+    [violation] = queries["violations"]
+    assert violation["where"] == "GET /products" and violation["check"] == "n-plus-one"
+    assert "ran 12 times" in violation["message"] and violation["reproduce"].startswith("curl -X GET")
+    assert "http://127.0.0.1:8000/products" in violation["reproduce"]
+    assert gate(read_report(pytester), "contract")["status"] == "passed"
+
+
+# -- bad input ---------------------------------------------------------------------------------------
+
+
+def test_bad_markers_are_one_clear_error_each(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml('[tool.backend-gates]\nreport = "gates.json"\n')
+    pytester.makepyfile(textwrap.dedent("""
+        import pytest
+
+        @pytest.mark.query_budget(max="x")
+        def test_text(): pass
+
+        @pytest.mark.query_budget(max=-1)
+        def test_negative(): pass
+
+        @pytest.mark.query_budget(maxx=3)
+        def test_typo(): pass
+
+        @pytest.mark.query_budget
+        def test_no_budget(): pass
+    """))
+    result = pytester.runpytest(*NO_FUZZ, "--backend-gates")
+    result.assert_outcomes(errors=4)
+    result.stdout.fnmatch_lines([
+        "*@pytest.mark.query_budget(max='x'): max='x' is not allowed; expected an integer of at least 0*",
+        "*@pytest.mark.query_budget(max=-1): max=-1 is not allowed; expected an integer of at least 0*",
+        "*@pytest.mark.query_budget(maxx=3): unknown argument 'maxx'; did you mean 'max'? allowed: max, repeats",
+        "*@pytest.mark.query_budget(): no budget: give max= and/or repeats=, or set max_per_request / max_repeats "
+        "in ?tool.backend-gates.queries?",
+    ])
+    assert "During handling" not in result.stdout.str()
+    assert "Traceback" not in result.stdout.str()
+    queries = gate(read_report(pytester), "queries")
+    assert queries["status"] == "error" and queries["summary"].startswith("bad query_budget marker: ")
+
+
+def test_bad_config_is_one_clear_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml('[tool.backend-gates.queries]\nmax_per_request = "ten"\nmax_repeat = 3\n')
+    pytester.makepyfile("def test_ok(): pass")
+    result = pytester.runpytest(*NO_FUZZ, "--backend-gates")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert result.stderr.lines[:3] == [
+        "ERROR: backend-gates configuration has 2 problems:",
+        "  [tool.backend-gates.queries] max_per_request: 'ten' is not an integer; expected an integer of at least 1",
+        "  [tool.backend-gates.queries] max_repeat: unknown key; did you mean 'max_repeats'? allowed keys: "
+        "max_per_request, max_repeats",
+    ]
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_assert_max_with_a_bad_argument_is_a_clear_failure(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(textwrap.dedent("""
+        def test_bad(query_counter):
+            with query_counter:
+                pass
+            query_counter.assert_max("3")
+
+        def test_watch_something_else(query_counter):
+            query_counter.watch(object())
+    """))
+    result = pytester.runpytest(*NO_FUZZ)
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines([
+        "*query_counter.assert_max: n='3' is not allowed; expected an integer of at least 0 (or None for no limit)",
+        "*query_counter.watch(): cannot count the statements of a builtins.object: watch() takes a sqlite3 "
+        "connection*",
+    ])
+
+
+# -- xdist --------------------------------------------------------------------------------------------
+
+
+def test_under_xdist_results_are_merged(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    queries_project(pytester, """
+        [tool.backend-gates.contract]
+        app = "library_buggy:app"
+        [tool.backend-gates.queries]
+        max_repeats = 3
+    """)
+    pytester.makepyfile(test_api=API_TESTS)
+    result = run(pytester, monkeypatch, "buggy", "--backend-gates=queries", "-n", "2")
+    result.assert_outcomes(passed=1, failed=2)
+    queries = gate(read_report(pytester), "queries")
+    assert queries["status"] == "failed"
+    assert sorted(v["where"].split("::")[-1] for v in queries["violations"]) == [
+        "GET /authors", "test_authors_endpoint_has_no_n_plus_one", "test_products_page_runs_few_statements"]
+    assert queries["measured"]["tests"] == 2 and queries["measured"]["requests"] == 2
+    assert queries["measured"]["worst_test"]["statements"] == 26
