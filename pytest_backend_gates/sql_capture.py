@@ -4,7 +4,9 @@ What is seen (docs/queries.md):
 - SQLAlchemy: a `before_cursor_execute` listener on the `Engine` class, so every engine,
   also one created later, is counted (one statement per cursor execute; executemany is one).
 - sqlite3: connections opened while counting (`sqlite3.connect` is wrapped while anything
-  counts) get `Connection.set_trace_callback`; `watch(conn)` attaches one opened before.
+  counts) are made with a counting subclass of their connection class (connect's public
+  `factory=`), whose execute/executemany/executescript and cursors record each statement;
+  `watch(conn)` attaches one opened before with `Connection.set_trace_callback`.
   Connections SQLAlchemy opens are left to its listener (no double count).
 - psycopg (3, or 2) and other DB-API connections with a `cursor_factory`: `watch(conn)`.
 - Django, when it is imported and configured: `connection.execute_wrapper` on the connections
@@ -246,7 +248,7 @@ class _Recorder:
             return
         if not isinstance(sql, str):
             sql = str(sql)
-        if sql.startswith("--") or is_transaction_control(sql):  # sqlite3 trace: trigger steps, BEGIN
+        if is_transaction_control(sql):  # BEGIN/COMMIT: the drivers' own bookkeeping
             return
         root = scoped.project_root if scoped is not None else None
         for log in windows:
@@ -266,16 +268,13 @@ class _Recorder:
                 continue
 
             def connect(*args: Any, _original: Callable[..., Any] = original, **kwargs: Any) -> Any:
-                connection = _original(*args, **kwargs)
                 caller = sys._getframe(1).f_globals.get("__name__", "")
                 # SQLAlchemy's and Django's connections are counted by their own hooks;
                 # coverage.py's data file is not the application's database
-                if not caller.startswith(_NOT_TRACED):
-                    try:
-                        connection.set_trace_callback(_sqlite_trace)
-                    except Exception:  # noqa: S110 - a factory returning something else: not counted
-                        pass
-                return connection
+                if caller.startswith(_NOT_TRACED):
+                    return _original(*args, **kwargs)
+                args, kwargs = _with_counting_factory(args, kwargs)
+                return _original(*args, **kwargs)
 
             connect._backend_gates_wrapper = True  # type: ignore[attr-defined]
             connect.__wrapped__ = original  # type: ignore[attr-defined]
@@ -337,13 +336,74 @@ def _origin(root: str | None) -> str | None:
     return None
 
 
-def _sqlite_trace(sql: str) -> None:
+def _sqlite_statement(sql: Any) -> None:
     if not _RECORDER._windows and _RECORDER.scope.get() is None:  # the common case, kept cheap
         return
     try:
         _RECORDER.record(sql, "sqlite3")
     except Exception:  # noqa: S110 - never break the application's query
         pass
+
+
+# sqlite3.connect(database, timeout, detect_types, isolation_level, check_same_thread, factory, ...)
+_FACTORY_POSITION = 5
+
+
+def _with_counting_factory(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """connect()'s arguments with `factory` replaced by a counting subclass of it.
+
+    A connection class of our own (public `factory=` argument) rather than
+    `set_trace_callback`: sqlite3 calls a trace callback while it holds the connection's
+    mutex and then needs the GIL, and a thread holding the GIL that touches the same
+    connection waits for that mutex: a connection shared by threads deadlocked."""
+    if len(args) > _FACTORY_POSITION:
+        factory = args[_FACTORY_POSITION]
+        if isinstance(factory, type) and issubclass(factory, sqlite3.Connection):
+            args = (*args[:_FACTORY_POSITION], _counting_sqlite(factory), *args[_FACTORY_POSITION + 1:])
+        return args, kwargs
+    factory = kwargs.get("factory", sqlite3.Connection)
+    if isinstance(factory, type) and issubclass(factory, sqlite3.Connection):
+        kwargs = {**kwargs, "factory": _counting_sqlite(factory)}
+    return args, kwargs
+
+
+@functools.lru_cache(maxsize=64)
+def _counting_sqlite(base: type) -> type:
+    """A subclass of a sqlite3 Connection or Cursor class that records each statement it is
+    asked to run before running it (Connection.execute does not go through .cursor())."""
+    if getattr(base, "_backend_gates_counting", False):
+        return base
+
+    def execute(self: Any, sql: Any, *args: Any, **kwargs: Any) -> Any:
+        _sqlite_statement(sql)
+        return base.execute(self, sql, *args, **kwargs)  # type: ignore[attr-defined]
+
+    def executemany(self: Any, sql: Any, *args: Any, **kwargs: Any) -> Any:
+        _sqlite_statement(sql)
+        return base.executemany(self, sql, *args, **kwargs)  # type: ignore[attr-defined]
+
+    def executescript(self: Any, script: Any, *args: Any, **kwargs: Any) -> Any:
+        _sqlite_statement(script)
+        return base.executescript(self, script, *args, **kwargs)  # type: ignore[attr-defined]
+
+    namespace: dict[str, Any] = {"execute": execute, "executemany": executemany, "executescript": executescript,
+                                 "_backend_gates_counting": True, "__module__": __name__,
+                                 "__qualname__": base.__qualname__}
+    if issubclass(base, sqlite3.Connection):
+        def cursor(self: Any, factory: type = sqlite3.Cursor) -> Any:
+            counted = _counting_sqlite(factory) if isinstance(factory, type) and issubclass(
+                factory, sqlite3.Cursor) else factory
+            return base.cursor(self, counted)  # type: ignore[attr-defined]
+
+        namespace["cursor"] = cursor
+    return type(base.__name__, (base,), namespace)
+
+
+def _sqlite_trace(sql: str) -> None:
+    """Only for `watch()` of a sqlite3 connection opened before counting began (docs/queries.md:
+    not for a connection that several threads use at once)."""
+    if not sql.startswith("--"):  # "-- TRIGGER name": a step of a trigger, not a statement sent
+        _sqlite_statement(sql)
 
 
 def _sqlalchemy_listener(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
@@ -440,7 +500,8 @@ class WatchError(TypeError):
 def watch(connection: Any) -> Callable[[], None]:
     """Count the statements of an already open connection; returns how to stop (may be a no-op)."""
     if isinstance(connection, sqlite3.Connection):
-        connection.set_trace_callback(_sqlite_trace)
+        if not getattr(connection, "_backend_gates_counting", False):  # opened while counting: counted already
+            connection.set_trace_callback(_sqlite_trace)
         return lambda: None
     module = type(connection).__module__ or ""
     if module.startswith("sqlalchemy."):

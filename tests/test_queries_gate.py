@@ -414,3 +414,41 @@ def test_under_xdist_results_are_merged(pytester: pytest.Pytester, monkeypatch: 
         "GET /authors", "test_authors_endpoint_has_no_n_plus_one", "test_products_page_runs_few_statements"]
     assert queries["measured"]["tests"] == 2 and queries["measured"]["requests"] == 2
     assert queries["measured"]["worst_test"]["statements"] == 26
+
+
+SHARED_CONNECTION = """
+import sqlite3, sys, threading
+from pytest_backend_gates.sql_capture import QueryLog, counting
+
+log = QueryLog()
+with counting(log):
+    db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+    db.execute("CREATE TABLE t (name TEXT)")
+    sys.setswitchinterval(1e-6)
+
+    def work():
+        for i in range(300):
+            db.execute("SELECT 1 FROM t WHERE name = ?", (str(i),)).fetchone()
+            db.cursor().execute("SELECT 2").fetchall()
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+print("statements", log.count)
+"""
+
+
+def test_a_connection_shared_by_threads_is_counted_without_deadlock() -> None:
+    # sqlite3's set_trace_callback deadlocked this in 5 of 5 runs (the callback needs the GIL
+    # while SQLite holds the connection's mutex); a subprocess, so a hang cannot stop the suite
+    import subprocess
+    import sys
+
+    try:
+        done = subprocess.run([sys.executable, "-c", SHARED_CONNECTION], capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("8 threads on one counted sqlite3 connection did not finish within 120 s: deadlock")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["statements", str(1 + 8 * 300 * 2)]
