@@ -35,7 +35,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 # --------------------------------------------------------------------------
 # Statement shape (the one normalization rule, docs/queries.md)
@@ -357,18 +357,18 @@ def _with_counting_factory(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tup
     mutex and then needs the GIL, and a thread holding the GIL that touches the same
     connection waits for that mutex: a connection shared by threads deadlocked."""
     if len(args) > _FACTORY_POSITION:
-        factory = args[_FACTORY_POSITION]
+        factory: Any = args[_FACTORY_POSITION]
         if isinstance(factory, type) and issubclass(factory, sqlite3.Connection):
-            args = (*args[:_FACTORY_POSITION], _counting_sqlite(factory), *args[_FACTORY_POSITION + 1:])
+            args = (*args[:_FACTORY_POSITION], _counting_sqlite(cast(Any, factory)), *args[_FACTORY_POSITION + 1:])
         return args, kwargs
     factory = kwargs.get("factory", sqlite3.Connection)
     if isinstance(factory, type) and issubclass(factory, sqlite3.Connection):
-        kwargs = {**kwargs, "factory": _counting_sqlite(factory)}
+        kwargs = {**kwargs, "factory": _counting_sqlite(cast(Any, factory))}
     return args, kwargs
 
 
 @functools.lru_cache(maxsize=64)
-def _counting_sqlite(base: type) -> type:
+def _counting_sqlite(base: Any) -> Any:
     """A subclass of a sqlite3 Connection or Cursor class that records each statement it is
     asked to run before running it (Connection.execute does not go through .cursor())."""
     if getattr(base, "_backend_gates_counting", False):
@@ -376,24 +376,24 @@ def _counting_sqlite(base: type) -> type:
 
     def execute(self: Any, sql: Any, *args: Any, **kwargs: Any) -> Any:
         _sqlite_statement(sql)
-        return base.execute(self, sql, *args, **kwargs)  # type: ignore[attr-defined]
+        return base.execute(self, sql, *args, **kwargs)
 
     def executemany(self: Any, sql: Any, *args: Any, **kwargs: Any) -> Any:
         _sqlite_statement(sql)
-        return base.executemany(self, sql, *args, **kwargs)  # type: ignore[attr-defined]
+        return base.executemany(self, sql, *args, **kwargs)
 
     def executescript(self: Any, script: Any, *args: Any, **kwargs: Any) -> Any:
         _sqlite_statement(script)
-        return base.executescript(self, script, *args, **kwargs)  # type: ignore[attr-defined]
+        return base.executescript(self, script, *args, **kwargs)
 
     namespace: dict[str, Any] = {"execute": execute, "executemany": executemany, "executescript": executescript,
                                  "_backend_gates_counting": True, "__module__": __name__,
                                  "__qualname__": base.__qualname__}
     if issubclass(base, sqlite3.Connection):
         def cursor(self: Any, factory: type = sqlite3.Cursor) -> Any:
-            counted = _counting_sqlite(factory) if isinstance(factory, type) and issubclass(
+            counted = _counting_sqlite(cast(Any, factory)) if isinstance(factory, type) and issubclass(
                 factory, sqlite3.Cursor) else factory
-            return base.cursor(self, counted)  # type: ignore[attr-defined]
+            return base.cursor(self, counted)
 
         namespace["cursor"] = cursor
     return type(base.__name__, (base,), namespace)
