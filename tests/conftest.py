@@ -130,6 +130,19 @@ total = 10
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
+def example_files(pytester: pytest.Pytester, folder: str, table: str = "") -> None:
+    """The modules and schemas of examples/<folder>, importable, and a pyproject.toml with the
+    JSON report on plus `table` (more [tool.backend-gates...] TOML)."""
+    for source in [*(EXAMPLES / folder).glob("*.py"), *(EXAMPLES / folder).glob("*.yaml")]:
+        shutil.copy(source, pytester.path / source.name)
+    pytester.makepyprojecttoml(textwrap.dedent("""
+        [tool.pytest.ini_options]
+        pythonpath = ["."]
+        [tool.backend-gates]
+        report = "gates.json"
+    """) + textwrap.dedent(table))
+
+
 def example_project(pytester: pytest.Pytester, folder: str, module: str, schema: str | None = None,
                     extra: str = "") -> None:
     """A bundled example app (examples/<folder>) with the contract gate on `module:app`."""

@@ -6,13 +6,12 @@ error, and results are merged under xdist. Capture and normalization are also te
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
 import textwrap
 import threading
 
 import pytest
-from conftest import EXAMPLES, gate, read_report
+from conftest import EXAMPLES, example_files, gate, read_report
 
 from pytest_backend_gates.sql_capture import QueryLog, counting, statement_shape, watch
 
@@ -26,14 +25,7 @@ NO_FUZZ = ("-p", "no:cacheprovider", "-p", "no:schemathesis", "-p", "no:hypothes
 
 
 def queries_project(pytester: pytest.Pytester, extra: str = "") -> None:
-    for source in QUERIES.glob("*.py"):
-        shutil.copy(source, pytester.path / source.name)
-    pytester.makepyprojecttoml(textwrap.dedent("""
-        [tool.pytest.ini_options]
-        pythonpath = ["."]
-        [tool.backend-gates]
-        report = "gates.json"
-    """) + textwrap.dedent(extra))
+    example_files(pytester, "queries", extra)
 
 
 def run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, variant: str, *args: str) -> pytest.RunResult:

@@ -5,13 +5,12 @@ PostgreSQL (when a server is reachable), and the interpreter settings a probe ch
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import textwrap
 import threading
 
 import pytest
-from conftest import EXAMPLES, gate, read_report
+from conftest import EXAMPLES, example_files, gate, read_report
 
 from pytest_backend_gates.race_probe import Race, RaceError
 
@@ -20,14 +19,7 @@ PG_DSN = os.environ.get("BACKEND_GATES_PG_DSN")
 
 
 def race_project(pytester: pytest.Pytester, extra: str = "") -> None:
-    for source in [*RACE.glob("*.py"), *RACE.glob("*.yaml")]:
-        shutil.copy(source, pytester.path / source.name)
-    pytester.makepyprojecttoml(textwrap.dedent("""
-        [tool.pytest.ini_options]
-        pythonpath = ["."]
-        [tool.backend-gates]
-        report = "gates.json"
-    """) + textwrap.dedent(extra))
+    example_files(pytester, "race", extra)
 
 
 def run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, variant: str, *args: str) -> pytest.RunResult:

@@ -4,12 +4,10 @@ a shrunk input, and every fixed twin passes on 10 random seeds."""
 from __future__ import annotations
 
 import random
-import shutil
-import textwrap
 from typing import Any
 
 import pytest
-from conftest import EXAMPLES, gate, read_report
+from conftest import example_files, gate, read_report
 
 # test id -> (function, accepts, rejects)
 BUGGY = {
@@ -49,16 +47,7 @@ def _table(entries: dict[str, tuple[str, str, str]]) -> str:
 
 
 def validation_examples(pytester: pytest.Pytester, seeds: list[int]) -> None:
-    for source in (EXAMPLES / "validation").glob("*.py"):
-        shutil.copy(source, pytester.path / source.name)
-    pytester.makepyprojecttoml(textwrap.dedent("""
-        [tool.pytest.ini_options]
-        pythonpath = ["."]
-        [tool.backend-gates]
-        report = "gates.json"
-        [tool.backend-gates.validation]
-        max_examples = 25
-    """))
+    example_files(pytester, "validation", "[tool.backend-gates.validation]\nmax_examples = 25\n")
     pytester.makepyfile(test_examples=TESTS.format(buggy=_table(BUGGY), fixed=_table(FIXED), seeds=seeds))
 
 
