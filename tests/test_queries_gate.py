@@ -221,6 +221,26 @@ def test_only_the_block_and_the_call_phase_count(pytester: pytest.Pytester) -> N
     queries = gate(read_report(pytester), "queries")
     assert queries["status"] == "passed"
     assert queries["measured"]["statements"] == 2 + 1 + 3  # two blocks and one marked call
+    assert not [w for w in queries["warnings"] if w.startswith("no SQL statement")]  # every window counted
+
+
+def test_a_budget_met_with_nothing_counted_is_passed_with_a_warning(pytester: pytest.Pytester) -> None:
+    # a driver without a hook looks like a test that runs no statement: not a failure, but said
+    pytester.makepyprojecttoml('[tool.backend-gates]\nreport = "gates.json"\n')
+    pytester.makepyfile(textwrap.dedent("""
+        import pytest
+
+        @pytest.mark.query_budget(max=5)
+        def test_cached_page():
+            pass
+    """))
+    result = pytester.runpytest(*NO_FUZZ, "--backend-gates")
+    result.assert_outcomes(passed=1)
+    queries = gate(read_report(pytester), "queries")
+    assert queries["status"] == "passed"
+    [warning] = queries["warnings"]
+    assert warning.startswith("no SQL statement was counted in test_a_budget_met_with_nothing_counted_is_passed_"
+                              "with_a_warning.py::test_cached_page: if the test does reach a database")
 
 
 def test_assert_max_lists_statements_numbered_and_grouped(pytester: pytest.Pytester) -> None:

@@ -249,6 +249,16 @@ class QueriesGate(TestAttributedGate):
                               threshold=threshold)
         if self.per_request and not self.requests:
             warnings.append(self._no_request_reason())
+        # A budget met with nothing counted may mean a driver without a hook: say so, do not fail
+        silent = sorted({w["test"] for w in self.details.get("test", []) if not w["statements"]})
+        if silent:
+            shown = ", ".join(silent[:3]) + (f" and {len(silent) - 3} more" if len(silent) > 3 else "")
+            warnings.append(f"no SQL statement was counted in {shown}: if the test does reach a database, its "
+                            f"driver is not hooked (asyncpg, aiosqlite...) or its connection was opened before "
+                            f"counting (query_counter.watch(conn)); see docs/queries.md")
+        if self.requests and not self.request_statements:
+            warnings.append(f"{self.requests} in-process requests were counted and none ran a SQL statement: if the "
+                            f"app uses a database, its driver is not hooked; see docs/queries.md")
         if not tests and not self.requests:
             contract = self.context.config.settings("contract")
             if self.per_request and contract is not None and contract.base_url is not None:
