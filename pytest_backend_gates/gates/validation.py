@@ -431,19 +431,9 @@ class InputValidation:
             # hypothesis' repr of a huge falsifying input is not shown (the message is ours)
             warnings.filterwarnings("ignore", message="Generating overly large repr")
             try:
-                test()
+                findings, flaky = collect_findings(test)
             except _StopRun as stop:
                 findings = [stop.finding]
-            except Finding as finding:
-                findings = [finding]
-            except BaseExceptionGroup as group:
-                matched, rest = group.split(Finding)
-                if matched is None:
-                    raise
-                from hypothesis.errors import Flaky
-
-                flaky = isinstance(group, Flaky)
-                findings = list(_leaves(matched))
         findings.sort(key=lambda f: SEVERITY.index(f.kind))
         inputs = sum(counts.values())
         summary = CheckSummary(name, domain.description, inputs, dict(counts))
@@ -465,8 +455,7 @@ class InputValidation:
                 lines.append(f"    replay this input: check(..., reproduce_failure={item['blob']})")
             elif item["boundary"]:
                 lines.append("    a boundary of the accepted values: tried first on every run")
-        if reproduce:
-            lines.append(f"reproduce: {reproduce}")
+        lines.append(f"reproduce: {reproduce}")
         pytest.fail("\n".join(lines), pytrace=False)
 
     @contextmanager
@@ -548,6 +537,23 @@ def describe(exc: BaseException) -> str:
            and not f.filename.startswith((PACKAGE_DIR, STDLIB_DIR))]
     place = f" (at {Path(own[-1].filename).name}:{own[-1].lineno} in {own[-1].name})" if own else ""
     return f"{type(exc).__name__}{': ' + message if message else ''}{place}"
+
+
+def collect_findings(test: Callable[[], None]) -> tuple[list[Finding], bool]:
+    """Runs a hypothesis test whose failures are Findings: the findings (several when
+    hypothesis reports distinct bugs together), and whether hypothesis called them flaky."""
+    try:
+        test()
+    except Finding as finding:
+        return [finding], False
+    except BaseExceptionGroup as group:
+        matched, _ = group.split(Finding)
+        if matched is None:
+            raise
+        from hypothesis.errors import Flaky
+
+        return list(_leaves(matched)), isinstance(group, Flaky)
+    return [], False
 
 
 def _leaves(group: BaseException) -> Iterator[Finding]:

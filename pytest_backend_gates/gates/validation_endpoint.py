@@ -25,7 +25,8 @@ from ..config import SecuritySettings
 from ..exchange import Exchange, publisher
 from ..targets import REPLAY_BASE_URL, TargetError
 from .schemathesis_engine import _IN_PROCESS_HOST, operation_strategy
-from .validation import Finding, InvalidAccepted, UsageProblem, ValidRejected, _blob, _leaves, describe
+from .validation import (Finding, InvalidAccepted, UsageProblem, ValidRejected, _blob, collect_findings,
+                         describe)
 
 if TYPE_CHECKING:
     from .validation import CheckSummary, InputValidation
@@ -178,19 +179,10 @@ def check_endpoint(iv: InputValidation, operation: str, max_examples: int | None
     test = given(cases)(hsettings(run_case))
     if chosen_seed is not None:
         test = pin_seed(chosen_seed)(test)
-    findings: list[Finding] = []
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", module="schemathesis")
         warnings.filterwarnings("ignore", message="Generating overly large repr")
-        try:
-            test()
-        except Finding as finding:
-            findings = [finding]
-        except BaseExceptionGroup as group:
-            matched, _ = group.split(Finding)
-            if matched is None:
-                raise
-            findings = list(_leaves(matched))
+        findings, flaky = collect_findings(test)
     redact = iv.redact
     inputs = sum(counts.values())
     call_text = f"check_endpoint({operation!r})"
@@ -204,10 +196,9 @@ def check_endpoint(iv: InputValidation, operation: str, max_examples: int | None
     if not findings:
         return summary
     lines = [f"input_validation.{call_text}: {len(findings)} violation{'s' if len(findings) != 1 else ''} "
-             f"({inputs} requests, shrunk)"]
+             f"({inputs} requests, shrunk)" + (" [flaky: did not fail again on replay]" if flaky else "")]
     for item in violations:
         lines.append(f"  {item['message']}")
         lines.append(f"    request: {item['input']}")
-    if reproduce:
-        lines.append(f"reproduce: {reproduce}")
+    lines.append(f"reproduce: {reproduce}")
     pytest.fail("\n".join(lines), pytrace=False)
