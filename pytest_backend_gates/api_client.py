@@ -1,14 +1,17 @@
 """The `api` fixture's client: httpx-style, bound to the contract gate's target.
 
-- ASGI app: Starlette's TestClient (httpx-based, runs the app's lifespan, no server);
-  requests from many threads run concurrently in the app's event loop.
-- WSGI app: httpx.Client over httpx.WSGITransport; each request runs in its caller's thread.
+- ASGI app: httpx.Client over serving's transport: the app's lifespan runs once, on the app's
+  own event loop; requests from many threads run concurrently in that loop.
+- WSGI app: httpx.Client over httpx.WSGITransport (through serving's wrapper); each request runs
+  in its caller's thread.
 - base_url: httpx.Client against the running server.
+
+No Starlette TestClient: it needs Starlette (a Django or Quart ASGI app has none) and, from
+Starlette 1.x, httpx2; httpx is our own dependency.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -39,20 +42,14 @@ def target_client(settings: ContractSettings, headers: dict[str, str] | None = N
     configured ones) with every request."""
     import httpx
 
+    from .serving import in_process_transport
+
     target = target or load_target(settings)  # TargetError: the fixture turns it into a clear failure
     headers = dict(settings.headers) if headers is None else headers
-    if target.kind == "asgi":
-        with warnings.catch_warnings():
-            # Starlette >= 1.10 asks for httpx2 at import; that is its users' choice, not a test failure.
-            warnings.filterwarnings("ignore", message=".*httpx2", category=UserWarning)
-            from starlette.testclient import TestClient
-
-        with TestClient(target.app, base_url=IN_PROCESS_BASE_URL, headers=headers) as client:
-            yield client
-    elif target.kind == "wsgi":
-        transport = httpx.WSGITransport(app=target.app)
-        with httpx.Client(transport=transport, base_url=IN_PROCESS_BASE_URL, headers=headers) as client:
-            yield client
+    if target.in_process:
+        client = httpx.Client(transport=in_process_transport(target.app), base_url=IN_PROCESS_BASE_URL,
+                              headers=headers, follow_redirects=False)
     else:
-        with httpx.Client(base_url=target.base_url, headers=headers, timeout=30.0) as client:
-            yield client
+        client = httpx.Client(base_url=target.base_url, headers=headers, timeout=30.0)
+    with client:
+        yield client

@@ -95,6 +95,8 @@ class ContractSettings:
     headers: Mapping[str, str] = field(default_factory=dict)
     allow_remote: bool = False
     seed: int | None = None  # extension: fixed seed instead of a random one
+    # Globs over 'METHOD /path' kept away from every HTTP gate (POST /logout, DELETE /users/*).
+    exclude_operations: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -428,7 +430,21 @@ def parse_contract(t: Table) -> ContractSettings:
         headers=headers,
         allow_remote=t.boolean("allow_remote", False),
         seed=t.integer("seed", None, minimum=0),
+        exclude_operations=_operation_globs(t, "exclude_operations"),
     )
+
+
+# 'METHOD /path' where both parts may hold globs: "DELETE /users/*", "* /admin/*"
+_OPERATION_GLOB = re.compile(r"^(\*|[A-Za-z]+) /\S*$")
+
+
+def _operation_globs(t: Table, key: str) -> tuple[str, ...]:
+    globs = t.strings(key)
+    for glob in globs:
+        if not _OPERATION_GLOB.match(glob):
+            t.error(key, glob, "is not an operation glob; expected 'METHOD /path' with * where anything goes, "
+                    "e.g. 'POST /logout', 'DELETE /users/*', '* /admin/*'")
+    return globs
 
 
 def parse_security(t: Table) -> SecuritySettings:

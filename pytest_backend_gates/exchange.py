@@ -27,6 +27,9 @@ class Exchange:
     request_headers: tuple[tuple[str, str], ...] = ()
     request_body: bytes | None = None
     source: str = "contract"  # or "api fixture"
+    # What the in-process app raised while answering this 5xx, with the app's own frame
+    # ("IntegrityError: ... at app/items.py:42 in update_item"); None if nothing or unknown.
+    raised: str | None = None
     # Built only when a finding needs it: a curl command that replays the request.
     reproduce: Callable[[], str | None] = field(default=lambda: None, compare=False, repr=False)
 
@@ -80,6 +83,9 @@ def from_httpx(response: Any, source: str, replay_base: str | None = None) -> Ex
     sent = [(k, v) for k, v in request.headers.items()
             if k.lower() not in ("host", "accept", "accept-encoding", "connection", "user-agent", "content-length")]
     body = request.content or None
+    from .serving import raised_of
+
+    raised = raised_of(response)
     return Exchange(
         operation=f"{request.method} {request.url.path}",
         method=request.method,
@@ -90,5 +96,6 @@ def from_httpx(response: Any, source: str, replay_base: str | None = None) -> Ex
         request_headers=tuple(request.headers.items()),
         request_body=body,
         source=source,
+        raised=raised.text() if raised is not None else None,
         reproduce=lambda: curl_command(request.method, url, sent, body),
     )

@@ -74,6 +74,14 @@ class GateResult:
         } | ({"notes": list(self.notes)} if self.notes else {})
 
 
+def collapse_repeats(lines: list[str]) -> list[str]:
+    """Identical lines once each, in first-seen order, with a count when repeated."""
+    counts: dict[str, int] = {}
+    for line in lines:
+        counts[line] = counts.get(line, 0) + 1
+    return [line if n == 1 else f"{line} (x{n})" for line, n in counts.items()]
+
+
 def redact_result(result: GateResult, redact_text: Callable[[str], str], redact_data: Callable[[Any], Any]) -> GateResult:
     """A copy with every string passed through the redactor (secrets from ${ENV})."""
     return replace(
@@ -89,7 +97,7 @@ def redact_result(result: GateResult, redact_text: Callable[[str], str], redact_
             )
             for v in result.violations
         ],
-        warnings=[redact_text(w) for w in result.warnings],
+        warnings=collapse_repeats([redact_text(w) for w in result.warnings]),
         measured=redact_data(result.measured),
         threshold=redact_data(result.threshold),
         notes=[redact_text(n) for n in result.notes],

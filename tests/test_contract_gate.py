@@ -59,8 +59,8 @@ def test_500_is_found_with_curl_reproduction(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines([
         "backend-gates contract: seed * (replay with --backend-gates-seed=*)",
         "*contract failure* in GET /ratio (* cases, seed *)",
-        "GET /ratio [[]not_a_server_error[]]: Server error | response 500: Internal Server Error | "
-        "the app raised ZeroDivisionError: division by zero at ratioapp.py:* in ratio",
+        "GET /ratio [[]not_a_server_error[]]: Server error: the app raised ZeroDivisionError: division by zero "
+        "at ratioapp.py:* in ratio | response 500: Internal Server Error",
         "    reproduce: curl -X GET *parts=0*",
         "replay: pytest --backend-gates --backend-gates-seed=* -k \"GET /ratio\"",
     ])

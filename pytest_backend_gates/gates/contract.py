@@ -30,8 +30,10 @@ from .schemathesis_engine import (
     EventReader,
     OperationOutcome,
     engine_config,
+    fold_same_cause,
     load_schema,
     short_error,
+    unmatched_exclusions,
     validate_checks,
 )
 
@@ -47,9 +49,9 @@ class ContractItem(GateItem):
         outcome = self.gate.run(self)
         if outcome.skipped:
             pytest.skip(outcome.skipped)
-        problems = problem_lines(outcome.violations, outcome.errors)
+        problems = problem_lines(fold_same_cause(outcome.violations), outcome.errors)
         if problems:
-            counts = [_plural(len(outcome.violations), "contract failure"), _plural(len(outcome.errors), "error")]
+            counts = [_plural(len(fold_same_cause(outcome.violations)), "contract failure"), _plural(len(outcome.errors), "error")]
             header = f"{' and '.join(c for c in counts if not c.startswith('0 '))} in {self.label} " \
                      f"({outcome.cases} cases, seed {self.gate.seed})"
             raise GateItemFailure(self.gate.redact("\n".join([header, *problems, self.gate.replay_hint(self.label)])))
@@ -73,6 +75,7 @@ class ContractGate(Gate):
         self._broken: dict[str, str] = {}  # operation -> why schemathesis cannot test it
         self._ahead: dict[str, OperationOutcome] = {}  # run in an earlier item's batch, not reported yet
         self._ran: set[str] = set()
+        self._notes: list[str] = []  # warnings found at collection
 
     # -- set-up ------------------------------------------------------------
     def start(self) -> None:
@@ -148,8 +151,12 @@ class ContractGate(Gate):
         except (TargetError, Exception) as exc:
             self._load_error = self.redact(str(exc) if isinstance(exc, TargetError) else short_error(exc))
             labels = ["load schema"]
+        if self._schema is not None and self.settings.exclude_operations:
+            self._notes.extend(f"exclude_operations: {glob!r} matches no operation of the schema"
+                               for glob in unmatched_exclusions(self._schema, self.settings.exclude_operations))
         if not labels:  # an empty schema would otherwise pass without a single request
-            self._load_error = f"the OpenAPI schema ({self.settings.schema}) has no operations to test"
+            excluded = " (after exclude_operations)" if self.settings.exclude_operations else ""
+            self._load_error = f"the OpenAPI schema ({self.settings.schema}) has no operations to test{excluded}"
             labels = ["load schema"]
         self._operations = [label for label in labels if label != "load schema"]
         if self.settings.stateful and self._operations:
@@ -249,10 +256,12 @@ class ContractGate(Gate):
         errors = [f"{o.label}: {e}" for o in outcomes for e in o.errors]
         if self._load_error is not None and not outcomes:
             errors.append(self._load_error)
-        # The stateful item finds again what an operation's item found: report each once.
+        # The stateful item finds again what an operation's item found: report each once. A
+        # 5xx that is also an undocumented status (or any other check) with the same cause is one
+        # finding: the server error.
         violations: list[Violation] = []
         reported: set[tuple[str, str, str]] = set()
-        for v in (v for o in outcomes for v in o.violations):
+        for v in fold_same_cause([v for o in outcomes for v in o.violations]):
             key = (v["where"], v["check"], str(v.get("details")) if v.get("details") else v["message"].split(" | response")[0])
             if key not in reported:
                 reported.add(key)
@@ -272,6 +281,7 @@ class ContractGate(Gate):
                     violations.append(Violation(where=operation, check="require_success", message=text))
                 else:
                     notes.append(text + "; fuzzing may not get past validation or missing resources")
+        notes.extend(self._notes)
         notes.extend(dict.fromkeys(w for o in outcomes for w in o.warnings))
         timed_out = [o.label for o in outcomes if o.timed_out]
         if timed_out:
@@ -281,8 +291,19 @@ class ContractGate(Gate):
         measured = {"operations": len(self._operations), "operations_tested": len(tested), "cases": cases,
                     "seed": self.seed}
         failing_ops = {v.where for v in violations}
+        server_errors = [v for v in violations if v.check == "not_a_server_error"]
+        # The headline leads with what a reader acts on first: server errors, then other failures,
+        # then what could not be tested (which alone never hides a found defect).
+        found_text = ", ".join(part for part in (
+            _plural(len(server_errors), "server error") if server_errors else "",
+            _plural(len(violations) - len(server_errors), "other failure") if len(violations) > len(server_errors) else "",
+        ) if part)
+        if found_text:
+            found_text = (f"{found_text} in {len(failing_ops)} of {len(self._operations)} operations "
+                          f"({cases} cases, seed {self.seed})")
         if errors:
-            status, summary = Status.ERROR, f"could not test: {errors[0]}" + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else "")
+            untested = f"could not test: {errors[0]}" + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else "")
+            status, summary = Status.ERROR, f"{found_text}; {untested}" if found_text else untested
             notes = errors[1:] + notes
         elif not outcomes:
             status, summary = Status.SKIPPED, "no contract item ran (all deselected?)"
@@ -291,9 +312,7 @@ class ContractGate(Gate):
         elif cases == 0 and not any(o.timed_out for o in outcomes):
             status, summary = Status.ERROR, "no test case was generated for any operation"
         elif violations:
-            status = Status.FAILED
-            summary = (f"{len(violations)} failure{'s' if len(violations) != 1 else ''} in {len(failing_ops)} of "
-                       f"{len(self._operations)} operations ({cases} cases, seed {self.seed})")
+            status, summary = Status.FAILED, found_text
         else:
             status = Status.PASSED
             summary = f"{len(tested)} operations, {cases} cases, no failures (seed {self.seed})"

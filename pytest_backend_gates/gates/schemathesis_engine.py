@@ -7,20 +7,20 @@ loaders, `schemathesis.engine.from_schema(...).execute()` and its events, and `C
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import time
-import traceback
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
 from ..config import ContractSettings, did_you_mean
 from ..exchange import Exchange
+from ..serving import Raised, describe_raised
 from ..targets import REPLAY_BASE_URL, Target, TargetError, schema_location
 
 STATEFUL = "stateful"
@@ -109,26 +109,60 @@ def engine_config(settings: ContractSettings, seed: int, phases: tuple[str, ...]
 
 
 def load_schema(settings: ContractSettings, target: Target, rootpath: Path, config: Any) -> Any:
-    """The OpenAPI schema, bound to the target; TargetError says why it cannot be loaded."""
+    """The OpenAPI schema, bound to the target, fetched with the configured headers (a schema
+    behind auth), without the operations in `exclude_operations`; TargetError says why it
+    cannot be loaded. Every HTTP gate loads it here, so exclusions hold for all of them."""
     import schemathesis
 
     kind, where = schema_location(settings.schema, rootpath)
+    headers = dict(settings.headers)
     try:
         if kind == "file":
             schema = schemathesis.openapi.from_path(where, config=config)
             schema.app = target.app
         elif kind == "url":
-            schema = schemathesis.openapi.from_url(where, config=config)
+            schema = schemathesis.openapi.from_url(where, config=config, headers=headers)
         elif target.kind == "asgi":
-            schema = schemathesis.openapi.from_asgi(where, target.app, config=config)
+            schema = schemathesis.openapi.from_asgi(where, target.app, config=config, headers=headers)
         elif target.kind == "wsgi":
-            schema = schemathesis.openapi.from_wsgi(where, target.app, config=config)
+            schema = schemathesis.openapi.from_wsgi(where, target.app, config=config, headers=headers)
         else:
-            schema = schemathesis.openapi.from_url(target.base_url + where, config=config)
+            schema = schemathesis.openapi.from_url(target.base_url + where, config=config, headers=headers)
     except Exception as exc:
         source = where if kind != "path" else f"{target.description if target.in_process else target.base_url}{where}"
-        raise TargetError(f"could not load the OpenAPI schema from {source}: {short_error(exc)}") from exc
+        hint = ""
+        if any(f" {code}" in str(exc) for code in ("401", "403")):
+            hint = (" (the schema is behind authentication: [tool.backend-gates.contract] headers are sent with "
+                    "the schema request; check they hold valid credentials)" if headers else
+                    " (the schema is behind authentication: set [tool.backend-gates.contract] headers, e.g. "
+                    "{ Authorization = \"Bearer ${API_TOKEN}\" })")
+        raise TargetError(f"could not load the OpenAPI schema from {source}: {short_error(exc)}{hint}") from exc
+    if settings.exclude_operations:
+        schema = schema.exclude(func=lambda ctx: excluded(ctx.operation, settings.exclude_operations))
     return schema
+
+
+def excluded(operation: Any, globs: tuple[str, ...]) -> bool:
+    """Whether `exclude_operations` names the operation, by its schema path or its served path
+    (with the base path of `servers`, e.g. Connexion's /api)."""
+    return any(operation_matches(glob, operation.method, path)
+               for glob in globs for path in {operation.path, operation.full_path})
+
+
+def operation_matches(glob: str, method: str, path: str) -> bool:
+    glob_method, _, glob_path = glob.partition(" ")
+    return fnmatch.fnmatchcase(method.upper(), glob_method.upper()) and fnmatch.fnmatchcase(path, glob_path)
+
+
+def unmatched_exclusions(schema: Any, globs: tuple[str, ...]) -> list[str]:
+    """The `exclude_operations` globs that name no operation the schema describes."""
+    methods = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+    operations = [(method, path, schema.get_full_path(path))
+                  for path, item in (schema.raw_schema.get("paths") or {}).items() if isinstance(item, dict)
+                  for method in item if method in methods]
+    return [glob for glob in globs
+            if not any(operation_matches(glob, method, path) or operation_matches(glob, method, full)
+                       for method, path, full in operations)]
 
 
 def validate_checks(settings: ContractSettings) -> None:
@@ -223,6 +257,7 @@ class EventReader:
             request_headers=pairs(request.headers),
             request_body=request.body,
             source="contract",
+            raised=raised.text() if (raised := self._raised(case.id, response.status_code)) is not None else None,
             reproduce=reproduce,
         )
 
@@ -234,38 +269,30 @@ class EventReader:
         return _IN_PROCESS_HOST.sub(REPLAY_BASE_URL, command)
 
     def _app_crash(self, event: Any) -> dict[str, Any] | None:
-        """An in-process app that raises is what a server answers with a 500: report it as one,
-        with where in the app it raised (a real server would only show the 500)."""
+        """An exception that reached schemathesis from the in-process app (serving.py answers
+        app exceptions with a 500, so this is the rare one it could not): reported as the 500 a
+        server would answer, with where in the app it raised."""
         if self._target is None or not self._target.in_process or event.info.title != "Runtime Error":
             return None
         exc = event.value
         if type(exc).__module__.split(".")[0] in ("schemathesis", "hypothesis", "requests", "urllib3"):
             return None
-        raised, place = self._raised(exc)
+        raised = describe_raised(exc, Path(self._root))
         sample = event.info.code_sample
         return {
             "where": event.label,
             "check": "not_a_server_error",
-            "message": f"unhandled {raised} (the app raised; a server answers 500)",
+            "message": f"unhandled {raised.text()} (the app raised; a server answers 500)",
             "reproduce": self._replayable(sample) if sample else None,
-            "details": {"exception": type(exc).__name__, "at": place},
+            "details": raised.to_data(),
         }
 
-    def _raised(self, exc: BaseException) -> tuple[str, str]:
-        """'ZeroDivisionError: division by zero at app.py:9 in ratio', and 'app.py:9'."""
-        frames = traceback.extract_tb(exc.__traceback__)
-        own = [f for f in frames if f.filename.startswith(self._root) and "site-packages" not in f.filename] or frames
-        place = f"{Path(own[-1].filename).name}:{own[-1].lineno}" if own else ""
-        return f"{type(exc).__name__}: {exc}" + (f" at {place} in {own[-1].name}" if own else ""), place
-
-    def _raised_after_answering(self, request: Any) -> str:
-        """What the in-process app raised after sending this response (see ServedLikeAServer)."""
-        errors = getattr(getattr(self._target, "app", None), "errors", None)
-        if not errors or request is None:
-            return ""
-        parts = urlsplit(request.uri)
-        exc = errors.get((request.method, parts.path + (f"?{parts.query}" if parts.query else "")))
-        return f" | the app raised {self._raised(exc)[0]}" if exc is not None else ""
+    def _raised(self, case_id: str | None, status: int | None) -> Raised | None:
+        """What the in-process app raised while answering this case with a 5xx (never
+        attached to another answer)."""
+        if status is None or status < 500 or self._target is None or not self._target.in_process:
+            return None
+        return self._target.app.raised(case_id, Path(self._root))
 
     def _fill_crash_reproductions(self, outcome: OperationOutcome) -> None:
         """A crash (see _app_crash) left its case without a response: that case, after the
@@ -312,20 +339,33 @@ class EventReader:
                 interaction = recorder.interactions.get(failure.case_id or case_id)
                 response = getattr(interaction, "response", None)
                 status = getattr(response, "status_code", None)
-                key = (operation, check.name, failure.title or "", str(status))
+                raised = self._raised(failure.case_id or case_id, status)
+                # Distinct root causes on one operation are distinct findings.
+                key = (operation, check.name, failure.title or "", str(status),
+                       f"{raised.type}@{raised.place}" if raised else "")
                 if key in seen:
                     continue
                 seen.add(key)
                 curl = info.steps[-1].curl if info.steps else info.code_sample
-                outcome.violations.append(
-                    {
-                        "where": operation,
-                        "check": check.name,
-                        "message": _failure_message(failure, response)
-                        + self._raised_after_answering(getattr(interaction, "request", None)),
-                        "reproduce": self._replayable(curl) if curl else None,
-                    }
-                )
+                violation: dict[str, Any] = {
+                    "where": operation,
+                    "check": check.name,
+                    "message": _failure_message(failure, response, raised),
+                    "reproduce": self._replayable(curl) if curl else None,
+                }
+                if raised is not None:
+                    violation["details"] = raised.to_data()
+                outcome.violations.append(violation)
+
+
+def fold_same_cause(violations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Server errors first; a finding of another check (undocumented status, schema mismatch) on a
+    5xx whose cause a server error already names is that server error, not a second finding."""
+    crashes = {(v["where"], str(v.get("details"))) for v in violations
+               if v["check"] == "not_a_server_error" and v.get("details")}
+    return [v for v in sorted(violations, key=lambda v: v["check"] != "not_a_server_error")
+            if v["check"] == "not_a_server_error" or not v.get("details")
+            or (v["where"], str(v["details"])) not in crashes]
 
 
 def short_error(exc: BaseException) -> str:
@@ -333,10 +373,12 @@ def short_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
-def _failure_message(failure: Any, response: Any) -> str:
+def _failure_message(failure: Any, response: Any, raised: Raised | None = None) -> str:
     title = failure.title or type(failure).__name__
     detail = " ".join((failure.message or "").split())
     text = f"{title}: {detail}" if detail else title
+    if raised is not None:  # the cause first: what a reader acts on
+        text = f"{title}: the app raised {raised.text()}"
     if response is not None:
         body = (response.content or b"")[:BODY_LIMIT].decode("utf-8", "replace")
         body = " ".join(body.split())

@@ -16,17 +16,16 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
-from urllib.parse import urlsplit
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from ..config import SecuritySettings
 from ..exchange import Exchange, publisher
+from ..serving import SCHEMATHESIS_ID_HEADER
 from ..targets import REPLAY_BASE_URL, TargetError
 from .schemathesis_engine import _IN_PROCESS_HOST, operation_strategy
-from .validation import (Finding, InvalidAccepted, UsageProblem, ValidRejected, _blob, collect_findings,
-                         describe)
+from .validation import Finding, InvalidAccepted, UsageProblem, ValidRejected, _blob, collect_findings
 
 if TYPE_CHECKING:
     from .validation import CheckSummary, InputValidation
@@ -84,13 +83,13 @@ def _operation(schema: Any, operation: str) -> Any:
 
 
 def _raised(target: Any, response: Any) -> str:
-    """What the in-process app raised while answering (targets.ServedLikeAServer keeps it)."""
-    errors = getattr(target.app, "errors", None)
-    if not errors:
+    """What the in-process app raised while answering this 5xx (serving.py keeps it, by the
+    test case id schemathesis sends)."""
+    if not target.in_process or response.status_code < 500:
         return ""
-    parts = urlsplit(response.request.url or "")
-    exc = errors.get((response.request.method, parts.path + (f"?{parts.query}" if parts.query else "")))
-    return f" | the app raised {describe(exc)}" if exc is not None else ""
+    headers = getattr(response.request, "headers", None) or {}
+    raised = target.app.raised(headers.get(SCHEMATHESIS_ID_HEADER))
+    return f" | the app raised {raised.text()}" if raised is not None else ""
 
 
 def _short(text: str, limit: int = 600) -> str:
