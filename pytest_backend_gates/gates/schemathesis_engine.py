@@ -133,7 +133,7 @@ def load_schema(settings: ContractSettings, target: Target, rootpath: Path, conf
         hint = ""
         if any(f" {code}" in str(exc) for code in ("401", "403")):
             hint = (" (the schema is behind authentication: [tool.backend-gates.contract] headers are sent with "
-                    "the schema request; check they hold valid credentials)" if headers else
+                    "the schema request; check they hold valid credentials)" if settings.headers else
                     " (the schema is behind authentication: set [tool.backend-gates.contract] headers, e.g. "
                     "{ Authorization = \"Bearer ${API_TOKEN}\" })")
         raise TargetError(f"could not load the OpenAPI schema from {source}: {short_error(exc)}{hint}") from exc

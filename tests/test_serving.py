@@ -1,0 +1,192 @@
+"""In-process serving (serving.py) and the shared schema loading, end to end.
+
+What real services showed (issue 11): an app exception escaping a WSGI app (Flask's
+PROPAGATE_EXCEPTIONS) killed the gate's request instead of being the 500 a server
+sends; httpx put unicode above U+00FF into PATH_INFO; a 500 was attributed to an
+unrelated response; a schema behind auth could not be loaded; operations that
+destroy the gates' own credentials could not be kept away.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from conftest import gate, read_report
+
+FLASK_APP = '''
+from flask import Flask, jsonify, request
+
+app = Flask(__name__)
+app.config["PROPAGATE_EXCEPTIONS"] = True  # testing mode: Flask re-raises instead of answering 500
+SPEC = {
+    "openapi": "3.0.3", "info": {"title": "t", "version": "1"},
+    "paths": {
+        "/notes/{name}": {"get": {
+            "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "ok"}, "404": {"description": "none"}}}},
+    },
+}
+
+
+@app.get("/openapi.json")
+def spec():
+    if request.headers.get("Authorization") != "Bearer s3cret-schema-token":
+        return jsonify(detail="not authenticated"), 401
+    return jsonify(SPEC)
+
+
+@app.get("/notes/<name>")
+def note(name):
+    if any(c.isdigit() for c in name):
+        raise LookupError("no shelf numbered " + name)
+    return jsonify(name=name)
+'''
+
+FLASK_TESTS = '''
+def test_unicode_path_and_crash(api):
+    # U+20AC in the path: a server hands Werkzeug its UTF-8 bytes as latin-1 (PEP 3333)
+    assert api.get("/notes/caf\\u00e9-\\u20ac").json() == {"name": "caf\\u00e9-\\u20ac"}
+    answer = api.get("/notes/shelf-9")
+    assert answer.status_code == 500
+    assert answer.text == "Internal Server Error"
+'''
+
+
+def flask_project(pytester: pytest.Pytester, contract: str) -> None:
+    pytester.makepyfile(notesapp=FLASK_APP, test_notes=FLASK_TESTS)
+    pytester.makepyprojecttoml(textwrap.dedent("""
+        [tool.pytest.ini_options]
+        pythonpath = ["."]
+        [tool.backend-gates]
+        report = "gates.json"
+        [tool.backend-gates.contract]
+        app = "notesapp:app"
+        max_examples = 15
+        stateful = false
+    """) + textwrap.dedent(contract))
+
+
+def test_wsgi_app_exceptions_are_500s_named_by_the_apps_frame(pytester: pytest.Pytester,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCHEMA_TOKEN", "s3cret-schema-token")
+    flask_project(pytester, 'headers = { Authorization = "Bearer ${SCHEMA_TOKEN}" }\n'
+                            'checks = ["not_a_server_error"]\n')
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
+    # The api test passed: the crash was a 500 to the client, the unicode path reached the app.
+    result.assert_outcomes(passed=1, failed=1)
+    contract = gate(read_report(pytester), "contract")
+    assert contract["status"] == "failed", contract
+    [violation] = contract["violations"]
+    assert violation["where"] == "GET /notes/{name}"
+    assert "the app raised LookupError: no shelf numbered " in violation["message"]
+    assert "notesapp.py:" in violation["message"] and "in note" in violation["message"]
+    assert violation["details"]["exception"] == "LookupError"
+    # Never the plugin's own frame.
+    assert "serving.py" not in violation["message"] and "pytest_backend_gates" not in violation["message"]
+    assert "s3cret-schema-token" not in result.stdout.str() + (pytester.path / "gates.json").read_text()
+
+
+def test_a_schema_behind_auth_is_fetched_with_the_configured_headers(pytester: pytest.Pytester) -> None:
+    flask_project(pytester, "")  # no headers: the schema answers 401
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
+    assert result.ret == 1
+    contract = gate(read_report(pytester), "contract")
+    assert contract["status"] == "error"
+    assert "could not load the OpenAPI schema" in contract["summary"]
+    assert "401" in contract["summary"] and "set [tool.backend-gates.contract] headers" in contract["summary"]
+
+
+ASGI_APP = '''
+import contextlib
+from fastapi import FastAPI, HTTPException
+from pydantic import BaseModel
+
+STARTS = []
+STORE = {}
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app):
+    STARTS.append(1)  # a server starts the app once
+    yield {"greeting": "hi"}
+
+
+app = FastAPI(lifespan=lifespan)
+
+
+class Note(BaseModel):
+    text: str
+    level: int
+
+
+@app.post("/notes", status_code=201, responses={409: {"description": "exists"}})
+def create(note: Note):
+    if note.level < 0:
+        raise KeyError("negative level")       # one cause
+    if note.level > 1000:
+        return {"ratio": 1 / (note.level - note.level)}  # another cause, same operation
+    STORE[len(STORE) + 1] = note
+    return {"id": len(STORE)}
+
+
+@app.post("/logout", status_code=204)
+def logout():
+    raise RuntimeError("the gates' own token is gone")
+
+
+@app.get("/starts")
+def starts():
+    return {"starts": len(STARTS)}
+'''
+
+ASGI_TESTS = '''
+def test_lifespan_ran_once_for_every_gate_and_the_api_fixture(api):
+    assert api.get("/starts").json() == {"starts": 1}
+'''
+
+
+def test_distinct_causes_are_distinct_findings_and_excluded_operations_get_no_request(
+        pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(notesapp=ASGI_APP, test_zz_notes=ASGI_TESTS)
+    pytester.makepyprojecttoml(textwrap.dedent("""
+        [tool.pytest.ini_options]
+        pythonpath = ["."]
+        [tool.backend-gates]
+        report = "gates.json"
+        [tool.backend-gates.contract]
+        app = "notesapp:app"
+        max_examples = 60
+        stateful = false
+        exclude_operations = ["post /logout", "DELETE /nothing/*"]
+    """))
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider", "--backend-gates-seed=3")
+    result.assert_outcomes(passed=2, failed=1)  # GET /starts, the api test; POST /notes fails
+    contract = gate(read_report(pytester), "contract")
+    server_errors = [v for v in contract["violations"] if v["check"] == "not_a_server_error"]
+    assert {v["details"]["exception"] for v in server_errors} == {"KeyError", "ZeroDivisionError"}, contract
+    assert all(v["where"] == "POST /notes" for v in server_errors)
+    # A 500 is one finding: not again as an undocumented status code.
+    assert not [v for v in contract["violations"] if v["check"] != "not_a_server_error" and v.get("details")]
+    assert contract["summary"].startswith("2 server errors"), contract["summary"]
+    assert "POST /logout" not in result.stdout.str()
+    assert contract["measured"]["operations"] == 2
+    assert "exclude_operations: 'DELETE /nothing/*' matches no operation of the schema" in contract["warnings"]
+
+
+@pytest.mark.parametrize("value, problem", [
+    ('["logout"]', "'logout' is not an operation glob"),
+    ('"POST /logout"', "is not a list of strings"),
+])
+def test_bad_exclude_operations_is_one_clear_error(pytester: pytest.Pytester, value: str, problem: str) -> None:
+    pytester.makepyfile(notesapp=ASGI_APP)
+    pytester.makepyprojecttoml(textwrap.dedent(f"""
+        [tool.backend-gates.contract]
+        app = "notesapp:app"
+        exclude_operations = {value}
+    """))
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: backend-gates configuration: [[]tool.backend-gates.contract[]] "
+                                 f"exclude_operations: *{problem}*"])
+    assert "Traceback" not in result.stderr.str()
