@@ -190,3 +190,63 @@ def test_bad_exclude_operations_is_one_clear_error(pytester: pytest.Pytester, va
     result.stderr.fnmatch_lines([f"ERROR: backend-gates configuration: [[]tool.backend-gates.contract[]] "
                                  f"exclude_operations: *{problem}*"])
     assert "Traceback" not in result.stderr.str()
+
+
+REVOKING_APP = '''
+from fastapi import Depends, FastAPI, Header, HTTPException
+
+app = FastAPI()
+REVOKED = set()
+
+
+def user(authorization: str = Header(default="")) -> str:
+    if not authorization.startswith("Bearer ") or authorization in REVOKED:
+        raise HTTPException(401, "not authenticated")
+    return authorization
+
+
+@app.post("/auth/logout", status_code=204, responses={401: {"description": "no"}})
+def logout(token: str = Depends(user)) -> None:
+    REVOKED.add(token)  # the gates' own token is gone for the rest of the run
+
+
+@app.get("/items", responses={401: {"description": "no"}})
+def items(token: str = Depends(user)) -> list[int]:
+    return [1, 2]
+
+
+@app.get("/orders", responses={401: {"description": "no"}})
+def orders(token: str = Depends(user)) -> list[int]:
+    return [3]
+'''
+
+
+@pytest.mark.parametrize("excluded", [False, True])
+def test_a_run_that_revokes_its_own_token_says_which_operation_did(pytester: pytest.Pytester,
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   excluded: bool) -> None:
+    monkeypatch.setenv("API_TOKEN", "tok-8d1f")
+    pytester.makepyfile(authapp=REVOKING_APP)
+    pytester.makepyprojecttoml(textwrap.dedent("""
+        [tool.pytest.ini_options]
+        pythonpath = ["."]
+        [tool.backend-gates]
+        report = "gates.json"
+        [tool.backend-gates.contract]
+        app = "authapp:app"
+        max_examples = 10
+        stateful = false
+        headers = { Authorization = "Bearer ${API_TOKEN}" }
+    """) + ('exclude_operations = ["POST /auth/logout"]\n' if excluded else ""))
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider", "--backend-gates-seed=1")
+    contract = gate(read_report(pytester), "contract")
+    lost = [w for w in contract["warnings"] if w.startswith("credentials lost")]
+    if excluded:
+        assert lost == [], contract["warnings"]
+        return
+    [warning] = lost
+    assert "after POST /auth/logout answered 2xx" in warning
+    assert "GET /items (401 x" in warning and "GET /orders (401 x" in warning and "POST /auth/logout (401 x" in warning
+    assert 'exclude_operations = ["POST /auth/logout"]' in warning
+    assert "tok-8d1f" not in warning and "${API_TOKEN}" in warning
+    result.stdout.fnmatch_lines(["warning: credentials lost: after POST /auth/logout*"])

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from ..config import ContractSettings
+from ..credentials import CredentialWatch
 from ..exchange import publisher
 from ..result import GateResult, Status, Violation
 from ..targets import Target, TargetError, load_target
@@ -76,6 +77,7 @@ class ContractGate(Gate):
         self._ahead: dict[str, OperationOutcome] = {}  # run in an earlier item's batch, not reported yet
         self._ran: set[str] = set()
         self._notes: list[str] = []  # warnings found at collection
+        self._watch = CredentialWatch(dict(settings.headers))
 
     # -- set-up ------------------------------------------------------------
     def start(self) -> None:
@@ -224,7 +226,7 @@ class ContractGate(Gate):
             reader = EventReader(self._target, self.context.rootpath, dict(self.settings.headers), self._deadline,
                                  on_exchange=publisher(item.config),
                                  report_crashes="not_a_server_error" not in self.settings.exclude_checks
-                                 and (checks == "all" or "not_a_server_error" in checks))
+                                 and (checks == "all" or "not_a_server_error" in checks), watch=self._watch)
             reader.read(from_schema(schema).execute(), batch)
         outcome.seconds = time.perf_counter() - started
         root = str(self.context.rootpath)
@@ -240,11 +242,14 @@ class ContractGate(Gate):
 
     # -- xdist -------------------------------------------------------------
     def worker_output(self) -> Any:
-        return {"outcomes": [o.to_data() for o in self._outcomes], "operations": self._operations}
+        return {"outcomes": [o.to_data() for o in self._outcomes], "operations": self._operations,
+                "credentials_lost": self._watch.warning()}
 
     def absorb_worker_output(self, data: Any) -> None:
         self._outcomes.extend(OperationOutcome.from_data(o) for o in data["outcomes"])
         self._operations = self._operations or data["operations"]
+        if data.get("credentials_lost"):
+            self._notes.append(data["credentials_lost"])
 
     # -- deciding ----------------------------------------------------------
     def evaluate(self) -> GateResult:
@@ -281,6 +286,8 @@ class ContractGate(Gate):
                     violations.append(Violation(where=operation, check="require_success", message=text))
                 else:
                     notes.append(text + "; fuzzing may not get past validation or missing resources")
+        lost = self._watch.warning()  # first: the reason for much of what follows
+        notes[:0] = [lost] if lost else []
         notes.extend(self._notes)
         notes.extend(dict.fromkeys(w for o in outcomes for w in o.warnings))
         timed_out = [o.label for o in outcomes if o.timed_out]

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from ..config import ContractSettings, did_you_mean
+from ..credentials import CredentialWatch
 from ..exchange import Exchange
 from ..serving import Raised, describe_raised
 from ..targets import REPLAY_BASE_URL, Target, TargetError, schema_location
@@ -185,8 +186,10 @@ class EventReader:
     """Reads one engine run's events into the outcomes of the items it ran for."""
 
     def __init__(self, target: Target | None, rootpath: Path, headers: dict[str, str], deadline: float,
-                 on_exchange: Callable[[Exchange], None] | None = None, report_crashes: bool = True) -> None:
+                 on_exchange: Callable[[Exchange], None] | None = None, report_crashes: bool = True,
+                 watch: CredentialWatch | None = None) -> None:
         self._on_exchange = on_exchange
+        self._watch = watch
         self._report_crashes = report_crashes
         self._target = target
         self._root = str(rootpath)
@@ -261,6 +264,9 @@ class EventReader:
             reproduce=reproduce,
         )
 
+    def _case_curl(self, case: Any) -> Callable[[], str | None]:
+        return lambda: self._replayable(case.as_curl_command(headers=self._headers or None))
+
     def _replayable(self, command: str) -> str:
         """In-process requests go to a pseudo host; point the command where a developer would
         start the app (http://127.0.0.1:8000) so it can be pasted as is."""
@@ -327,6 +333,11 @@ class EventReader:
                 continue
             operation = node.value.operation.label
             outcome.statuses.setdefault(operation, Counter())[response.status_code] += 1
+            if self._watch is not None:
+                request = interaction.request
+                self._watch.see(operation, request.method, response.status_code,
+                                ((name, value) for name, values in (request.headers or {}).items() for value in values),
+                                self._case_curl(node.value))
             if self._on_exchange is not None:
                 self._on_exchange(self._exchange(node.value, interaction.request, response))
         for case_id, checks in recorder.checks.items():
