@@ -143,6 +143,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if hasattr(config, "workerinput"):  # xdist worker: hand measurements to the controller
         config.workeroutput[WORKER_OUTPUT_KEY] = run.worker_output()  # type: ignore[attr-defined]
         return
+    if config.option.collectonly:  # nothing ran: nothing to judge, no measurement, no request
+        return
     from .report import report_data, write_json_report
 
     interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
@@ -162,6 +164,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     run = config.stash.get(gate_run_key, None)
+    if run is not None and config.option.collectonly:
+        terminalreporter.write_line("backend gates: not evaluated under --collect-only (no test ran)")
+        return
     if run is None or run.results is None:
         return
     from .report import terminal_lines, verdict_line

@@ -83,16 +83,24 @@ def _is_library(filename: str) -> bool:
 
 def describe_raised(exc: BaseException, root: Path | None = None) -> Raised:
     """The exception and the deepest frame of the app's own code it passed through: never
-    a frame of this plugin, of the standard library or of an installed package."""
+    a frame of this plugin, of the standard library or of an installed package.
+
+    When the exception passed through no frame of the app (a framework's error handler failing
+    while it handled the app's exception), the exception it was handling is the cause: that one
+    is named, with its own frame."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        frames = traceback.extract_tb(cause.__traceback__)
+        own = [f for f in frames if not _is_library(f.filename)]
+        if own:
+            return _raised(cause, own[-1], own=True, root=root)
+        cause = cause.__cause__ or cause.__context__
     frames = traceback.extract_tb(exc.__traceback__)
-    cause = exc
-    # A wrapped error (SQLAlchemy's around the driver's) was raised from the app's frame
-    # through the wrapper; its own traceback may end in library code only.
-    while not [f for f in frames if not _is_library(f.filename)] and cause.__context__ is not None:
-        cause = cause.__context__
-        frames = traceback.extract_tb(cause.__traceback__) or frames
-    own = [f for f in frames if not _is_library(f.filename)]
-    frame = own[-1] if own else next((f for f in reversed(frames) if not f.filename.startswith(_PLUGIN_DIR)), None)
+    frame = next((f for f in reversed(frames) if not f.filename.startswith(_PLUGIN_DIR)), None)
+    return _raised(exc, frame, own=False, root=root)
+
+
+def _raised(exc: BaseException, frame: traceback.FrameSummary | None, *, own: bool, root: Path | None) -> Raised:
     place = ""
     if frame is not None:
         path = Path(frame.filename)
@@ -101,9 +109,13 @@ def describe_raised(exc: BaseException, root: Path | None = None) -> Raised:
         except ValueError:
             shown = path.name
         place = f"{shown}:{frame.lineno}"
-    lines = str(exc).strip().splitlines()
+    # A database library's wrapper says what the driver said on some line of its own (SQLAlchemy
+    # puts "(raised as a result of Query-invoked autoflush ...)" first): the driver's words.
+    original = getattr(exc, "orig", None)
+    text = str(original if isinstance(original, BaseException) else exc).strip()
+    lines = [line for line in text.splitlines() if line.strip()]
     return Raised(type=type(exc).__name__, message=lines[0][:300] if lines else "", place=place,
-                  function=frame.name if frame is not None else "", own_frame=bool(own))
+                  function=frame.name if frame is not None else "", own_frame=own)
 
 
 class AppErrors:

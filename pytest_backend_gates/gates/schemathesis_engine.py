@@ -332,7 +332,9 @@ class EventReader:
             if response is None or node is None:
                 continue
             operation = node.value.operation.label
-            outcome.statuses.setdefault(operation, Counter())[response.status_code] += 1
+            if interaction.request.method.upper() == node.value.operation.method.upper():
+                # (not the other methods the unsupported-method check sends to the same path)
+                outcome.statuses.setdefault(operation, Counter())[response.status_code] += 1
             if self._watch is not None:
                 request = interaction.request
                 self._watch.see(operation, request.method, response.status_code,
