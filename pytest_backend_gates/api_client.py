@@ -12,8 +12,11 @@ Starlette 1.x, httpx2; httpx is our own dependency.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from .config import ContractSettings
@@ -22,17 +25,56 @@ from .targets import IN_PROCESS_BASE_URL, REPLAY_BASE_URL, Target, load_target
 
 
 @contextmanager
-def open_client(settings: ContractSettings, on_exchange: Callable[[Exchange], None] | None = None) -> Iterator[Any]:
+def open_client(settings: ContractSettings, on_exchange: Callable[[Exchange], None] | None = None,
+                rootpath: Path | None = None) -> Iterator[Any]:
+    """A client for the configured target; every exchange goes to `on_exchange`, named by its
+    operation ('GET /items/{item_id}', as the contract gate names it) when the schema has it."""
     with target_client(settings) as client:
         if on_exchange is not None:
             replay_base = REPLAY_BASE_URL if str(client.base_url).startswith(IN_PROCESS_BASE_URL) else None
+            names = OperationNames(settings, rootpath or Path.cwd())
 
             def publish(response: Any) -> None:
                 response.read()
-                on_exchange(from_httpx(response, "api fixture", replay_base))
+                exchange = from_httpx(response, "api fixture", replay_base)
+                operation = names.resolve(exchange.method, response.request.url.path)
+                on_exchange(replace(exchange, operation=operation) if operation else exchange)
 
             client.event_hooks["response"] = [*client.event_hooks["response"], publish]
         yield client
+
+
+class OperationNames:
+    """The operation a concrete request belongs to, from the target's schema (loaded once, on
+    the first exchange; without a schema the request is named by its path)."""
+
+    def __init__(self, settings: ContractSettings, rootpath: Path) -> None:
+        self._settings = settings
+        self._rootpath = rootpath
+        self._resolve: Callable[[str, str], str | None] | None = None
+        self._lock = threading.Lock()
+
+    def resolve(self, method: str, path: str) -> str | None:
+        with self._lock:
+            if self._resolve is None:
+                self._resolve = self._load()
+        return self._resolve(method, path)
+
+    def _load(self) -> Callable[[str, str], str | None]:
+        from .gates.schemathesis_engine import (
+            UNIT_PHASES,
+            engine_config,
+            load_schema,
+            operation_resolver,
+        )
+
+        try:
+            target = load_target(self._settings)
+            schema = load_schema(self._settings, target, self._rootpath,
+                                 engine_config(self._settings, 0, UNIT_PHASES, target))
+            return operation_resolver(schema)
+        except Exception:  # noqa: BLE001 - naming is a nicety: the contract gate reports a broken schema
+            return lambda method, path: None
 
 
 @contextmanager

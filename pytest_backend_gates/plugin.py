@@ -206,7 +206,7 @@ def api(pytestconfig: pytest.Config) -> Iterator[Any]:
         pytest.fail("the api fixture needs a [tool.backend-gates.contract] table with app or base_url "
                     "in pyproject.toml", pytrace=False)
     try:
-        with open_client(settings, publisher(pytestconfig)) as client:
+        with open_client(settings, publisher(pytestconfig), pytestconfig.rootpath) as client:
             yield client
     except TargetError as exc:
         pytest.fail(f"api fixture: [tool.backend-gates.contract] {exc}", pytrace=False)

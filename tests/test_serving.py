@@ -250,3 +250,55 @@ def test_a_run_that_revokes_its_own_token_says_which_operation_did(pytester: pyt
     assert 'exclude_operations = ["POST /auth/logout"]' in warning
     assert "tok-8d1f" not in warning and "${API_TOKEN}" in warning
     result.stdout.fnmatch_lines(["warning: credentials lost: after POST /auth/logout*"])
+
+
+BASE_PATH_APP = '''
+from flask import Flask, jsonify
+
+app = Flask(__name__)
+SPEC = {
+    "openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "servers": [{"url": "/api"}],
+    "paths": {
+        "/users/me": {"get": {"responses": {"200": {"description": "ok"}}}},
+        "/users/{user_id}": {"get": {
+            "parameters": [{"name": "user_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "responses": {"200": {"description": "ok"}}}},
+    },
+}
+
+
+@app.get("/api/openapi.json")
+def spec():
+    return jsonify(SPEC)
+
+
+@app.get("/api/users/<who>")
+def user(who):
+    return jsonify(id=who)
+'''
+
+
+def test_api_fixture_exchanges_are_named_by_their_operation(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(baseapp=BASE_PATH_APP, test_users='''
+        def test_users(api):
+            assert api.get("/api/users/me").status_code == 200
+            assert api.get("/api/users/42").status_code == 200
+            assert api.get("/api/nowhere").status_code == 404
+    ''')
+    pytester.makeconftest('''
+        def pytest_backend_gates_exchange(config, exchange):
+            with open("exchanges.txt", "a") as seen:
+                seen.write(f"{exchange.source}: {exchange.operation}\\n")
+    ''')
+    pytester.makepyprojecttoml(textwrap.dedent("""
+        [tool.pytest.ini_options]
+        pythonpath = ["."]
+        [tool.backend-gates.contract]
+        app = "baseapp:app"
+        schema = "/api/openapi.json"
+    """))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "test_users.py")
+    result.assert_outcomes(passed=1)
+    seen = (pytester.path / "exchanges.txt").read_text().splitlines()
+    assert seen == ["api fixture: GET /users/me", "api fixture: GET /users/{user_id}",
+                    "api fixture: GET /api/nowhere"]

@@ -155,6 +155,28 @@ def operation_matches(glob: str, method: str, path: str) -> bool:
     return fnmatch.fnmatchcase(method.upper(), glob_method.upper()) and fnmatch.fnmatchcase(path, glob_path)
 
 
+def operation_resolver(schema: Any) -> Callable[[str, str], str | None]:
+    """(method, served path) -> the operation's label ('GET /items/{item_id}'), or None. A literal
+    segment wins over a template one (/users/me before /users/{id})."""
+    methods = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+    routes: list[tuple[tuple[int, int], str, re.Pattern[str], str]] = []
+    for path, item in (schema.raw_schema.get("paths") or {}).items():
+        if not isinstance(item, dict):
+            continue
+        pattern = re.compile("^" + re.sub(r"\\\{[^}/]+\\\}", "[^/]+", re.escape(schema.get_full_path(path))) + "/?$")
+        templated = path.count("{")
+        for method in item:
+            if method in methods:
+                routes.append(((templated, -len(path)), method.upper(), pattern, f"{method.upper()} {path}"))
+    routes.sort(key=lambda route: route[0])
+
+    def resolve(method: str, path: str) -> str | None:
+        return next((label for _, verb, pattern, label in routes if verb == method.upper() and pattern.match(path)),
+                    None)
+
+    return resolve
+
+
 def unmatched_exclusions(schema: Any, globs: tuple[str, ...]) -> list[str]:
     """The `exclude_operations` globs that name no operation the schema describes."""
     methods = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
