@@ -36,8 +36,8 @@ def ensure_environment() -> None:
         print(f"creating {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     pip = [str(PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    print("installing pytest-backend-gates[dev,load] and the example's requirements", flush=True)
-    subprocess.run([*pip, "-e", f"{ROOT}[dev,load]", "-e", str(EXAMPLE)], check=True)
+    print("installing pytest-backend-gates[dev,load,stacks] and the example's requirements", flush=True)
+    subprocess.run([*pip, "-e", f"{ROOT}[dev,load,stacks]", "-e", str(EXAMPLE)], check=True)
     STAMP.write_text(wanted)
 
 

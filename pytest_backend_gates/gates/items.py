@@ -31,13 +31,30 @@ def gate_suite(session: pytest.Session) -> GateSuite:
     return GateSuite.from_parent(session, name="backend-gates", nodeid="backend-gates")
 
 
-class GateItem(pytest.Item):
+def _gate_item() -> None:
+    """The callable behind every gate item; their `runtest` runs the gate instead."""
+
+
+class GateItem(pytest.Function):
+    """A pytest Function, so that fixtures and plugins treat it as a test: under pytest-django
+    its requests reach the test database as a `django_db(transaction=True)` test's would."""
+
     # What reportinfo shows before the label, e.g. "contract".
     kind_name = "backend-gates"
 
-    def __init__(self, *, label: str, **kwargs: Any) -> None:
+    def __init__(self, *, label: str, nodeid: str | None = None, **kwargs: Any) -> None:
+        # `nodeid` is parent::name, which is what explicit ids used to spell out.
+        kwargs.setdefault("callobj", _gate_item)
         super().__init__(**kwargs)
+        assert nodeid is None or nodeid == self.nodeid, (nodeid, self.nodeid)
         self.label = label
+        if django_database_in_use(self.config):
+            # The app's real database is not the one a pytest-django run may touch; the
+            # seed data of migrations is put back after each item, as between server restarts.
+            self.add_marker(pytest.mark.django_db(transaction=True, serialized_rollback=True))
+
+    def runtest(self) -> None:
+        raise NotImplementedError
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, GateItemFailure):
@@ -46,6 +63,17 @@ class GateItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, None, f"{self.kind_name}: {self.label}"
+
+
+def django_database_in_use(config: pytest.Config) -> bool:
+    """pytest-django is active with Django configured: database access outside a `django_db`
+    test is refused, so the gates' in-process requests must be such tests."""
+    if not config.pluginmanager.hasplugin("django"):
+        return False
+    import sys
+
+    conf = sys.modules.get("django.conf")
+    return conf is not None and bool(getattr(conf.settings, "configured", False))
 
 
 def problem_lines(violations: Iterable[Mapping[str, Any]], errors: Iterable[str] = (),
