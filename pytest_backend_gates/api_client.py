@@ -19,8 +19,11 @@ from .targets import IN_PROCESS_BASE_URL, REPLAY_BASE_URL, Target, load_target
 
 
 @contextmanager
-def open_client(settings: ContractSettings, on_exchange: Callable[[Exchange], None] | None = None) -> Iterator[Any]:
-    with target_client(settings) as client:
+def open_client(settings: ContractSettings, on_exchange: Callable[[Exchange], None] | None = None,
+                target: Target | None = None) -> Iterator[Any]:
+    """`target`: an already loaded target (default: loaded from settings), e.g. to read the
+    exceptions its in-process app raised."""
+    with target_client(settings, target=target) as client:
         if on_exchange is not None:
             replay_base = REPLAY_BASE_URL if str(client.base_url).startswith(IN_PROCESS_BASE_URL) else None
 
