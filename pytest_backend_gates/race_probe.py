@@ -351,12 +351,7 @@ class Race:
 
     # -- text --------------------------------------------------------------------------
     def _describe(self, exc: BaseException) -> str:
-        frames = traceback.extract_tb(exc.__traceback__)
-        own = [f for f in frames if f.filename and Path(f.filename).is_absolute()
-               and self.own._judge(f.filename)] or frames[-1:]
-        place = f" (at {Path(own[-1].filename).name}:{own[-1].lineno} in {own[-1].name})" if own else ""
-        message = str(exc).strip().splitlines()
-        return f"{type(exc).__name__}{': ' + message[0] if message else ''}{place}"
+        return describe_exception(exc, self.own)
 
     def _seed_note(self) -> str:
         return f" (seed {self.seed})"
@@ -383,6 +378,17 @@ class Race:
             lines.append(f"  ... {len(failures) - shown} more: " + "; ".join(
                 f"{text} x{count}" for text, count in kinds.most_common(3)))
         return "\n".join([*lines, *self._replay_lines()])
+
+
+def describe_exception(exc: BaseException, own: OwnCode) -> str:
+    """"ValueError: balance too low (at bank.py:21 in withdraw)": the deepest frame of the project's
+    own code, else the deepest frame at all (a library's, or this plugin's when it crashed itself)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    mine = [f for f in frames if f.filename and Path(f.filename).is_absolute() and own._judge(f.filename)] \
+        or frames[-1:]
+    place = f" (at {Path(mine[-1].filename).name}:{mine[-1].lineno} in {mine[-1].name})" if mine else ""
+    message = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}{': ' + message[0] if message else ''}{place}"
 
 
 def _name(fn: Callable[..., Any]) -> str:

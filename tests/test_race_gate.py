@@ -8,6 +8,7 @@ import os
 import sys
 import textwrap
 import threading
+from typing import Self
 
 import pytest
 from conftest import EXAMPLES, example_files, gate, read_report
@@ -256,6 +257,433 @@ def test_automatic_probe_reports_5xx_under_concurrency(pytester: pytest.Pytester
     assert error["where"] == "POST /users"
     assert "identical requests sent 8 at a time answered 5xx" in error["message"]
     assert "IntegrityError" in error["message"] or " 500 " in error["message"]
+
+
+# -- the automatic probe on real-service shapes (issue 11) --------------------------------------
+
+def auto_project(pytester: pytest.Pytester, app: str, schema: str, contract: str = "", rounds: int = 3) -> None:
+    """A project with `app` (module app_under_test), `schema` (api.yaml) and the automatic probe on."""
+    pytester.makepyfile(app_under_test=app)
+    (pytester.path / "api.yaml").write_text(textwrap.dedent(schema))
+    pytester.makepyprojecttoml(textwrap.dedent("""
+        [tool.pytest.ini_options]
+        pythonpath = ["."]
+        [tool.backend-gates]
+        report = "gates.json"
+        [tool.backend-gates.contract]
+        schema = "api.yaml"
+    """) + textwrap.dedent(contract or 'app = "app_under_test:app"\n') + textwrap.dedent(f"""
+        [tool.backend-gates.race]
+        auto = true
+        rounds = {rounds}
+    """))
+
+
+ITEMS_SCHEMA = """
+    openapi: 3.0.3
+    info: {title: Items, version: "1"}
+    paths:
+      /items:
+        post:
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  required: [name]
+                  additionalProperties: false
+                  properties: {name: {type: string, pattern: "^[a-z]{3,8}$"}}
+          responses: {"201": {description: created}, "401": {description: no credentials}}
+      /items/{item_id}:
+        get:
+          parameters: [{name: item_id, in: path, required: true, schema: {type: integer}}]
+          responses: {"200": {description: the item}, "404": {description: no such item}}
+"""
+
+# Fails in one of the probe's threads only (the thread-name test is what makes it the same
+# thread every round); the others answer 201. Flask's PROPAGATE_EXCEPTIONS, as in a real store
+# API, hands the exception to the client instead of a 500.
+PARTLY_RAISING_API = """
+import itertools, threading
+from flask import Flask, jsonify, request
+
+app = Flask(__name__)
+app.config["PROPAGATE_EXCEPTIONS"] = True
+ids = itertools.count(1)
+items = {}
+
+@app.post("/items")
+def create():
+    if threading.current_thread().name == "race-2":
+        raise RuntimeError("the second probe thread always fails")
+    item = {"id": next(ids), "name": request.get_json()["name"]}
+    items[item["id"]] = item
+    return jsonify(item), 201
+
+@app.get("/items/<int:item_id>")
+def read(item_id):
+    return (jsonify(items[item_id]), 200) if item_id in items else (jsonify(detail="no such item"), 404)
+"""
+
+
+def test_auto_probe_keeps_the_answers_of_a_round_where_some_calls_raised(pytester: pytest.Pytester) -> None:
+    # Under -n 2 on a Flask store API the probe crashed with "TypeError: cannot unpack non-iterable
+    # NoneType object" (the answers of the calls that did not raise were dropped) and the gate passed.
+    auto_project(pytester, PARTLY_RAISING_API, ITEMS_SCHEMA)
+    result = pytester.runpytest_subprocess("--backend-gates=race", "-p", "no:cacheprovider", "-n", "2")
+    result.assert_outcomes(failed=1)
+    assert "TypeError" not in result.stdout.str()
+    race = gate(read_report(pytester), "race")
+    assert race["status"] == "failed", race
+    error = next(v for v in race["violations"] if v["check"] == "race-server-error")
+    assert error["where"] == "POST /items"
+    assert "3 of 24 identical requests sent 8 at a time answered 5xx" in error["message"]
+    assert "RuntimeError: the second probe thread always fails" in error["message"]
+    assert race["measured"]["auto_raced"] == 1 and race["measured"]["auto_2xx"] >= 21
+
+
+CRASHING_CLIENT_CONFTEST = """
+import pytest
+from pytest_backend_gates.gates import race_auto
+
+def missing_httpx(*args, **kwargs):
+    raise ModuleNotFoundError("No module named 'httpx'")
+
+race_auto.open_client = missing_httpx  # what a fresh install without httpx did
+"""
+
+
+def test_a_crashed_auto_item_makes_the_gate_error(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    race_project(pytester, """
+        [tool.backend-gates.contract]
+        app = "wallet_flask_fixed:app"
+        schema = "wallet_openapi.yaml"
+        [tool.backend-gates.race]
+        auto = true
+    """)
+    pytester.makeconftest(CRASHING_CLIENT_CONFTEST)
+    result = pytester.runpytest_subprocess("--backend-gates=race", "-p", "no:cacheprovider", "-k", "POST")
+    result.assert_outcomes(failed=1)
+    race = gate(read_report(pytester), "race")
+    assert race["status"] == "error", race
+    assert race["summary"].startswith("could not probe: POST /accounts: the probe crashed: "
+                                      "ModuleNotFoundError: No module named 'httpx'"), race["summary"]
+    assert race["measured"]["auto_raced"] == 0 and race["measured"]["auto_2xx"] == 0
+    result.stdout.fnmatch_lines(["*error: the probe crashed: ModuleNotFoundError: No module named 'httpx'*"])
+
+
+AUTH_ONLY_API = """
+import itertools
+from flask import Flask, jsonify, request
+
+app = Flask(__name__)
+ids = itertools.count(1)
+
+@app.before_request
+def need_a_token():
+    if request.headers.get("Authorization") != "Bearer good":
+        return jsonify(detail="not authenticated"), 401
+
+@app.post("/items")
+def create():
+    return jsonify(id=next(ids), name=request.get_json()["name"]), 201
+
+@app.get("/items/<int:item_id>")
+def read(item_id):
+    return jsonify(id=item_id)
+"""
+
+
+def test_nothing_answered_2xx_is_an_error_naming_the_statuses(pytester: pytest.Pytester) -> None:
+    # "nothing to race (404 x25)" used to pass; requests refused for want of credentials exercise nothing.
+    auto_project(pytester, AUTH_ONLY_API, ITEMS_SCHEMA)
+    result = pytester.runpytest("--backend-gates=race", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    race = gate(read_report(pytester), "race")
+    assert race["status"] == "error", race
+    summary = race["summary"]
+    assert summary.startswith("could not probe: POST /items: none of ") and "401 x" in summary, summary
+    assert "credentials" in summary and "exclude_operations" in summary
+    measured = race["measured"]
+    assert measured["auto_requests"] > 0 and measured["auto_2xx"] == 0 and measured["auto_raced"] == 0
+    assert measured["auto_refused_auth"] == measured["auto_requests"]
+
+
+def test_auto_probe_with_credentials_reproduces_with_body_and_placeholder_headers(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RACE_TOKEN", "s3cr3t-token-value")
+    race_project(pytester, """
+        [tool.backend-gates.contract]
+        app = "wallet_flask_buggy:app"
+        schema = "wallet_openapi.yaml"
+        headers = { Authorization = "Bearer ${RACE_TOKEN}", "X-Tenant" = "acme" }
+        [tool.backend-gates.race]
+        auto = true
+        rounds = 5
+    """)
+    result = pytester.runpytest("--backend-gates=race", "-p", "no:cacheprovider", "-k", "POST")
+    result.assert_outcomes(failed=1)
+    report = (pytester.path / "gates.json").read_text()
+    assert "s3cr3t" not in result.stdout.str() and "s3cr3t" not in report
+    race = gate(read_report(pytester), "race")
+    duplicate = next(v for v in race["violations"] if v["check"] == "race-duplicate-id")
+    command = duplicate["reproduce"]
+    assert command.startswith("curl -X POST "), command
+    for part in ("-H 'Authorization: Bearer ${RACE_TOKEN}'", "-H 'X-Tenant: acme'",
+                 "-H 'Content-Type: application/json'", "-d '{", '"owner":', " http://127.0.0.1:8000/accounts "):
+        assert part in command, (part, command)
+    result.stdout.fnmatch_lines(["*reproduce: curl -X POST *-H 'Authorization: Bearer ${RACE_TOKEN}'*"])
+
+
+BASE_PATH_SCHEMA = ITEMS_SCHEMA.replace('info: {title: Items, version: "1"}',
+                                        'info: {title: Items, version: "1"}\n    servers: [{url: /api}]')
+BASE_PATH_APPS = {
+    "asgi": """
+import itertools
+from fastapi import APIRouter, FastAPI, HTTPException
+from pydantic import BaseModel
+
+class New(BaseModel):
+    name: str
+
+ids = itertools.count(1)
+items = {}
+router = APIRouter(prefix="/api")
+
+@router.post("/items", status_code=201)
+def create(new: New):
+    item = {"id": next(ids), "name": new.name}
+    items[item["id"]] = item
+    return item
+
+@router.get("/items/{item_id}")
+def read(item_id: int):
+    if item_id not in items:
+        raise HTTPException(404, "no such item")
+    return items[item_id]
+
+app = FastAPI()
+app.include_router(router)
+""",
+    "wsgi": """
+import itertools
+from flask import Blueprint, Flask, jsonify, request
+
+ids = itertools.count(1)
+items = {}
+api = Blueprint("api", __name__, url_prefix="/api")
+
+@api.post("/items")
+def create():
+    item = {"id": next(ids), "name": request.get_json()["name"]}
+    items[item["id"]] = item
+    return jsonify(item), 201
+
+@api.get("/items/<int:item_id>")
+def read(item_id):
+    return (jsonify(items[item_id]), 200) if item_id in items else (jsonify(detail="no such item"), 404)
+
+app = Flask(__name__)
+app.register_blueprint(api)
+""",
+}
+
+
+@pytest.mark.parametrize("kind", ["asgi", "wsgi"])
+def test_auto_probe_uses_the_schemas_base_path(pytester: pytest.Pytester, kind: str) -> None:
+    # Connexion serves under servers[0].url (/api): every probe used to 404 and the gate passed.
+    auto_project(pytester, BASE_PATH_APPS[kind], BASE_PATH_SCHEMA)
+    result = pytester.runpytest("--backend-gates=race", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    race = gate(read_report(pytester), "race")
+    assert race["status"] == "passed", race
+    assert not race["violations"] and not race["warnings"], race  # read back under /api too
+    assert race["measured"]["auto_raced"] == 1 and race["measured"]["auto_2xx"] >= 3 * 8
+
+
+DUPLICATE_INSERT_API = """
+import sqlite3, threading
+from flask import Flask, jsonify, request
+
+app = Flask(__name__)
+db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)")
+write = threading.Lock()
+
+@app.post("/users")
+def sign_up():
+    name = request.get_json()["name"]
+    with write:  # no check at all: a second sign-up of a name is an IntegrityError (500), alone or not
+        cursor = db.execute("INSERT INTO users (name) VALUES (?)", (name,))
+    return jsonify(id=cursor.lastrowid, name=name), 201
+
+@app.get("/users/<int:user_id>")
+def get_user(user_id):
+    row = db.execute("SELECT id, name FROM users WHERE id = ?", (user_id,)).fetchone()
+    return (jsonify(id=row[0], name=row[1]), 200) if row else (jsonify(detail="no such user"), 404)
+"""
+
+
+def test_a_5xx_the_request_also_gets_alone_is_not_a_race(pytester: pytest.Pytester) -> None:
+    auto_project(pytester, DUPLICATE_INSERT_API, SIGNUP_SCHEMA)
+    result = pytester.runpytest("--backend-gates=race", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    race = gate(read_report(pytester), "race")
+    assert race["status"] == "passed" and not race["violations"], race
+    warning = next(w for w in race["warnings"] if "when sent alone" in w)
+    assert warning.startswith("POST /users: not a race: 21 of 24 concurrent requests answered 5xx"), warning
+    assert "IntegrityError" in warning and "curl -X POST" in warning
+
+
+NOTES_API = """
+from flask import Flask, jsonify, request
+
+app = Flask(__name__)
+notes = {}
+
+@app.put("/notes/<slug>")
+def put(slug):
+    notes[slug] = {"slug": slug, "text": request.get_json()["text"]}
+    return jsonify(notes[slug]), 200
+
+@app.get("/notes/<slug>")
+def get(slug):
+    return (jsonify(notes[slug]), 200) if slug in notes else (jsonify(detail="no such note"), 404)
+"""
+NOTES_SCHEMA = """
+    openapi: 3.0.3
+    info: {title: Notes, version: "1"}
+    paths:
+      /notes/{slug}:
+        parameters: [{name: slug, in: path, required: true, schema: {type: string, enum: [first]}}]
+        put:
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  required: [text]
+                  additionalProperties: false
+                  properties: {text: {type: string, pattern: "^[a-z]{3,8}$"}}
+          responses: {"200": {description: stored}}
+        get:
+          responses: {"200": {description: the note}, "404": {description: no such note}}
+"""
+# Stores and answers the name lower-cased: what it reads back is what its create answered, not what was sent.
+NORMALISING_API = """
+import itertools
+from flask import Flask, jsonify, request
+
+app = Flask(__name__)
+ids = itertools.count(1)
+items = {}
+
+@app.post("/items")
+def create():
+    item = {"id": next(ids), "name": request.get_json()["name"].lower()}
+    items[item["id"]] = item
+    return jsonify(item), 201
+
+@app.get("/items/<int:item_id>")
+def read(item_id):
+    return (jsonify(items[item_id]), 200) if item_id in items else (jsonify(detail="no such item"), 404)
+"""
+# Reading any item fails, also one created without concurrency.
+BROKEN_READ_API = NORMALISING_API.replace(
+    "    return (jsonify(items[item_id]), 200) if item_id in items else (jsonify(detail=\"no such item\"), 404)",
+    "    raise LookupError(f\"the read path is broken for {item_id}\")")
+
+
+@pytest.mark.parametrize("app, schema, warning", [
+    (NOTES_API, NOTES_SCHEMA, None),  # later rounds PUT the same path: the last write is what reads back
+    (NORMALISING_API, ITEMS_SCHEMA.replace("^[a-z]{3,8}$", "^[A-Z]{3,8}$"), None),
+    (BROKEN_READ_API, ITEMS_SCHEMA, "not a race"),
+], ids=["put-same-path", "normalised", "broken-read"])
+def test_read_back_differences_that_concurrency_did_not_cause_are_not_races(
+        pytester: pytest.Pytester, app: str, schema: str, warning: str | None) -> None:
+    auto_project(pytester, app, schema)
+    result = pytester.runpytest("--backend-gates=race", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    race = gate(read_report(pytester), "race")
+    assert race["status"] == "passed" and not race["violations"], race
+    assert race["measured"]["auto_raced"] == 1
+    if warning is None:
+        assert not race["warnings"], race["warnings"]
+    else:
+        found = next(w for w in race["warnings"] if "not a race" in w)
+        assert found.startswith("POST /items: not a race: GET /items/") and " 500 " in found, found
+        assert "the resource created alone does not read back either" in found and "LookupError" in found
+
+
+class DropsAfterTheFirstCreate:
+    """A base_url server that answers the first POST /items with 201, then closes every later
+    connection without an answer: what the HTTP client sees is its own transport error."""
+
+    def __init__(self) -> None:
+        import http.server
+        import json
+
+        created = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                if created:
+                    self.close_connection = True
+                    return
+                created.append(body)
+                answer = json.dumps({"id": 1, **body}).encode()
+                self.send_response(201)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(10)
+
+
+def test_a_transport_error_is_an_error_never_a_race(pytester: pytest.Pytester) -> None:
+    with DropsAfterTheFirstCreate() as server:
+        auto_project(pytester, "", ITEMS_SCHEMA, contract=f'base_url = "{server.url}"\n')
+        result = pytester.runpytest("--backend-gates=race", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    race = gate(read_report(pytester), "race")
+    assert race["status"] == "error" and not race["violations"], race
+    assert race["summary"].startswith("could not probe: POST /items: the HTTP client failed"), race["summary"]
+    assert "RemoteProtocolError" in race["summary"]
+
+
+def test_a_schema_without_create_operations_skips_the_gate(pytester: pytest.Pytester) -> None:
+    auto_project(pytester, AUTH_ONLY_API, """
+        openapi: 3.0.3
+        info: {title: Read only, version: "1"}
+        paths:
+          /items/{item_id}:
+            get:
+              parameters: [{name: item_id, in: path, required: true, schema: {type: integer}}]
+              responses: {"200": {description: the item}}
+    """)
+    result = pytester.runpytest("--backend-gates=race", "-p", "no:cacheprovider")
+    result.assert_outcomes(skipped=1)
+    race = gate(read_report(pytester), "race")
+    assert race["status"] == "skipped", race
+    assert "no create operation" in race["summary"]
 
 
 def test_auto_without_a_contract_table_is_a_clear_error(pytester: pytest.Pytester) -> None:

@@ -138,31 +138,45 @@ class RaceGate(TestAttributedGate):
         violations = list(self.test_failures)
         warnings: list[str] = []
         errors: list[str] = []
+        ran = [o for o in auto if not o.get("skipped")]
+        skipped = [o["skipped"] for o in auto if o.get("skipped")]
         if auto:
-            measured["auto_operations"] = len(auto)
+            # What was exercised: a request refused for credentials (401/403) or answered with an
+            # error is sent, not exercised; an operation is raced once a concurrent create got a 2xx.
+            measured["auto_operations"] = len(ran)
+            measured["auto_raced"] = sum(1 for o in ran if o.get("raced"))
             measured["auto_requests"] = sum(o.get("requests", 0) for o in auto)
+            measured["auto_2xx"] = sum(o.get("answered_2xx", 0) for o in auto)
+            measured["auto_refused_auth"] = sum(o.get("refused_auth", 0) for o in auto)
             for outcome in auto:
                 violations.extend(Violation(**v) for v in outcome.get("violations", []))
                 warnings.extend(outcome.get("warnings", []))
                 errors.extend(f"{outcome['operation']}: {e}" for e in outcome.get("errors", []))
         if self.race_settings.auto and not auto and not errors:
             warnings.append("auto = true, but no automatic race item ran (deselected?)")
-        if not tests and not probes and not auto:
-            return GateResult(self.name, Status.SKIPPED, "no test used the race fixture or @pytest.mark.race_probe",
-                              measured=measured, threshold=threshold)
+        if skipped and (tests or probes or ran):
+            warnings.extend(skipped)
+        if not tests and not probes and not ran and not errors:
+            reason = skipped[0] if skipped else "no test used the race fixture or @pytest.mark.race_probe"
+            return GateResult(self.name, Status.SKIPPED, reason, warnings=warnings, measured=measured,
+                              threshold=threshold)
         parts = []
         if tests:
             parts.append(f"{tests} race test{'s' if tests != 1 else ''} ({len(probes)} probes, "
                          f"{measured['rounds']} rounds)")
-        if auto:
-            parts.append(f"{len(auto)} create operation{'s' if len(auto) != 1 else ''} probed automatically")
+        if ran:
+            parts.append(f"{len(ran)} create operation{'s' if len(ran) != 1 else ''} probed automatically "
+                         f"({measured['auto_requests']} requests, {measured['auto_2xx']} answered 2xx)")
         done = ", ".join(parts)
+        found = f"{len(violations)} race{'s' if len(violations) != 1 else ''} found in {done}"
         if errors:
-            return GateResult(self.name, Status.ERROR, f"could not probe: {errors[0]}", violations=violations,
+            # A probe that crashed or exercised nothing: never a pass. The races found elsewhere stay listed.
+            more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+            return GateResult(self.name, Status.ERROR, f"could not probe: {errors[0]}{more}"
+                              + (f"; {found}" if violations else ""), violations=violations,
                               warnings=errors[1:] + warnings, measured=measured, threshold=threshold)
         if violations:
-            return GateResult(self.name, Status.FAILED, f"{len(violations)} race{'s' if len(violations) != 1 else ''} "
-                              f"found in {done}", violations=violations, warnings=warnings, measured=measured,
-                              threshold=threshold)
+            return GateResult(self.name, Status.FAILED, found, violations=violations, warnings=warnings,
+                              measured=measured, threshold=threshold)
         return GateResult(self.name, Status.PASSED, f"no race found in {done}", warnings=warnings, measured=measured,
                           threshold=threshold)
