@@ -885,3 +885,58 @@ def test_the_controlled_scheduler_replays_exactly() -> None:
         return 10**6 - 160 - account.balance
 
     assert lost_updates(3) == lost_updates(3) == lost_updates(3)
+
+
+NESTED_API = """
+import sqlite3, threading
+from flask import Flask, jsonify, request
+
+app = Flask(__name__)
+db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+db.execute("CREATE TABLE tasks (id INTEGER PRIMARY KEY, project INTEGER, name TEXT NOT NULL UNIQUE)")
+write = threading.Lock()
+PROJECTS = {1}  # only project 1 exists: every other generated project id is a 404
+
+@app.post("/projects/<int:project_id>/tasks")
+def create(project_id):
+    if project_id not in PROJECTS:
+        return jsonify(detail="no such project"), 404
+    name = request.get_json()["name"]
+    if db.execute("SELECT 1 FROM tasks WHERE name = ?", (name,)).fetchone():
+        return jsonify(detail="name taken"), 409
+    with write:
+        cursor = db.execute("INSERT INTO tasks (project, name) VALUES (?, ?)", (project_id, name))  # UNIQUE: 500
+    return jsonify(id=cursor.lastrowid, name=name), 201
+"""
+NESTED_SCHEMA = """
+    openapi: 3.0.3
+    info: {title: Tasks, version: "1"}
+    paths:
+      /projects/{project_id}/tasks:
+        post:
+          parameters:
+            - {name: project_id, in: path, required: true, schema: {type: integer, minimum: 1}, example: 1}
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  required: [name]
+                  additionalProperties: false
+                  properties: {name: {type: string, pattern: "^[a-z]{3,8}$"}}
+          responses: {"201": {description: created}, "404": {description: no project}, "409": {description: taken}}
+"""
+
+
+def test_the_storm_stays_on_the_path_that_was_accepted(pytester: pytest.Pytester) -> None:
+    """A create under a parent (POST /projects/{project_id}/tasks): every round raced another
+    generated project id, all 404s, and the gate passed (issue 11, fastapi-users stack)."""
+    auto_project(pytester, NESTED_API, NESTED_SCHEMA, rounds=5)
+    result = pytester.runpytest("--backend-gates=race", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    race = gate(read_report(pytester), "race")
+    error = next(v for v in race["violations"] if v["check"] == "race-server-error")
+    assert error["where"] == "POST /projects/{project_id}/tasks"
+    assert "/projects/1/tasks" in error["reproduce"]
+    assert "IntegrityError" in error["message"], error

@@ -389,7 +389,11 @@ class AutoProbe:
                 return [], None
             if answer.ok:
                 self._warn_server_errors(operation.label, server_errors, outcome)
-                fresh = candidates[index + 1:][: self.settings.rounds]
+                # A fresh body per round, at the accepted request's path and query: other generated
+                # paths name parents that do not exist (POST /projects/1988322/tasks: 404s, no race).
+                fresh = [{**{k: v for k, v in other.items() if k != "params"}, "url": request["url"],
+                          **({"params": request["params"]} if "params" in request else {})}
+                         for other in candidates[index + 1:][: self.settings.rounds]]
                 return fresh or [request], (request, answer)
             statuses[answer.status] += 1
             if answer.status >= 500:
@@ -584,7 +588,9 @@ def _request_of(case: Any) -> dict[str, Any]:
     request: dict[str, Any] = {"method": case.method.upper(), "url": path}
     if case.query:
         request["params"] = case.query
-    headers = {k: v for k, v in (case.headers or {}).items() if isinstance(v, str)}
+    # Generated credentials ("Authorization: Bearer x") would replace the configured ones.
+    headers = {k: v for k, v in (case.headers or {}).items()
+               if isinstance(v, str) and k.lower() not in ("authorization", "cookie")}
     if headers:
         request["headers"] = headers
     if case.body is not NOT_SET:
