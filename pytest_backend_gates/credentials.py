@@ -36,9 +36,11 @@ class CredentialWatch:
     _recovered: set[str] = field(default_factory=set)
 
     def see(self, operation: str, method: str, status: int, request_headers: Iterable[tuple[str, str]],
-            reproduce: Callable[[], str | None]) -> None:
-        """One answered request, in the order they were sent."""
-        if not self.headers or not self._carries_credentials(request_headers):
+            reproduce: Callable[[], str | None], requires_auth: bool | None = None) -> None:
+        """One answered request, in the order they were sent. `requires_auth`: what the schema
+        says of the operation (None: it says nothing); a public operation's 401 (a wrong password
+        at login) says nothing about the credentials."""
+        if requires_auth is False or not self.headers or not self._carries_credentials(request_headers):
             return
         if 200 <= status < 300:
             if operation in self._refused:
@@ -48,8 +50,8 @@ class CredentialWatch:
                 self._last_write = _Write(operation, reproduce)
         elif status in REFUSED:
             # From the first refusal of credentials an operation had accepted, every refusal counts.
-            if self._culprit is None and operation in self._accepted:
-                self._culprit = self._last_write or _Write("(unknown)", lambda: None)
+            if self._culprit is None and operation in self._accepted and self._last_write is not None:
+                self._culprit = self._last_write
             if self._culprit is not None:
                 self._refused.setdefault(operation, Counter())[status] += 1
 

@@ -143,8 +143,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if hasattr(config, "workerinput"):  # xdist worker: hand measurements to the controller
         config.workeroutput[WORKER_OUTPUT_KEY] = run.worker_output()  # type: ignore[attr-defined]
         return
-    if config.option.collectonly:  # nothing ran: nothing to judge, no measurement, no request
-        return
+    if config.option.collectonly or exitstatus == pytest.ExitCode.USAGE_ERROR:
+        return  # nothing ran (or the command line is wrong): nothing to judge, no measurement, no request
     from .report import report_data, write_json_report
 
     interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
@@ -166,6 +166,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     run = config.stash.get(gate_run_key, None)
     if run is not None and config.option.collectonly:
         terminalreporter.write_line("backend gates: not evaluated under --collect-only (no test ran)")
+        return
+    if run is not None and exitstatus == pytest.ExitCode.USAGE_ERROR:
         return
     if run is None or run.results is None:
         return

@@ -285,3 +285,42 @@ def test_schema_without_operations_is_error_not_pass(pytester: pytest.Pytester) 
     contract = gate(read_report(pytester), "contract")
     assert contract["status"] == "error"
     assert "has no operations to test" in contract["summary"]
+
+
+SLOW_APP = '''
+import time
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@app.get("/slow/{n}")
+def slow(n: int) -> dict[str, int]:
+    time.sleep(0.05)
+    return {"n": n}
+
+
+@app.get("/other/{n}")
+def other(n: int) -> dict[str, int]:
+    time.sleep(0.05)
+    return {"n": n}
+'''
+
+
+def test_reaching_max_time_is_a_warning_and_what_ran_is_judged(pytester: pytest.Pytester) -> None:
+    """It raised KeyboardInterrupt inside the plugin: exit 2, "interrupted" (issue 11/12)."""
+    contract_project(pytester, SLOW_APP, 'max_time = "1s"\n')
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
+    assert result.ret == 0, result.stdout.str()
+    assert "KeyboardInterrupt" not in result.stdout.str() + result.stderr.str()
+    contract = gate(read_report(pytester), "contract")
+    assert contract["status"] == "passed"
+    assert contract["measured"]["cases"] > 0
+    assert any(w.startswith("max_time (1s) reached") for w in contract["warnings"]), contract["warnings"]
+
+
+def test_a_usage_error_prints_no_gate_verdict(pytester: pytest.Pytester) -> None:
+    contract_project(pytester, FIXED)
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider", "-k", "PATCH /items")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "backend gates" not in result.stdout.str()

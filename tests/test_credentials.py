@@ -36,3 +36,19 @@ def test_requests_without_the_credentials_and_single_refusals_say_nothing() -> N
     watch.see("GET /orders", "GET", 401, [("Authorization", "Bearer forged")], lambda: None)
     assert watch.warning() is None  # one operation refused: not "everywhere"
     assert CredentialWatch({}).warning() is None
+
+
+def test_a_public_operation_refusing_a_password_is_not_lost_credentials() -> None:
+    """flask-smorest stack: POST /login (public) answered 401 to a wrong password after a write."""
+    watch = CredentialWatch({"Authorization": "Bearer t"})
+    for operation, status, public in [("POST /login", 200, True), ("POST /items", 201, False),
+                                      ("POST /login", 401, True), ("POST /refresh", 401, False),
+                                      ("GET /items", 200, False)]:
+        watch.see(operation, operation.split()[0], status, TOKEN, lambda: None, requires_auth=not public)
+    assert watch.warning() is None
+
+
+def test_no_write_before_the_refusals_names_no_culprit() -> None:
+    watch = CredentialWatch({"Authorization": "Bearer t"})
+    feed(watch, ("GET /items", 200), ("GET /items", 401), ("GET /orders", 401))
+    assert watch.warning() is None

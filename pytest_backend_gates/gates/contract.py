@@ -222,11 +222,8 @@ class ContractGate(Gate):
         # project with "error" must not turn hypothesis' own chatter into gate errors.
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("default")
-            checks = self.settings.checks
             reader = EventReader(self._target, self.context.rootpath, dict(self.settings.headers), self._deadline,
-                                 on_exchange=publisher(item.config),
-                                 report_crashes="not_a_server_error" not in self.settings.exclude_checks
-                                 and (checks == "all" or "not_a_server_error" in checks), watch=self._watch)
+                                 on_exchange=publisher(item.config), watch=self._watch)
             reader.read(from_schema(schema).execute(), batch)
         outcome.seconds = time.perf_counter() - started
         root = str(self.context.rootpath)

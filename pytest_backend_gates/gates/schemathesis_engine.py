@@ -208,16 +208,14 @@ class EventReader:
     """Reads one engine run's events into the outcomes of the items it ran for."""
 
     def __init__(self, target: Target | None, rootpath: Path, headers: dict[str, str], deadline: float,
-                 on_exchange: Callable[[Exchange], None] | None = None, report_crashes: bool = True,
+                 on_exchange: Callable[[Exchange], None] | None = None,
                  watch: CredentialWatch | None = None) -> None:
         self._on_exchange = on_exchange
         self._watch = watch
-        self._report_crashes = report_crashes
         self._target = target
         self._root = str(rootpath)
         self._headers = headers
         self._deadline = deadline
-        self._recorders: dict[str, Any] = {}  # outcome label -> its latest scenario's recorder
 
     def read(self, stream: Any, batch: dict[str, OperationOutcome]) -> None:
         from schemathesis.engine import events
@@ -238,25 +236,11 @@ class EventReader:
                     fuzzed.add(outcome.label)
             elif isinstance(event, events.NonFatalError):
                 outcome = batch.get(STATEFUL if getattr(event.phase, "value", None) == STATEFUL else event.label, first)
-                crash = self._app_crash(event)
-                if crash is not None and not self._report_crashes:
-                    continue  # not_a_server_error is switched off
-                if crash is None:
-                    outcome.errors.append(f"{event.info.title}: {short_error(event.value)}")
-                else:
-                    # Hypothesis shrinks a crash through many inputs: keep one per place in the
-                    # code, the latest (most shrunk) one.
-                    same = [v for v in outcome.violations if v["where"] == crash["where"]
-                            and v.get("details") == crash["details"]]
-                    if same:
-                        same[0].update(crash)
-                    else:
-                        outcome.violations.append(crash)
-                    self._fill_crash_reproductions(outcome)
+                self._tool_error(event, outcome)
             elif isinstance(event, events.FatalError):
                 first.errors.append(f"schemathesis failed: {short_error(event.exception)}")
-            elif isinstance(event, events.Interrupted):
-                raise KeyboardInterrupt
+            elif isinstance(event, events.Interrupted) and not stopped:
+                raise KeyboardInterrupt  # Ctrl-C; the stop at max_time is ours and not an interruption
         if STATEFUL in batch and not stateful_seen and not stopped:
             batch[STATEFUL].skipped = ("no links between operations (none declared in the schema, none inferred): "
                                        "there is no sequence to test statefully")
@@ -296,24 +280,19 @@ class EventReader:
             return command
         return _IN_PROCESS_HOST.sub(REPLAY_BASE_URL, command)
 
-    def _app_crash(self, event: Any) -> dict[str, Any] | None:
-        """An exception that reached schemathesis from the in-process app (serving.py answers
-        app exceptions with a 500, so this is the rare one it could not): reported as the 500 a
-        server would answer, with where in the app it raised."""
-        if self._target is None or not self._target.in_process or event.info.title != "Runtime Error":
-            return None
-        exc = event.value
-        if type(exc).__module__.split(".")[0] in ("schemathesis", "hypothesis", "requests", "urllib3"):
-            return None
-        raised = describe_raised(exc, Path(self._root))
-        sample = event.info.code_sample
-        return {
-            "where": event.label,
-            "check": "not_a_server_error",
-            "message": f"unhandled {raised.text()} (the app raised; a server answers 500)",
-            "reproduce": self._replayable(sample) if sample else None,
-            "details": raised.to_data(),
-        }
+    def _tool_error(self, event: Any, outcome: OperationOutcome) -> None:
+        """An exception in schemathesis or the transport, not an answer of the app: in-process apps'
+        exceptions are answered with a 500 (serving.py), so this is the tool failing on one request
+        or check (schemathesis 4.32's ignored_auth check on a WSGI app, for one). The requests that
+        did run are judged; this one is said. Against a server, an unreachable target is an error."""
+        text = f"{event.info.title}: {short_error(event.value)}"
+        if self._target is not None and self._target.in_process:
+            raised = describe_raised(event.value, Path(self._root))
+            where = f" (at {raised.place} in {raised.function})" if raised.place else ""
+            outcome.warnings.append(f"{event.label or outcome.label}: schemathesis could not run a request or check "
+                                    f"and skipped it: {text}{where}; the requests that did run are judged")
+        else:
+            outcome.errors.append(text)
 
     def _raised(self, case_id: str | None, status: int | None) -> Raised | None:
         """What the in-process app raised while answering this case with a 5xx (never
@@ -322,32 +301,8 @@ class EventReader:
             return None
         return self._target.app.raised(case_id, Path(self._root))
 
-    def _fill_crash_reproductions(self, outcome: OperationOutcome) -> None:
-        """A crash (see _app_crash) left its case without a response: that case, after the
-        cases it depends on in a stateful sequence, reproduces it. The crash and the
-        scenario's recorder arrive in either order, so this runs after each."""
-        recorder = self._recorders.get(outcome.label)
-        if recorder is None:
-            return
-        crashed = [node.value for case_id, node in recorder.cases.items()
-                   if getattr(recorder.interactions.get(case_id), "response", None) is None]
-        for violation in outcome.violations:
-            if violation["reproduce"] is not None or not crashed:
-                continue
-            case = crashed[-1]
-            if violation["where"] != case.operation.label and not violation["where"].startswith("Stateful"):
-                continue
-            chain = [case]
-            while (parent := recorder.find_parent(case_id=chain[0].id)) is not None and len(chain) < 10:
-                chain.insert(0, parent)
-            headers = self._headers or None
-            violation["where"] = case.operation.label
-            violation["reproduce"] = "\n".join(self._replayable(c.as_curl_command(headers=headers)) for c in chain)
-
     def _absorb_scenario(self, recorder: Any, outcome: OperationOutcome, seen: set[tuple[str, ...]]) -> None:
         outcome.cases += len(recorder.cases)
-        self._recorders[outcome.label] = recorder
-        self._fill_crash_reproductions(outcome)
         for case_id, interaction in recorder.interactions.items():
             response = interaction.response
             node = recorder.cases.get(case_id)
@@ -361,7 +316,7 @@ class EventReader:
                 request = interaction.request
                 self._watch.see(operation, request.method, response.status_code,
                                 ((name, value) for name, values in (request.headers or {}).items() for value in values),
-                                self._case_curl(node.value))
+                                self._case_curl(node.value), requires_auth(node.value.operation))
             if self._on_exchange is not None:
                 self._on_exchange(self._exchange(node.value, interaction.request, response))
         for case_id, checks in recorder.checks.items():
@@ -391,6 +346,17 @@ class EventReader:
                 if raised is not None:
                     violation["details"] = raised.to_data()
                 outcome.violations.append(violation)
+
+
+def requires_auth(operation: Any) -> bool | None:
+    """What the schema says: True when every alternative of the operation's security requirement
+    names a scheme, False when it is public (`security: []` or a `{}` alternative), None when the
+    schema declares no security at all."""
+    raw = getattr(operation.definition, "raw", None) or {}
+    security = raw.get("security", operation.schema.raw_schema.get("security"))
+    if security is None:
+        return None
+    return bool(security) and all(bool(requirement) for requirement in security)
 
 
 def fold_same_cause(violations: list[dict[str, Any]]) -> list[dict[str, Any]]:
