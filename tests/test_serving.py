@@ -302,3 +302,43 @@ def test_api_fixture_exchanges_are_named_by_their_operation(pytester: pytest.Pyt
     seen = (pytester.path / "exchanges.txt").read_text().splitlines()
     assert seen == ["api fixture: GET /users/me", "api fixture: GET /users/{user_id}",
                     "api fixture: GET /api/nowhere"]
+
+
+def test_a_failure_inside_schemathesis_is_not_called_the_apps_500(pytester: pytest.Pytester) -> None:
+    """schemathesis 4.32's ignored_auth check passes `max_redirects` to werkzeug's client on a WSGI
+    app and fails with TypeError: it was reported as the app's 500 on every operation of a correct
+    Flask service (issue 11, flask-smorest stack)."""
+    (pytester.path / "iapp.py").write_text(textwrap.dedent('''
+        from flask import Flask, jsonify, request
+        app = Flask(__name__)
+        SPEC = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"},
+                "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+                "security": [{"bearer": []}],
+                "paths": {"/items": {"get": {"responses": {"200": {"description": "ok"},
+                                                           "401": {"description": "no"}}}}}}
+
+        @app.get("/openapi.json")
+        def spec():
+            return jsonify(SPEC)
+
+        @app.get("/items")
+        def items():
+            if request.headers.get("Authorization") != "Bearer good":
+                return jsonify(detail="no"), 401
+            return jsonify([1])
+    '''))
+    pytester.makepyprojecttoml(textwrap.dedent("""
+        [tool.pytest.ini_options]
+        pythonpath = ["."]
+        [tool.backend-gates]
+        report = "gates.json"
+        [tool.backend-gates.contract]
+        app = "iapp:app"
+        max_examples = 5
+        headers = { Authorization = "Bearer good" }
+    """))
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
+    assert result.ret == 0, result.stdout.str()
+    contract = gate(read_report(pytester), "contract")
+    assert contract["status"] == "passed" and contract["violations"] == []
+    assert "the app raised" not in result.stdout.str()
