@@ -389,11 +389,7 @@ class AutoProbe:
                 return [], None
             if answer.ok:
                 self._warn_server_errors(operation.label, server_errors, outcome)
-                # A fresh body per round, at the accepted request's path and query: other generated
-                # paths name parents that do not exist (POST /projects/1988322/tasks: 404s, no race).
-                fresh = [{**{k: v for k, v in other.items() if k != "params"}, "url": request["url"],
-                          **({"params": request["params"]} if "params" in request else {})}
-                         for other in candidates[index + 1:][: self.settings.rounds]]
+                fresh = [_fresh_like(request, other) for other in candidates[index + 1:][: self.settings.rounds]]
                 return fresh or [request], (request, answer)
             statuses[answer.status] += 1
             if answer.status >= 500:
@@ -578,6 +574,28 @@ def _hint(statuses: Counter[int], label: str) -> str:
         seen = [causes[401], causes[404], causes[422]]
     return (f"check {'; '.join(dict.fromkeys(seen))}; or, if this operation cannot be exercised, leave it out: "
             f"exclude_operations = [\"{label}\"] in [tool.backend-gates.contract]")
+
+
+def _fresh_like(accepted: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    """A request for one round: the accepted request's path, query and references, with the other
+    generated request's text values. Unique fields (names, slugs, e-mails) are text and must be new
+    each round; what a body refers to (owner_id: 3, tag_ids) and the path's parent must exist,
+    and only the accepted request is known to name things that do (POST /projects/1/tasks, a pet
+    of owner 3: other generated values are 404s and 409s, and nothing is raced)."""
+    fresh = {**accepted}
+    if "json" in accepted and "json" in other:
+        fresh["json"] = _merge_text(accepted["json"], other["json"])
+    return fresh
+
+
+def _merge_text(kept: Any, text_from: Any, key: str = "") -> Any:
+    reference = key == "id" or key.endswith(("_id", "Id", "_ids", "Ids"))
+    if isinstance(kept, dict) and isinstance(text_from, dict):
+        return {name: _merge_text(value, text_from[name], name) if name in text_from else value
+                for name, value in kept.items()}
+    if isinstance(kept, str) and isinstance(text_from, str) and not reference:
+        return text_from
+    return kept
 
 
 def _request_of(case: Any) -> dict[str, Any]:
