@@ -111,11 +111,12 @@ def test_items_have_readable_node_ids_and_work_with_k_and_junit(pytester: pytest
     pytester.mkdir("tests").joinpath("test_unit.py").write_text("def test_unit(): pass\n")
     with_path = pytester.runpytest_subprocess("tests", "--backend-gates", "--collect-only", "-q", "-p", "no:cacheprovider")
     with_path.stdout.fnmatch_lines(["tests/test_unit.py::test_unit", "backend-gates::contract[[]GET /ratio[]]"])
-    result = pytester.runpytest_subprocess("--backend-gates", "-k", "stock", "--junitxml=junit.xml", "-p", "no:cacheprovider")
+    pytester.makepyfile(ratioapp=FIXED)
+    result = pytester.runpytest_subprocess("--backend-gates", "-k", "ratio", "--junitxml=junit.xml", "-p", "no:cacheprovider")
     assert result.ret == 0
-    result.assert_outcomes(passed=1, deselected=2)  # GET /ratio and tests/test_unit.py
+    result.assert_outcomes(passed=1, deselected=2)  # GET /stock/{item_id} and tests/test_unit.py
     cases = ET.parse(pytester.path / "junit.xml").getroot().iter("testcase")
-    assert [(c.get("classname"), c.get("name")) for c in cases] == [("backend-gates", "contract[GET /stock/{item_id}]")]
+    assert [(c.get("classname"), c.get("name")) for c in cases] == [("backend-gates", "contract[GET /ratio]")]
 
 
 def test_junit_records_the_failure(pytester: pytest.Pytester) -> None:

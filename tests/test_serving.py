@@ -342,3 +342,25 @@ def test_a_failure_inside_schemathesis_is_not_called_the_apps_500(pytester: pyte
     contract = gate(read_report(pytester), "contract")
     assert contract["status"] == "passed" and contract["violations"] == []
     assert "the app raised" not in result.stdout.str()
+
+
+def test_credentials_refused_everywhere_is_an_error_not_a_pass(pytester: pytest.Pytester) -> None:
+    """Every operation answered 401 (a token the app does not know): the contract gate passed
+    with warnings only (issue 11, the DRF stack without its seed data)."""
+    pytester.makepyfile(authapp=REVOKING_APP)
+    pytester.makepyprojecttoml(textwrap.dedent("""
+        [tool.pytest.ini_options]
+        pythonpath = ["."]
+        [tool.backend-gates]
+        report = "gates.json"
+        [tool.backend-gates.contract]
+        app = "authapp:app"
+        max_examples = 5
+        stateful = false
+        headers = { Authorization = "Token not-a-bearer-token" }
+    """))
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
+    assert result.ret == 1
+    contract = gate(read_report(pytester), "contract")
+    assert contract["status"] == "error"
+    assert "the credentials were refused: 3 of 3 operations answered only 401/403" in contract["summary"]

@@ -274,15 +274,35 @@ class ContractGate(Gate):
                 statuses.setdefault(operation, Counter()).update(counts)
         tested = sorted({o.label for o in outcomes if o.label not in (STATEFUL, "load schema") and not o.timed_out})
         notes: list[str] = []
+        refused: list[str] = []  # operations that answered nothing but 401/403
         for operation in tested:
             counts = statuses.get(operation, Counter())
             if not any(200 <= status < 300 for status in counts):
                 got = ", ".join(f"{status} x{n}" for status, n in counts.most_common()) or "no response"
                 text = f"{operation} never answered 2xx (got {got})"
-                if settings.require_success:
+                if counts and set(counts) <= {401, 403}:
+                    refused.append(f"{operation} ({got})")
+                    text += "; the credentials were refused"
+                elif settings.require_success:
                     violations.append(Violation(where=operation, check="require_success", message=text))
-                else:
-                    notes.append(text + "; fuzzing may not get past validation or missing resources")
+                    continue
+                notes.append(text + ("" if text.endswith("refused") else
+                                     "; fuzzing may not get past validation or missing resources"))
+        answered = [op for op in tested if statuses.get(op)]
+        ok = [op for op in answered if any(200 <= status < 300 for status in statuses[op])]
+        # Measured on error pages only: no operation answered 2xx, or most refused the credentials.
+        shallow = None
+        if refused and len(refused) * 2 >= len(answered):
+            shown = ", ".join(refused[:5]) + (f" and {len(refused) - 5} more" if len(refused) > 5 else "")
+            shallow = (f"the credentials were refused: {len(refused)} of {len(answered)} operations answered only "
+                       f"401/403 ({shown}); check [tool.backend-gates.contract] headers (a valid, unexpired token "
+                       "of a user that exists in the app's database)")
+        elif answered and not ok:
+            shallow = (f"no operation answered 2xx ({len(answered)} operations answered only errors): nothing "
+                       "was tested beyond the error pages; check the app's data and [tool.backend-gates.contract] "
+                       "headers")
+        if shallow is not None:
+            errors.insert(0, shallow)
         lost = self._watch.warning()  # first: the reason for much of what follows
         notes[:0] = [lost] if lost else []
         notes.extend(self._notes)
