@@ -186,9 +186,14 @@ def _watch_signals(app: Any, errors: AppErrors) -> None:
         flask.got_request_exception.connect(record_current, app, weak=False)
     django_signals = sys.modules.get("django.core.signals")
     if django_signals is not None or "django" in type(app).__module__:
-        from django.core.signals import got_request_exception
+        from django.core.signals import got_request_exception, request_finished, request_started
+        from django.db import close_old_connections
 
         got_request_exception.connect(record_current, weak=False, dispatch_uid=f"backend-gates-{id(errors)}")
+        # As Django's own test client does: a request must not close the connection that holds a
+        # test's transaction, or the in-memory test database (pytest-django's) with it.
+        request_started.disconnect(close_old_connections)
+        request_finished.disconnect(close_old_connections)
 
 
 # --------------------------------------------------------------------------

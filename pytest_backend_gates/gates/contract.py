@@ -24,7 +24,7 @@ from ..exchange import publisher
 from ..result import GateResult, Status, Violation
 from ..targets import Target, TargetError, load_target
 from . import Gate
-from .items import GateItem, GateItemFailure, gate_suite, problem_lines
+from .items import GateItem, GateItemFailure, django_database_in_use, gate_suite, problem_lines
 from .schemathesis_engine import (
     STATEFUL,
     UNIT_PHASES,
@@ -32,6 +32,7 @@ from .schemathesis_engine import (
     OperationOutcome,
     engine_config,
     fold_same_cause,
+    group_tool_errors,
     load_schema,
     short_error,
     unmatched_exclusions,
@@ -130,7 +131,8 @@ class ContractGate(Gate):
 
     def _load_schema(self) -> Any:
         self._target = load_target(self.settings)
-        return load_schema(self.settings, self._target, self.context.rootpath, self._engine_config(UNIT_PHASES))
+        return load_schema(self.settings, self._target, self.context.rootpath, self._engine_config(UNIT_PHASES),
+                           anonymous=self._target.in_process and django_database_in_use(self.context.pytest_config))
 
     # -- collection --------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)  # before -k, -m and --lf select among the items
@@ -306,7 +308,7 @@ class ContractGate(Gate):
         lost = self._watch.warning()  # first: the reason for much of what follows
         notes[:0] = [lost] if lost else []
         notes.extend(self._notes)
-        notes.extend(dict.fromkeys(w for o in outcomes for w in o.warnings))
+        notes.extend(group_tool_errors(list(dict.fromkeys(w for o in outcomes for w in o.warnings))))
         timed_out = [o.label for o in outcomes if o.timed_out]
         if timed_out:
             notes.append(f"max_time ({settings.max_time:g}s) reached: {len(timed_out)} item(s) not or not fully "

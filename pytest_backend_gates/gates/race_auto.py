@@ -46,7 +46,7 @@ from ..targets import (
     TargetError,
     load_target,
 )
-from .items import GateItem, GateItemFailure, gate_suite, problem_lines
+from .items import GateItem, GateItemFailure, django_database_in_use, gate_suite, problem_lines
 
 CANDIDATES = 25  # generated bodies tried before giving up on finding one the API accepts
 READ_BACK_LIMIT = 40  # created resources read back per operation
@@ -146,7 +146,8 @@ class AutoProbe:
         try:
             self.target = load_target(self.contract)
             self.schema = load_schema(self.contract, self.target, self.gate.context.rootpath,
-                                      engine_config(self.contract, self.seed, UNIT_PHASES, self.target))
+                                      engine_config(self.contract, self.seed, UNIT_PHASES, self.target),
+                                      anonymous=self.target.in_process and django_database_in_use(self.config))
             labels = [op.label for op in self._operations() if self._is_create(op)]
         except TargetError as exc:
             self.load_error = self.redact(str(exc))

@@ -27,6 +27,7 @@ from ..targets import REPLAY_BASE_URL, Target, TargetError, schema_location
 STATEFUL = "stateful"
 UNIT_PHASES = ("examples", "coverage", "fuzzing")
 BODY_LIMIT = 300
+TOOL_ERROR = "schemathesis could not run a request or check and skipped it: "
 # schemathesis' in-process hosts: "testserver" (ASGI) and "localhost" (WSGI)
 _IN_PROCESS_HOST = re.compile(r"https?://(?:testserver|localhost)(?=[/'\"\s?]|$)")
 
@@ -109,14 +110,19 @@ def engine_config(settings: ContractSettings, seed: int, phases: tuple[str, ...]
     return schemathesis.Config.from_dict(data)
 
 
-def load_schema(settings: ContractSettings, target: Target, rootpath: Path, config: Any) -> Any:
+def load_schema(settings: ContractSettings, target: Target, rootpath: Path, config: Any, *,
+                anonymous: bool = False) -> Any:
     """The OpenAPI schema, bound to the target, fetched with the configured headers (a schema
     behind auth), without the operations in `exclude_operations`; TargetError says why it
-    cannot be loaded. Every HTTP gate loads it here, so exclusions hold for all of them."""
+    cannot be loaded. Every HTTP gate loads it here, so exclusions hold for all of them.
+
+    `anonymous`: without the headers, for a request that must not reach the app's database (a
+    Django app under pytest-django at collection, before any test database exists: checking a
+    token is a query)."""
     import schemathesis
 
     kind, where = schema_location(settings.schema, rootpath)
-    headers = dict(settings.headers)
+    headers = {} if anonymous else dict(settings.headers)
     try:
         if kind == "file":
             schema = schemathesis.openapi.from_path(where, config=config)
@@ -289,8 +295,8 @@ class EventReader:
         if self._target is not None and self._target.in_process:
             raised = describe_raised(event.value, Path(self._root))
             where = f" (at {raised.place} in {raised.function})" if raised.place else ""
-            outcome.warnings.append(f"{event.label or outcome.label}: schemathesis could not run a request or check "
-                                    f"and skipped it: {text}{where}; the requests that did run are judged")
+            outcome.warnings.append(f"{event.label or outcome.label}: {TOOL_ERROR}{text}{where}; the requests that "
+                                    "did run are judged")
         else:
             outcome.errors.append(text)
 
@@ -367,6 +373,25 @@ def fold_same_cause(violations: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [v for v in sorted(violations, key=lambda v: v["check"] != "not_a_server_error")
             if v["check"] == "not_a_server_error" or not v.get("details")
             or (v["where"], str(v["details"])) not in crashes]
+
+
+def group_tool_errors(warnings: list[str]) -> list[str]:
+    """'OP: schemathesis could not run ...: E' on many operations is one line naming them."""
+    by_error: dict[str, list[str]] = {}
+    others: list[str] = []
+    for warning in warnings:
+        operation, found, error = warning.partition(": " + TOOL_ERROR)
+        if found:
+            by_error.setdefault(error, []).append(operation)
+        else:
+            others.append(warning)
+    grouped = []
+    for error, operations in by_error.items():
+        names = list(dict.fromkeys(operations))
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        grouped.append(f"{shown}: {TOOL_ERROR}{error}" if len(names) == 1 else
+                       f"{len(names)} operations ({shown}): {TOOL_ERROR}{error}")
+    return grouped + others
 
 
 def short_error(exc: BaseException) -> str:
