@@ -110,9 +110,10 @@ def _start_gates(config: pytest.Config, selection: tuple[str, ...]) -> None:
         config.pluginmanager.register(gate, f"backend-gates-{gate.name}")
 
 
-@pytest.hookimpl(trylast=True)
+@pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
-    # As early as pytest-cov starts coverage: before conftest.py files are imported.
+    # First: before conftest.py files are imported and before pytest-django's django.setup()
+    # imports the project's settings and models (they were measured as 0% covered).
     selection = getattr(early_config.known_args_namespace, "backend_gates", None)
     if selection is not None:
         _start_gates(early_config, selection)

@@ -114,6 +114,11 @@ def test_gate_items_and_the_api_fixture_reach_the_test_database(pytester: pytest
         stateful = false
         [tool.backend-gates.security]
         required_headers = []
+        [tool.backend-gates.coverage]
+        source = ["proj"]
+        # pytest-django's django.setup() imports the settings before any test: measured only
+        # when the gates start first (they were 0% covered).
+        files = { "proj/settings.py" = 100 }
     """))
     result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
     output = result.stdout.str()
@@ -121,6 +126,7 @@ def test_gate_items_and_the_api_fixture_reach_the_test_database(pytester: pytest
     assert result.ret == 0, output
     contract = gate(read_report(pytester), "contract")
     assert contract["status"] == "passed", contract
+    assert gate(read_report(pytester), "coverage")["status"] == "passed"
     assert not [w for w in contract["warnings"] if "GET /groups never answered 2xx" in w]
     # The real database file was never touched: the test database was.
     assert not (pytester.path / "proj.sqlite3").exists()

@@ -89,6 +89,13 @@ def _pytest_cov_plugin(config: pytest.Config) -> Any:
     return plugin
 
 
+def _cov_requested(config: pytest.Config) -> bool:
+    """pytest-cov will measure (--cov given) though it has not started yet: the gates start first,
+    before pytest-django's django.setup() imports the project's models and settings."""
+    options = config.known_args_namespace
+    return bool(getattr(options, "cov_source", None)) and not getattr(options, "no_cov", False)
+
+
 class CoverageGate(Gate):
     name = "coverage"
     requires_table = True
@@ -125,7 +132,7 @@ class CoverageGate(Gate):
     def start(self) -> None:
         import coverage
 
-        if _pytest_cov_plugin(self.context.pytest_config) is not None:
+        if _pytest_cov_plugin(self.context.pytest_config) is not None or _cov_requested(self.context.pytest_config):
             self._measured_by = "pytest-cov"
             return
         current = coverage.Coverage.current()
