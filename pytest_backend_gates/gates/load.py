@@ -1,10 +1,12 @@
 """Load gate: locust, headless, in its own process, with declarative thresholds.
 
-When: once, on the controller (never on an xdist worker), when the gates are
-evaluated at the end of the session, after every test ran. The contract app
-(or base_url) of `[tool.backend-gates.contract]` is the target; an app is
-served on a free 127.0.0.1 port for the run (load_server.py) and stopped
-after it.
+When: once, on the controller (never on an xdist worker), BEFORE any test or
+gate item runs (a `pytest_runtestloop` wrapper): the contract fuzzer, the
+security probes and the race items call DELETE, PATCH and logout, and a load
+run after them measures 401s and 404s of the run's own making. The verdict is
+still decided in `evaluate()`, with the other gates. The contract app (or
+base_url) of `[tool.backend-gates.contract]` is the target; an app is served on
+a free 127.0.0.1 port for the run (load_server.py) and stopped after it.
 
 How: load_runner.py runs in a new process group (gevent never patches the
 pytest process); the gate reads its progress lines, shows them, and kills
@@ -27,7 +29,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+import traceback
+from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,14 +69,14 @@ class EndpointStats:
     total_ms: float = 0.0
     min_ms: float | None = None
     max_ms: float = 0.0
-    histogram: dict[int, int] = field(default_factory=dict)
+    histogram: dict[float, int] = field(default_factory=dict)  # rounded response time (ms) -> count
 
     @classmethod
     def from_locust(cls, entry: Mapping[str, Any]) -> EndpointStats:
         return cls(requests=int(entry["num_requests"]), failures=int(entry["num_failures"]),
                    total_ms=float(entry["total_response_time"]), min_ms=entry.get("min_response_time"),
                    max_ms=float(entry.get("max_response_time") or 0),
-                   histogram={int(k): int(v) for k, v in (entry.get("response_times") or {}).items()})
+                   histogram=parse_histogram(entry.get("response_times") or {}))
 
     def merge(self, other: EndpointStats) -> None:
         self.requests += other.requests
@@ -125,6 +128,16 @@ class EndpointStats:
         }
 
 
+def parse_histogram(raw: Mapping[Any, Any]) -> dict[float, int]:
+    """Locust's response-time histogram with its keys as numbers: JSON made them strings, and a
+    bucketing that rounds floats (older locust, or a custom `bucket_response_time`) gives '120.0'."""
+    histogram: dict[float, int] = {}
+    for key, count in raw.items():
+        bucket = float(key)
+        histogram[bucket] = histogram.get(bucket, 0) + int(count)
+    return histogram
+
+
 def template_pattern(path: str) -> re.Pattern[str]:
     """'/items/{item_id}' -> a regex matching '/items/7' (and the template itself)."""
     parts = re.split(r"(\{[^}/]+\})", path)
@@ -171,6 +184,8 @@ class LoadGate(Gate):
         self._interrupted = False
         self._notes: list[str] = []
         self._target_text = ""
+        self._result: GateResult | None = None  # decided from the run that went before the tests
+        self._invented_404: list[str] = []  # made-up URLs that answered 404 before the run (left out)
 
     # -- set-up: cheap checks, before any test runs ----------------------------
     def start(self) -> None:
@@ -202,21 +217,58 @@ class LoadGate(Gate):
         path = Path(self.settings.locustfile)
         return path if path.is_absolute() else self.context.rootpath / path
 
+    # -- the run: before any test --------------------------------------------------
+    # The contract fuzzer, the security probes and the race items call DELETE, PATCH and logout:
+    # a load run after them measures 401s and 404s of the run's own making. So it goes first,
+    # on the controller only (never on an xdist worker). These hooks are not tryfirst, unlike
+    # the latency gate's: among implementations of the same priority pluggy calls the
+    # later-registered first, and the latency gate should time operations on a quiet app,
+    # before the load; a plain implementation still runs before xdist's node start-up and
+    # before pytest's test loop.
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_setupnodes(self, config: pytest.Config, specs: Any) -> None:
+        """Under xdist: before any worker process exists, so no worker runs a test meanwhile, and
+        none competes for the CPU while it starts and collects."""
+        self._run_before_tests(config)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
+        """Without xdist: after collection, before the first test (the loop is what runs them).
+        Not when collection failed: pytest then stops without running anything."""
+        config = session.config
+        if not (session.testsfailed and not config.option.continue_on_collection_errors):
+            self._run_before_tests(config)
+        return (yield)
+
+    def _run_before_tests(self, config: pytest.Config) -> None:
+        if self._result is not None or self.context.is_xdist_worker or config.option.collectonly:
+            return
+        started = time.perf_counter()
+        self.progress("the load run goes first, before the tests (they may change data and credentials)")
+        try:
+            result = self._run()
+        except Exception as exc:  # noqa: BLE001 - the gate's own failure: the session goes on, the gate is `error`
+            frames = traceback.extract_tb(exc.__traceback__)
+            where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+            result = GateResult.error(self.name, f"the load run crashed: {type(exc).__name__}: {exc}{where}")
+            result.warnings.append("".join(traceback.format_exception(exc)).rstrip())
+        result.duration_s = time.perf_counter() - started
+        self._result = result
+
     def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
         self._interrupted = True
 
-    # -- the run -------------------------------------------------------------
     def evaluate(self) -> GateResult:
-        started = time.perf_counter()
-        result = self._evaluate()
-        result.duration_s = time.perf_counter() - started
-        return result
-
-    def _evaluate(self) -> GateResult:
-        if self._interrupted:
-            return GateResult.error(self.name, "the session was interrupted: the load run did not take place")
+        if self._result is not None:
+            return self._result
         if self.context.pytest_config.getoption("collectonly", False):
             return GateResult(self.name, Status.SKIPPED, "--collect-only: no load run")
+        if self._interrupted:
+            return GateResult.error(self.name, "the session was interrupted: the load run did not take place")
+        return GateResult.error(self.name, "the load run did not take place: the session ended before its tests "
+                                           "ran (collection errors?)")
+
+    def _run(self) -> GateResult:
         if importlib.util.find_spec("locust") is None:
             return GateResult.error(self.name, f"locust is not installed: {INSTALL_HINT}")
         with tempfile.TemporaryDirectory(prefix="backend-gates-load-") as folder:
@@ -253,12 +305,24 @@ class LoadGate(Gate):
     def _prepare_locustfile(self, base_url: str, folder: Path, environment: dict[str, str]) -> str:
         if self.settings.locustfile is not None:
             return str(self.locustfile_path)
-        from .load_plan import build_plan, parse_schema_text
+        import httpx
+
+        from .existing_ids import ExistingIds
+        from .load_plan import base_path, build_plan, parse_schema_text
 
         contract = self.contract
         assert contract is not None
         schema = self._read_schema(contract, base_url, parse_schema_text)
-        plan = build_plan(schema)
+        # The schema's base path ('/api'), less what base_url already ends with: locust and httpx
+        # put the host's path before every URL, so 'http://h/api' + '/api/items' would double it.
+        prefix = base_path(schema)
+        served = urlsplit(base_url).path.rstrip("/")
+        if served and (prefix == served or prefix.startswith(served + "/")):
+            prefix = prefix[len(served):]
+        with httpx.Client(base_url=base_url, headers=dict(contract.headers), timeout=10.0) as client:
+            finder = ExistingIds(schema, client, prefix)
+            plan = build_plan(schema, finder.find, prefix)
+            self._leave_out_404s(plan, schema, prefix, finder, client)
         self._notes.extend(f"default user: left out {why}" for why in plan.skipped)
         if not plan.operations:
             raise TargetError(
@@ -270,6 +334,42 @@ class LoadGate(Gate):
         plan_file.write_text(plan.to_json(dict(contract.headers)), encoding="utf-8")
         environment[PLAN_VARIABLE] = str(plan_file)
         return str(DEFAULT_USER)
+
+    def _leave_out_404s(self, plan: Any, schema: dict[str, Any], prefix: str, finder: Any, client: Any) -> None:
+        """Send each URL whose ids are not known to exist (made up, or the schema's examples) once:
+        one answered 404 is left out, so the run does not fail on ids the gate chose. Examples that
+        all answer 404 are replaced by ids from the collection's list answer, where there is one."""
+        from .load_plan import Unsupported, plan_entry
+
+        kept = []
+        for entry in plan.operations:
+            if not entry["invented"] and not entry["examples"]:
+                kept.append(entry)
+                continue
+            urls = [url for url in entry["urls"] if _status(client, entry["method"], url) != 404]
+            gone = [url for url in entry["urls"] if url not in urls]
+            if not urls and entry["examples"]:
+                try:
+                    retry = plan_entry(schema, prefix, entry["path"], entry["method"].lower(),
+                                       finder.find(entry["path"], use_examples=False))
+                except Unsupported:
+                    retry = None
+                if retry is not None and not retry["invented"]:
+                    self._notes.append(f"default user: {entry['method']} {entry['path']}: the schema's example "
+                                       f"ids answered 404 ({', '.join(gone)}); used {retry['sources']} instead")
+                    kept.append(retry)
+                    continue
+            self._invented_404.extend(f"{entry['method']} {url}" for url in gone)
+            if urls:
+                kept.append({**entry, "urls": urls})
+                continue
+            made_up = ", ".join(entry["invented"]) or "path parameters"
+            plan.skipped.append(
+                f"{entry['method']} {entry['path']}: every URL tried answered 404 ({', '.join(gone)}); no id known "
+                f"to exist was found for {made_up} (no example in the schema, none in a list answer of its "
+                "collection), and a 404 on an id the gate made up is not a load failure: give the parameter an "
+                "`example` of an id that exists, or write a locustfile")
+        plan.operations = kept
 
     def _read_schema(self, contract: ContractSettings, base_url: str, parse: Any) -> dict[str, Any]:
         import urllib.request
@@ -403,6 +503,16 @@ class LoadGate(Gate):
         measured: dict[str, Any] = {**total.summary(seconds), "duration_s": round(seconds, 2), "users": settings.users,
                                     "workers": data["workers"], "target": self._target_text,
                                     "endpoints": {label: s.summary(seconds) for label, s in sorted(endpoints.items())}}
+        failing = failing_endpoints(errors)
+        measured["failing"] = {label: dict(counts) for label, counts in failing.items()}
+        default_user = self.settings.locustfile is None
+        ok_word = "answered 2xx" if default_user else "succeeded"
+        measured["succeeded"] = total.requests - total.failures
+        if self._invented_404:
+            shown = ", ".join(self._invented_404[:5]) + (" ..." if len(self._invented_404) > 5 else "")
+            notes.append(f"{len(self._invented_404)} URL(s) with ids not known to exist answered 404 when tried before "
+                         f"the run and were left out of it (not counted as load failures): {shown}")
+            measured["left_out_404"] = len(self._invented_404)
         if total.requests == 0:
             why = f"; {errors[0]['method']} {errors[0]['name']}: {errors[0]['error']}" if errors else ""
             return GateResult(self.name, Status.ERROR,
@@ -412,6 +522,13 @@ class LoadGate(Gate):
         if total.requests == total.failures and errors and all(_is_connection_error(e["error"]) for e in errors):
             return GateResult(self.name, Status.ERROR,
                               f"every request failed to connect to {self._target_text}: {errors[0]['error']}",
+                              warnings=notes, measured=measured, threshold=threshold)
+        if total.failures >= total.requests:
+            # Whatever the thresholds say: a run in which nothing succeeded measured nothing but errors,
+            # most often of its own making (credentials, ids that do not exist).
+            return GateResult(self.name, Status.ERROR,
+                              f"none of the {total.requests} requests {ok_word}, so the run measured errors only: "
+                              f"{failing_text(failing)}{failure_hint(failing)}",
                               warnings=notes, measured=measured, threshold=threshold)
 
         violations = [self._check(ALL, budget, total, seconds, errors) for budget in settings.thresholds]
@@ -428,12 +545,14 @@ class LoadGate(Gate):
             violations.extend(self._check(operation, budget, stats, seconds, relevant) for budget in budgets)
         failed = [v for v in violations if v is not None]
         if errors and not any(v.check == "load-failures" for v in failed):
-            notes.extend(f"{e['method']} {e['name']}: {e['error']} x{e['occurrences']}" for e in errors[:5])
+            notes.append(f"{total.failures} of {total.requests} requests failed: {failing_text(failing)}"
+                         f"{failure_hint(failing)}")
         if not settings.thresholds and not settings.thresholds_per_endpoint:
             notes.append("no thresholds are set: the load run is reported, nothing is enforced")
         for line in _table(endpoints, total, seconds):
             self.progress(line)
-        figures = (f"{total.requests} requests, {measured['rps']:g} req/s, {measured['failure_pct']:.3g}% failures, "
+        figures = (f"{total.requests} requests sent, {measured['succeeded']} {ok_word}, {measured['rps']:g} req/s, "
+                   f"{measured['failure_pct']:.3g}% failures, "
                    f"p95 {format_duration(total.percentile_ms(95) / 1000)} ({settings.users} users, "
                    f"{format_duration(seconds)}{', ' + str(data['workers']) + ' workers' if data['workers'] else ''})")
         count = len(settings.thresholds) + sum(len(b) for b in settings.thresholds_per_endpoint.values())
@@ -453,10 +572,74 @@ class LoadGate(Gate):
             return None
         message = f"{check.describe()} over {stats.requests} requests"
         if budget.metric == "failures" and errors:
-            message += "; most frequent: " + "; ".join(f"{e['method']} {e['name']}: {e['error']} x{e['occurrences']}"
-                                                       for e in errors[:3])
+            failing = failing_endpoints(errors)
+            message += f"; failing: {failing_text(failing)}{failure_hint(failing)}"
         return Violation(where=where, check=f"load-{budget.metric}", message=message,
                          details={"budget": budget.render(), "measured": check.measured, "requests": stats.requests})
+
+
+_STATUS_PATTERNS = (
+    re.compile(r"\bHTTP (\d{3})\b"),  # the default user's own failure text
+    re.compile(r"\bcode=(\d{3})\b"),  # FastHttpUser: LocustBadStatusCode(code=404)
+    re.compile(r"'(\d{3}) (?:Client|Server) Error"),  # HttpUser: HTTPError('404 Client Error: ...')
+    re.compile(r"\bstatus(?: code)?[ =:]+(\d{3})\b", re.IGNORECASE),
+)
+
+
+def error_kind(error: str) -> str:
+    """The status code a locust error text names ('401'), else the error itself, shortened."""
+    for pattern in _STATUS_PATTERNS:
+        match = pattern.search(error)
+        if match:
+            return match.group(1)
+    text = " ".join(error.split())
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def failing_endpoints(errors: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """locust's error table as endpoint -> status (or error) -> count, the most failing endpoint first."""
+    table: dict[str, dict[str, int]] = {}
+    for error in errors:
+        counts = table.setdefault(f"{error['method']} {error['name']}", {})
+        kind = error_kind(str(error["error"]))
+        counts[kind] = counts.get(kind, 0) + int(error["occurrences"])
+    ordered = sorted(table.items(), key=lambda item: -sum(item[1].values()))
+    return {label: dict(sorted(counts.items(), key=lambda kv: -kv[1])) for label, counts in ordered}
+
+
+def failing_text(failing: Mapping[str, Mapping[str, int]], limit: int = 5) -> str:
+    """'GET /items/{id}: 401 x120; GET /tags: 500 x3, ConnectionResetError(...) x1'."""
+    parts = [f"{label}: " + ", ".join(f"{kind} x{n}" for kind, n in counts.items())
+             for label, counts in list(failing.items())[:limit]]
+    more = len(failing) - limit
+    return "; ".join(parts) + (f"; {more} more endpoint(s)" if more > 0 else "")
+
+
+def failure_hint(failing: Mapping[str, Mapping[str, int]]) -> str:
+    """When the statuses say the run itself is at fault (credentials, ids), say so; else nothing."""
+    totals: dict[str, int] = {}
+    for counts in failing.values():
+        for kind, n in counts.items():
+            totals[kind] = totals.get(kind, 0) + n
+    if not totals:
+        return ""
+    top = max(totals, key=lambda k: totals[k])
+    if top in ("401", "403"):
+        return (f" ({top}: the run's credentials are missing, wrong or were revoked: set them in "
+                "[tool.backend-gates.contract] headers)")
+    if top == "404":
+        return (" (404: the requests name resources that do not exist: give path parameters an `example` of an "
+                "existing id, or let the collection's GET list some; in a locustfile, use ids that exist)")
+    return ""
+
+
+def _status(client: Any, method: str, url: str) -> int | None:
+    """The status `url` answers now; None when it gives no answer (the run will show why)."""
+    try:
+        response = client.request(method, url)
+    except Exception:  # noqa: BLE001 - a connection error is the run's to report, with its figures
+        return None
+    return int(response.status_code)
 
 
 def drain_seconds(margin: float) -> float:
