@@ -247,6 +247,21 @@ def test_the_schemas_example_ids_come_before_the_list_answer(pytester: pytest.Py
     assert json.loads((pytester.path / "seen.json").read_text()) == [7]
 
 
+def test_example_ids_that_do_not_exist_give_way_to_the_list_answer(pytester: pytest.Pytester) -> None:
+    items_project(pytester, app=EXAMPLES_APP.replace("ITEMS = {7: ", "ITEMS = {8: "), budgets="""
+        [tool.backend-gates.latency]
+        samples = 5
+        budgets = { "GET /items/{item_id}" = "p95 < 2s" }
+    """)
+    result = pytester.runpytest_subprocess("--backend-gates=latency")
+    assert result.ret == 0
+    timing = latency_of(pytester)["measured"]["timings"]["GET /items/{item_id}"]
+    assert timing["statuses"] == {"200": timing["samples"]}
+    assert timing["source"].startswith("the schema's examples (the schema's example ids answered 404 x")
+    assert timing["source"].endswith("; path parameters: item_id from the list answer of GET /items, "
+                                     "timed by the client")
+
+
 # In-process runs (pytester.runpytest) are avoided above: after a few of them in one process,
 # CPython 3.11.7 fails compiling with "SystemError: AST constructor recursion depth mismatch".
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-__all__ = ["ExistingIds", "Found", "path_parameters", "resolve", "status_hint"]
+__all__ = ["ExistingIds", "Found", "path_parameters", "resolve", "status_counts", "status_hint"]
 
 LIMIT = 5  # values kept per parameter (and assignments per path)
 EXAMPLES = "the schema's examples"
@@ -240,6 +240,11 @@ def _fill(template: str, values: Mapping[str, Any]) -> str:
     return _PARAMETER.sub(lambda m: quote(str(values[m.group(1)]), safe=""), template)
 
 
+def status_counts(statuses: Mapping[int, int]) -> str:
+    """'404 x20, 200 x3': the most frequent first."""
+    return ", ".join(f"{code} x{n}" for code, n in sorted(statuses.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def status_hint(statuses: Mapping[int, int], label: str, found: Found | None = None) -> str:
     """What to do about the non-2xx answers of `label`: the commonest kind decides.
 
@@ -263,9 +268,11 @@ def status_hint(statuses: Mapping[int, int], label: str, found: Found | None = N
             return (f"404 on ids that should exist ({known}): were they deleted, or do they belong to "
                     "another user?")
         names = missing or ", ".join(path_parameters(path))
+        first = (found.missing if found is not None and found.missing else path_parameters(path))[0]
+        collection = path[:path.index("{" + first + "}")].rstrip("/") or "/"
         return (f"404: no existing value was known for {names}, so the requests named resources that do not "
-                f"exist; give the path parameter an `example` of an id that exists, or make the collection's "
-                "GET list some")
+                f"exist; give the path parameter an `example` of an id that exists, or have GET {collection} "
+                "list some (it was asked, when the schema has it)")
     if code in (400, 422):
         return f"{code}: the service refused the requests as invalid; give the operation examples in the schema"
     if code >= 500:

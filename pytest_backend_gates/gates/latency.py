@@ -40,7 +40,7 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -353,11 +353,6 @@ def _share(removed: list[float], first: Sequence[float], second: Sequence[float]
     return 100 * math.fsum(removed) / total if total > 0 else 0.0
 
 
-def status_counts(statuses: Mapping[int, int]) -> str:
-    """'404 x20, 200 x3': the most frequent first."""
-    return ", ".join(f"{code} x{n}" for code, n in sorted(statuses.items(), key=lambda kv: (-kv[1], kv[0])))
-
-
 def _crash_text(exc: BaseException) -> str:
     """'KeyError: 'url' (at operation_timing.py:88)': the exception's type always, and where it was raised."""
     import traceback
@@ -637,7 +632,7 @@ class LatencyGate(TestAttributedGate):
 
     def _time_operation(self, timer: Any, label: str, budgets: tuple[Budget, ...]) -> str | None:
         """Time one operation (recording its timing); an error text when it cannot be judged."""
-        from .existing_ids import status_hint
+        from .existing_ids import status_counts, status_hint
 
         operation = timer.prepare(label)
         label = operation.label

@@ -616,21 +616,20 @@ def failing_text(failing: Mapping[str, Mapping[str, int]], limit: int = 5) -> st
 
 
 def failure_hint(failing: Mapping[str, Mapping[str, int]]) -> str:
-    """When the statuses say the run itself is at fault (credentials, ids), say so; else nothing."""
-    totals: dict[str, int] = {}
+    """' (401 means the credentials ...)': what the commonest status says to do, for the endpoint failing
+    most; nothing when no status is known (connection errors)."""
+    from .existing_ids import status_hint
+
+    statuses: dict[int, int] = {}
     for counts in failing.values():
         for kind, n in counts.items():
-            totals[kind] = totals.get(kind, 0) + n
-    if not totals:
+            if kind.isdigit():
+                statuses[int(kind)] = statuses.get(int(kind), 0) + n
+    if not statuses:
         return ""
-    top = max(totals, key=lambda k: totals[k])
-    if top in ("401", "403"):
-        return (f" ({top}: the run's credentials are missing, wrong or were revoked: set them in "
-                "[tool.backend-gates.contract] headers)")
-    if top == "404":
-        return (" (404: the requests name resources that do not exist: give path parameters an `example` of an "
-                "existing id, or let the collection's GET list some; in a locustfile, use ids that exist)")
-    return ""
+    top = max(statuses, key=lambda code: statuses[code])
+    label = next(label for label, counts in failing.items() if str(top) in counts)
+    return f" ({status_hint(statuses, label)})"
 
 
 def _status(client: Any, method: str, url: str) -> int | None:

@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..config import ContractSettings, did_you_mean
-from .existing_ids import ExistingIds, Found
+from .existing_ids import ExistingIds, Found, status_counts
 from .latency import OPERATION_CASES, OPERATION_WARMUP, time_rounds
 
 SEED = 20240611
@@ -141,6 +141,17 @@ class OperationTimer:
         cases, source = self._cases(operation)
         assert self._existing is not None
         found = self._existing.find(operation.path)
+        timed = self._timed(label, cases, source, found)
+        if not timed.requests and found.from_examples:
+            # The schema's example ids do not exist here (documentation values): ids from the
+            # collection's list answer, when there are some, are the next best.
+            listed = self._existing.find(operation.path, use_examples=False)
+            if listed.assignments:
+                tried = status_counts(timed.warmup_statuses)
+                return self._timed(label, cases, f"{source} (the schema's example ids answered {tried})", listed)
+        return timed
+
+    def _timed(self, label: str, cases: list[Any], source: str, found: Found) -> TimedOperation:
         if found.assignments:
             source += f"; path parameters: {found.describe()}"
         requests = []
