@@ -340,3 +340,42 @@ def test_existing_ids_prefer_the_schemas_examples() -> None:
     assert found.assignments == [{"item_id": 7}] and found.from_examples
     assert client.asked == []
     assert ExistingIds(schema, client).find("/items/{item_id}", use_examples=False).assignments == [{"item_id": 1000}]
+
+
+BEARER_APP = '''
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, HTTPException, Query
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+app = FastAPI()
+bearer = HTTPBearer()
+
+
+def user(credentials: HTTPAuthorizationCredentials = Depends(bearer)) -> str:
+    if credentials.credentials != "good-token":
+        raise HTTPException(status_code=401, detail="bad token")
+    return "gates"
+
+
+@app.get("/me")
+def me(verbose: Annotated[bool, Query(examples=[True])] = False, who: str = Depends(user)) -> dict:
+    return {"user": who, "verbose": verbose}
+'''
+
+
+def test_the_configured_credentials_are_not_replaced_by_generated_ones(pytester: pytest.Pytester) -> None:
+    # The schema declares a bearer scheme, so schemathesis' cases from the schema's examples carry an
+    # Authorization header of their own (a made-up token); the contract table's must win, as it does
+    # for the contract gate (seen on the Connexion stack: every budgeted operation answered 401).
+    items_project(pytester, app=BEARER_APP, budgets="""
+        headers = { Authorization = "Bearer good-token" }
+        [tool.backend-gates.latency]
+        samples = 5
+        budgets = { "GET /me" = "p95 < 2s" }
+    """)
+    result = pytester.runpytest_subprocess("--backend-gates=latency")
+    latency = latency_of(pytester)
+    assert latency["status"] == "passed", latency
+    assert result.ret == 0
+    assert latency["measured"]["timings"]["GET /me"]["statuses"] == {"200": 5}

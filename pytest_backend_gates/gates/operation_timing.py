@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Mapping
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
@@ -157,7 +158,7 @@ class OperationTimer:
         requests = []
         for index, case in enumerate(cases):
             assignment = found.assignments[index % len(found.assignments)] if found.assignments else {}
-            requests.append(request_of(case, self.base_path, assignment))
+            requests.append(request_of(case, self.base_path, assignment, self.settings.headers))
         return TimedOperation(label, self._client, requests, source, found)
 
     def _operations(self) -> list[Any]:
@@ -189,10 +190,13 @@ class OperationTimer:
         return cases, source
 
 
-def request_of(case: Any, base_path: str, path_values: dict[str, Any] | None = None) -> dict[str, Any]:
+def request_of(case: Any, base_path: str, path_values: dict[str, Any] | None = None,
+               configured: Mapping[str, str] | None = None) -> dict[str, Any]:
     """httpx.Client.request keyword arguments for `case`, relative to the client's base URL, whatever
     the schema's transport (ASGI, WSGI or requests). `path_values` replace generated path parameters
-    (raw values: quoted here); `base_path` is the schema's served prefix."""
+    (raw values: quoted here); `base_path` is the schema's served prefix. Headers the client already
+    sends (`configured`: the contract table's credentials) are not replaced by generated ones:
+    schemathesis generates an `Authorization` for a bearer security scheme, a made-up token."""
     from schemathesis.core import NOT_SET
 
     parameters = dict(case.path_parameters or {})
@@ -201,7 +205,8 @@ def request_of(case: Any, base_path: str, path_values: dict[str, Any] | None = N
     for name, value in parameters.items():
         path = path.replace("{" + name + "}", str(value))
     request: dict[str, Any] = {"method": case.method.upper(), "url": base_path.rstrip("/") + path}
-    headers = {str(k): str(v) for k, v in (case.headers or {}).items()}
+    taken = {name.lower() for name in (configured or {})}
+    headers = {str(k): str(v) for k, v in (case.headers or {}).items() if str(k).lower() not in taken}
     if case.query:
         request["params"] = {k: v if isinstance(v, (list, tuple)) else _text(v) for k, v in case.query.items()}
     if case.cookies:  # as a header: httpx deprecates per-request cookies
