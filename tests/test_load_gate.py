@@ -255,8 +255,8 @@ def test_overrunning_locust_process_group_is_killed(pytester: pytest.Pytester) -
 # --------------------------------------------------------------------------
 
 # A service under /api (its schema says `servers: [{url: /api}]`, as Connexion's do) that wants an
-# API key, whose item ids start at 1000, with one operation whose ids nothing lists. `ANSWER` set:
-# every request (but the schema) gets that status.
+# API key, whose item ids start at 1000, with one operation whose ids nothing lists and one for
+# admins only (403 with the gates' key). `ANSWER` set: every request (but the schema) gets that status.
 CATALOG_API = '''
 import json
 
@@ -274,6 +274,7 @@ SCHEMA = {
         "/legacy/{code}": {"get": {
             "parameters": [{"name": "code", "in": "path", "required": True, "schema": {"type": "integer"}}],
             "responses": {"200": {"description": "one"}, "404": {"description": "none"}}}},
+        "/admin/report": {"get": {"responses": {"200": {"description": "for admins"}}}},
     },
 }
 
@@ -289,6 +290,8 @@ def app(environ, start_response):
         status, body = "401 Unauthorized", {"detail": "who are you?"}
     elif path == "/api/items":
         status, body = "200 OK", list(ITEMS.values())
+    elif path == "/api/admin/report":
+        status, body = "403 Forbidden", {"detail": "admins only"}
     elif path.startswith("/api/items/") and path[len("/api/items/"):].isdigit():
         item = ITEMS.get(int(path[len("/api/items/"):]))
         if item is not None:
@@ -319,10 +322,14 @@ def test_default_user_uses_existing_ids_the_base_path_and_the_headers(pytester: 
     assert load["summary"].startswith("1 thresholds met: ")
     assert f"{load['measured']['requests']} requests sent, {load['measured']['requests']} answered 2xx" in \
         load["summary"]
-    # /legacy/{code}: no id is known, the made-up one answered 404: left out, said, not a failure
-    (left_out,) = [w for w in load["warnings"] if w.startswith("default user: left out GET /legacy/{code}")]
-    assert "every URL tried answered 404 (/api/legacy/1)" in left_out
-    assert any(w.startswith("1 URL(s) with ids not known to exist answered 404 when tried before the run")
+    # /legacy/{code}: no id is known, the made-up one answered 404: left out, said, not a failure;
+    # /admin/report: the configured credentials may not call it (403): left out, said
+    (legacy,) = [w for w in load["warnings"] if w.startswith("default user: left out GET /legacy/{code}")]
+    assert "every URL tried answered 404 (/api/legacy/1: 404)" in legacy
+    (admin,) = [w for w in load["warnings"] if w.startswith("default user: left out GET /admin/report")]
+    assert "the configured credentials may not call it (/api/admin/report: 403)" in admin
+    assert load["measured"]["left_out"] == {"GET /api/legacy/1": 404, "GET /api/admin/report": 403}
+    assert any(w.startswith("2 URL(s) of the default user were left out of the run (not counted as load failures)")
                for w in load["warnings"])
 
 
@@ -342,6 +349,7 @@ def test_base_url_ending_in_the_base_path_is_not_doubled(pytester: pytest.Pytest
 @pytest.mark.parametrize("status, hint", [
     ("404 Not Found", "404: the operation is not served at this path (is the schema's base path"),
     ("401 Unauthorized", "401 means the credentials are missing, wrong or were revoked"),
+    ("403 Forbidden", "403 means the credentials may not call it"),
 ])
 def test_a_run_in_which_nothing_answered_2xx_is_an_error_whatever_the_thresholds(
         pytester: pytest.Pytester, status: str, hint: str) -> None:

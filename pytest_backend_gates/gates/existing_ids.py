@@ -255,10 +255,13 @@ def status_hint(statuses: Mapping[int, int], label: str, found: Found | None = N
         return ""
     code = max(failing, key=lambda c: (failing[c], -c))
     path = label.partition(" ")[2]
-    if code in (401, 403):
-        return (f"{code} means the credentials are missing, wrong or were revoked: set them in "
+    if code == 401:
+        return ("401 means the credentials are missing, wrong or were revoked: set them in "
                 "[tool.backend-gates.contract] headers (e.g. Authorization = \"Bearer ${API_TOKEN}\"), "
                 "and keep logout-like operations out of the run")
+    if code == 403:
+        return ("403 means the credentials may not call it (another role's operation?) or were revoked: give "
+                "the gates credentials that may, in [tool.backend-gates.contract] headers")
     if code == 404:
         if not path_parameters(path):
             return "404: the operation is not served at this path (is the schema's base path, servers[0].url, right?)"

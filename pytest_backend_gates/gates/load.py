@@ -185,7 +185,7 @@ class LoadGate(Gate):
         self._notes: list[str] = []
         self._target_text = ""
         self._result: GateResult | None = None  # decided from the run that went before the tests
-        self._invented_404: list[str] = []  # made-up URLs that answered 404 before the run (left out)
+        self._left_out: dict[str, int] = {}  # "GET /url" -> the status it answered before the run (left out)
 
     # -- set-up: cheap checks, before any test runs ----------------------------
     def start(self) -> None:
@@ -322,7 +322,7 @@ class LoadGate(Gate):
         with httpx.Client(base_url=base_url, headers=dict(contract.headers), timeout=10.0) as client:
             finder = ExistingIds(schema, client, prefix)
             plan = build_plan(schema, finder.find, prefix)
-            self._leave_out_404s(plan, schema, prefix, finder, client)
+            self._try_plan(plan, schema, prefix, finder, client)
         self._notes.extend(f"default user: left out {why}" for why in plan.skipped)
         if not plan.operations:
             raise TargetError(
@@ -335,40 +335,58 @@ class LoadGate(Gate):
         environment[PLAN_VARIABLE] = str(plan_file)
         return str(DEFAULT_USER)
 
-    def _leave_out_404s(self, plan: Any, schema: dict[str, Any], prefix: str, finder: Any, client: Any) -> None:
-        """Send each URL whose ids are not known to exist (made up, or the schema's examples) once:
-        one answered 404 is left out, so the run does not fail on ids the gate chose. Examples that
-        all answer 404 are replaced by ids from the collection's list answer, where there is one."""
+    def _try_plan(self, plan: Any, schema: dict[str, Any], prefix: str, finder: Any, client: Any) -> None:
+        """Send every URL of the plan once before the run (a few requests per operation), and leave
+        out what would only measure the run's own mistakes, each said in a warning:
+
+        - a URL naming ids that answers 404: ids the gate made up (or took from the schema's
+          examples) that do not exist here; example ids that all answer 404 give way to ids from
+          the collection's list answer, where there is one;
+        - a URL answering 401/403: the configured credentials may not call it (another role's
+          operation). Unless every URL is refused: then the credentials are wrong altogether, and
+          the run goes ahead to say so loudly (no 2xx answer is the gate's error).
+        A 404 on a URL without ids, a 5xx or a connection error stays in: the run shows them."""
         from .load_plan import Unsupported, plan_entry
 
+        tried = [(entry, {url: _status(client, entry["method"], url) for url in entry["urls"]})
+                 for entry in plan.operations]
+        answered = [status for _, statuses in tried for status in statuses.values() if status is not None]
+        refused_everywhere = bool(answered) and all(status in (401, 403) for status in answered)
         kept = []
-        for entry in plan.operations:
-            if not entry["invented"] and not entry["examples"]:
-                kept.append(entry)
-                continue
-            urls = [url for url in entry["urls"] if _status(client, entry["method"], url) != 404]
-            gone = [url for url in entry["urls"] if url not in urls]
-            if not urls and entry["examples"]:
+        for entry, statuses in tried:
+            label = f"{entry['method']} {entry['path']}"
+            has_ids = "{" in entry["path"]
+            out = {url: status for url, status in statuses.items()
+                   if (status == 404 and has_ids) or (status in (401, 403) and not refused_everywhere)}
+            urls = [url for url in entry["urls"] if url not in out]
+            if not urls and entry["examples"] and set(out.values()) == {404}:
                 try:
                     retry = plan_entry(schema, prefix, entry["path"], entry["method"].lower(),
                                        finder.find(entry["path"], use_examples=False))
                 except Unsupported:
                     retry = None
                 if retry is not None and not retry["invented"]:
-                    self._notes.append(f"default user: {entry['method']} {entry['path']}: the schema's example "
-                                       f"ids answered 404 ({', '.join(gone)}); used {retry['sources']} instead")
+                    self._notes.append(f"default user: {label}: the schema's example ids answered 404 "
+                                       f"({', '.join(out)}); used {retry['sources']} instead")
                     kept.append(retry)
                     continue
-            self._invented_404.extend(f"{entry['method']} {url}" for url in gone)
+            self._left_out.update({f"{entry['method']} {url}": status for url, status in out.items()})
             if urls:
                 kept.append({**entry, "urls": urls})
                 continue
-            made_up = ", ".join(entry["invented"]) or "path parameters"
-            plan.skipped.append(
-                f"{entry['method']} {entry['path']}: every URL tried answered 404 ({', '.join(gone)}); no id known "
-                f"to exist was found for {made_up} (no example in the schema, none in a list answer of its "
-                "collection), and a 404 on an id the gate made up is not a load failure: give the parameter an "
-                "`example` of an id that exists, or write a locustfile")
+            shown = ", ".join(f"{url}: {status}" for url, status in out.items())
+            if 404 in out.values():
+                made_up = ", ".join(entry["invented"]) or "its path parameters"
+                plan.skipped.append(
+                    f"{label}: every URL tried answered 404 ({shown}); no id known to exist was found for {made_up} "
+                    "(no example in the schema, none in a list answer of its collection), and a 404 on an id the "
+                    "gate chose is not a load failure: give the parameter an `example` of an id that exists, or "
+                    "write a locustfile")
+            else:
+                plan.skipped.append(
+                    f"{label}: the configured credentials may not call it ({shown}): another role's operation? "
+                    "Give the gates credentials that may ([tool.backend-gates.contract] headers), or call it from "
+                    "a locustfile")
         plan.operations = kept
 
     def _read_schema(self, contract: ContractSettings, base_url: str, parse: Any) -> dict[str, Any]:
@@ -508,11 +526,13 @@ class LoadGate(Gate):
         default_user = self.settings.locustfile is None
         ok_word = "answered 2xx" if default_user else "succeeded"
         measured["succeeded"] = total.requests - total.failures
-        if self._invented_404:
-            shown = ", ".join(self._invented_404[:5]) + (" ..." if len(self._invented_404) > 5 else "")
-            notes.append(f"{len(self._invented_404)} URL(s) with ids not known to exist answered 404 when tried before "
-                         f"the run and were left out of it (not counted as load failures): {shown}")
-            measured["left_out_404"] = len(self._invented_404)
+        if self._left_out:
+            shown = ", ".join(f"{url}: {status}" for url, status in list(self._left_out.items())[:5])
+            more = f" and {len(self._left_out) - 5} more" if len(self._left_out) > 5 else ""
+            notes.append(f"{len(self._left_out)} URL(s) of the default user were left out of the run (not counted as "
+                         f"load failures): tried once before it, they answered 404 on ids not known to exist, or "
+                         f"401/403 to the configured credentials: {shown}{more}")
+            measured["left_out"] = dict(self._left_out)
         if total.requests == 0:
             why = f"; {errors[0]['method']} {errors[0]['name']}: {errors[0]['error']}" if errors else ""
             return GateResult(self.name, Status.ERROR,
