@@ -649,7 +649,7 @@ class LatencyGate(TestAttributedGate):
             second, more = operation.measure(CONFIRM_FACTOR * self.opts.samples, removed)
             statuses.update(more)
             if len(second) < MIN_SAMPLES:
-                second = None  # too few 2xx answers the second time: judged on the first (said below)
+                second = None  # too few 2xx answers the second time: judged on the first; the warning counts them
         timed = sum(statuses.values())
         if len(first) < MIN_SAMPLES:
             return (f"{label}: only {len(first)} of {timed} timed requests answered 2xx ({status_counts(statuses)}), "
