@@ -157,7 +157,11 @@ def test_failures_threshold_catches_a_500_endpoint_of_a_wsgi_app(pytester: pytes
     assert [v["where"] for v in load["violations"]] == ["all requests"]
     message = load["violations"][0]["message"]
     assert message.startswith("failures = ") and "budget < 1%" in message
-    assert "GET /boom: " in message and "500" in message
+    # the failing endpoints, with their statuses and counts (a reader sees at once what failed)
+    boom = load["measured"]["endpoints"]["GET /boom"]["requests"]
+    assert f"failing: GET /boom: 500 x{boom}" in message
+    assert load["measured"]["failing"] == {"GET /boom": {"500": boom}}
+    assert load["measured"]["succeeded"] == load["measured"]["requests"] - boom
     # the default user called the safe operations only, /boom with n=3 (its schema's minimum)
     assert set(load["measured"]["endpoints"]) == {"GET /ok", "GET /boom"}
     assert load["measured"]["endpoints"]["GET /boom"]["failure_pct"] == 100.0
@@ -247,6 +251,124 @@ def test_overrunning_locust_process_group_is_killed(pytester: pytest.Pytester) -
 
 
 # --------------------------------------------------------------------------
+# Runs that measure the run's own mistakes: no 2xx, invented ids, base path, credentials
+# --------------------------------------------------------------------------
+
+# A service under /api (its schema says `servers: [{url: /api}]`, as Connexion's do) that wants an
+# API key, whose item ids start at 1000, with one operation whose ids nothing lists and one for
+# admins only (403 with the gates' key). `ANSWER` set: every request (but the schema) gets that status.
+CATALOG_API = '''
+import json
+
+ANSWER = None
+ITEMS = {1000 + i: {"id": 1000 + i, "name": f"item {i}"} for i in range(3)}
+SCHEMA = {
+    "openapi": "3.0.3",
+    "info": {"title": "catalog", "version": "1"},
+    "servers": [{"url": "/api"}],
+    "paths": {
+        "/items": {"get": {"responses": {"200": {"description": "the items"}}}},
+        "/items/{item_id}": {"get": {
+            "parameters": [{"name": "item_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "responses": {"200": {"description": "one"}, "404": {"description": "none"}}}},
+        "/legacy/{code}": {"get": {
+            "parameters": [{"name": "code", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "responses": {"200": {"description": "one"}, "404": {"description": "none"}}}},
+        "/admin/report": {"get": {"responses": {"200": {"description": "for admins"}}}},
+    },
+}
+
+
+def app(environ, start_response):
+    path = environ["PATH_INFO"]
+    status, body = "404 Not Found", {"detail": "not found"}
+    if path == "/api/openapi.json":
+        status, body = "200 OK", SCHEMA
+    elif ANSWER is not None:
+        status, body = ANSWER, {"detail": "no"}
+    elif environ.get("HTTP_X_API_KEY") != "sekret":
+        status, body = "401 Unauthorized", {"detail": "who are you?"}
+    elif path == "/api/items":
+        status, body = "200 OK", list(ITEMS.values())
+    elif path == "/api/admin/report":
+        status, body = "403 Forbidden", {"detail": "admins only"}
+    elif path.startswith("/api/items/") and path[len("/api/items/"):].isdigit():
+        item = ITEMS.get(int(path[len("/api/items/"):]))
+        if item is not None:
+            status, body = "200 OK", item
+    data = json.dumps(body).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return [data]
+'''
+
+CATALOG_CONTRACT = '''
+    app = "catalog_api:app"
+    schema = "/api/openapi.json"
+    headers = { X-Api-Key = "sekret" }
+'''
+
+
+def test_default_user_uses_existing_ids_the_base_path_and_the_headers(pytester: pytest.Pytester) -> None:
+    load_project(pytester, CATALOG_CONTRACT, 'users = 3\nduration = "2s"\nthresholds = ["failures < 1%"]',
+                 files={"catalog_api.py": CATALOG_API})
+    result = pytester.runpytest_subprocess(*RUN)
+    load = load_gate(pytester)
+    assert load["status"] == "passed", load
+    assert result.ret == 0
+    endpoints = load["measured"]["endpoints"]
+    # /api before every path; X-Api-Key sent (else 401); ids 1000.. from GET /items (1 does not exist)
+    assert set(endpoints) == {"GET /items", "GET /items/{item_id}"}
+    assert endpoints["GET /items/{item_id}"]["requests"] > 0 and load["measured"]["failures"] == 0
+    assert load["summary"].startswith("1 thresholds met: ")
+    assert f"{load['measured']['requests']} requests sent, {load['measured']['requests']} answered 2xx" in \
+        load["summary"]
+    # /legacy/{code}: no id is known, the made-up one answered 404: left out, said, not a failure;
+    # /admin/report: the configured credentials may not call it (403): left out, said
+    (legacy,) = [w for w in load["warnings"] if w.startswith("default user: left out GET /legacy/{code}")]
+    assert "every URL tried answered 404 (/api/legacy/1: 404)" in legacy
+    (admin,) = [w for w in load["warnings"] if w.startswith("default user: left out GET /admin/report")]
+    assert "the configured credentials may not call it (/api/admin/report: 403)" in admin
+    assert load["measured"]["left_out"] == {"GET /api/legacy/1": 404, "GET /api/admin/report": 403}
+    assert any(w.startswith("2 URL(s) of the default user were left out of the run (not counted as load failures)")
+               for w in load["warnings"])
+
+
+def test_base_url_ending_in_the_base_path_is_not_doubled(pytester: pytest.Pytester) -> None:
+    namespace: dict[str, Any] = {}
+    exec(textwrap.dedent(CATALOG_API), namespace)  # noqa: S102 - the test's own app
+    with ServedApp(namespace["app"], "wsgi", "catalog") as base_url:
+        load_project(pytester, f'base_url = "{base_url}/api"\nheaders = {{ X-Api-Key = "sekret" }}',
+                     'users = 2\nduration = "2s"\nthresholds = ["failures < 1%"]')
+        result = pytester.runpytest_subprocess(*RUN)
+    load = load_gate(pytester)
+    assert load["status"] == "passed", load
+    assert result.ret == 0
+    assert set(load["measured"]["endpoints"]) == {"GET /items", "GET /items/{item_id}"}
+
+
+@pytest.mark.parametrize("status, hint", [
+    ("404 Not Found", "404: the operation is not served at this path (is the schema's base path"),
+    ("401 Unauthorized", "401 means the credentials are missing, wrong or were revoked"),
+    ("403 Forbidden", "403 means the credentials may not call it"),
+])
+def test_a_run_in_which_nothing_answered_2xx_is_an_error_whatever_the_thresholds(
+        pytester: pytest.Pytester, status: str, hint: str) -> None:
+    load_project(pytester, CATALOG_CONTRACT, 'users = 2\nduration = "2s"\nthresholds = ["p95 < 5s"]',
+                 files={"catalog_api.py": CATALOG_API.replace("ANSWER = None", f"ANSWER = {status!r}")})
+    result = pytester.runpytest_subprocess(*RUN)
+    assert result.ret == 1
+    load = load_gate(pytester)
+    assert load["status"] == "error", load  # p95 < 5s was met: by error answers
+    code = status.split()[0]
+    requests = load["measured"]["requests"]
+    assert requests > 0 and load["measured"]["succeeded"] == 0
+    assert load["summary"].startswith(f"none of the {requests} requests answered 2xx, so the run measured errors "
+                                      "only: GET /"), load["summary"]
+    assert f"GET /items: {code} x" in load["summary"]
+    assert hint in load["summary"]
+
+
+# --------------------------------------------------------------------------
 # Errors: configuration, locust missing
 # --------------------------------------------------------------------------
 
@@ -313,6 +435,52 @@ def test_percentiles_follow_locusts_histogram_rule() -> None:
     assert failing.metric(parse_budget("failures < 1%"), 1) == 1.5
 
 
+def test_histogram_keys_from_locusts_real_stats_may_be_floats(tmp_path: Path) -> None:
+    # Locust's own StatsEntry, serialised as the runner ships it, with a bucketing that rounds
+    # floats (older locust; or a custom `locust.stats.bucket_response_time`, which locust's docs
+    # invite): the keys come out as '120.0'. Locust is imported in a subprocess only: it
+    # monkey-patches this process with gevent otherwise.
+    script = tmp_path / "stats.py"
+    script.write_text(textwrap.dedent("""
+        import json
+        import locust.stats
+        from locust.stats import RequestStats
+
+        locust.stats.bucket_response_time = lambda response_time: round(response_time, -1)
+        stats = RequestStats()
+        for response_time in (4.2, 123.4, 118.9, 1234.5):
+            stats.log_request("GET", "/items", response_time, 10)
+        print(json.dumps(stats.get("/items", "GET").serialize()))
+    """))
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=True)
+    entry = json.loads(done.stdout.splitlines()[-1])
+    assert "120.0" in entry["response_times"]  # the shape that broke int()
+    stats = EndpointStats.from_locust(entry)
+    assert stats.histogram == {0.0: 1, 120.0: 2, 1230.0: 1}
+    assert stats.requests == 4 and stats.percentile_ms(50) == 120.0 and stats.percentile_ms(100) == 1230.0
+
+
+def test_failing_endpoints_name_statuses_whatever_the_user_class() -> None:
+    from pytest_backend_gates.gates.load import failing_endpoints, failing_text
+
+    errors = [
+        {"method": "GET", "name": "/items/{id}", "error": "CatchResponseError('HTTP 401')", "occurrences": 120},
+        {"method": "GET", "name": "/tags", "error": "LocustBadStatusCode(code=500)", "occurrences": 3},
+        {"method": "GET", "name": "/tags", "error": "HTTPError('404 Client Error: Not Found for url: /tags')",
+         "occurrences": 2},
+        {"method": "GET", "name": "/tags", "error": "ConnectionResetError(104, 'Connection reset by peer')",
+         "occurrences": 1},
+    ]
+    failing = failing_endpoints(errors)
+    assert failing == {"GET /items/{id}": {"401": 120},
+                       "GET /tags": {"500": 3, "404": 2, "ConnectionResetError(104, 'Connection reset by peer')": 1}}
+    assert failing_text(failing) == ("GET /items/{id}: 401 x120; GET /tags: 500 x3, 404 x2, "
+                                     "ConnectionResetError(104, 'Connection reset by peer') x1")
+
+
 def test_operations_match_locust_names_by_path_template() -> None:
     assert template_pattern("/items/{item_id}").fullmatch("/items/42")
     assert not template_pattern("/items/{item_id}").fullmatch("/items/42/tags")
@@ -351,11 +519,13 @@ def test_default_user_plan_uses_examples_and_leaves_out_what_it_cannot_call() ->
         },
     }
     plan = build_plan(schema)
-    assert plan.operations == [
-        {"method": "GET", "path": "/items/{item_id}", "url": "/v1/items/7?limit=5"},
-        {"method": "GET", "path": "/search", "url": "/v1/search?tags=a"},
-        {"method": "GET", "path": "/users/{user_id}", "url": "/v1/users/00000000-0000-4000-8000-000000000001"},
+    assert [(op["method"], op["path"], op["urls"]) for op in plan.operations] == [
+        ("GET", "/items/{item_id}", ["/v1/items/7?limit=5"]),
+        ("GET", "/search", ["/v1/search?tags=a"]),
+        ("GET", "/users/{user_id}", ["/v1/users/00000000-0000-4000-8000-000000000001"]),
     ]
+    # without a client to ask, no path value is known to exist: all are marked made up
+    assert [op["invented"] for op in plan.operations] == [["item_id"], [], ["user_id"]]
     assert plan.unsafe == 1
     assert plan.skipped == ["HEAD /codes/{code}: no value can be made for required parameter 'code'; "
                             "add an `example` to it"]
@@ -370,7 +540,7 @@ def test_default_user_plan_of_the_example_catalog() -> None:
     finally:
         sys.path.remove(str(EXAMPLES / "load"))
     plan = build_plan(catalog_fixed.app.openapi())
-    assert [op["url"] for op in plan.operations] == ["/products/1", "/search?q=e", "/summary"]
+    assert [op["urls"] for op in plan.operations] == [["/products/1"], ["/search?q=e"], ["/summary"]]
 
 
 def test_load_examples_folder_has_both_twins() -> None:

@@ -1,10 +1,12 @@
 """Load gate: locust, headless, in its own process, with declarative thresholds.
 
-When: once, on the controller (never on an xdist worker), when the gates are
-evaluated at the end of the session, after every test ran. The contract app
-(or base_url) of `[tool.backend-gates.contract]` is the target; an app is
-served on a free 127.0.0.1 port for the run (load_server.py) and stopped
-after it.
+When: once, on the controller (never on an xdist worker), BEFORE any test or
+gate item runs (a `pytest_runtestloop` wrapper): the contract fuzzer, the
+security probes and the race items call DELETE, PATCH and logout, and a load
+run after them measures 401s and 404s of the run's own making. The verdict is
+still decided in `evaluate()`, with the other gates. The contract app (or
+base_url) of `[tool.backend-gates.contract]` is the target; an app is served on
+a free 127.0.0.1 port for the run (load_server.py) and stopped after it.
 
 How: load_runner.py runs in a new process group (gevent never patches the
 pytest process); the gate reads its progress lines, shows them, and kills
@@ -27,7 +29,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+import traceback
+from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,14 +69,14 @@ class EndpointStats:
     total_ms: float = 0.0
     min_ms: float | None = None
     max_ms: float = 0.0
-    histogram: dict[int, int] = field(default_factory=dict)
+    histogram: dict[float, int] = field(default_factory=dict)  # rounded response time (ms) -> count
 
     @classmethod
     def from_locust(cls, entry: Mapping[str, Any]) -> EndpointStats:
         return cls(requests=int(entry["num_requests"]), failures=int(entry["num_failures"]),
                    total_ms=float(entry["total_response_time"]), min_ms=entry.get("min_response_time"),
                    max_ms=float(entry.get("max_response_time") or 0),
-                   histogram={int(k): int(v) for k, v in (entry.get("response_times") or {}).items()})
+                   histogram=parse_histogram(entry.get("response_times") or {}))
 
     def merge(self, other: EndpointStats) -> None:
         self.requests += other.requests
@@ -125,6 +128,16 @@ class EndpointStats:
         }
 
 
+def parse_histogram(raw: Mapping[Any, Any]) -> dict[float, int]:
+    """Locust's response-time histogram with its keys as numbers: JSON made them strings, and a
+    bucketing that rounds floats (older locust, or a custom `bucket_response_time`) gives '120.0'."""
+    histogram: dict[float, int] = {}
+    for key, count in raw.items():
+        bucket = float(key)
+        histogram[bucket] = histogram.get(bucket, 0) + int(count)
+    return histogram
+
+
 def template_pattern(path: str) -> re.Pattern[str]:
     """'/items/{item_id}' -> a regex matching '/items/7' (and the template itself)."""
     parts = re.split(r"(\{[^}/]+\})", path)
@@ -171,6 +184,8 @@ class LoadGate(Gate):
         self._interrupted = False
         self._notes: list[str] = []
         self._target_text = ""
+        self._result: GateResult | None = None  # decided from the run that went before the tests
+        self._left_out: dict[str, int] = {}  # "GET /url" -> the status it answered before the run (left out)
 
     # -- set-up: cheap checks, before any test runs ----------------------------
     def start(self) -> None:
@@ -202,21 +217,58 @@ class LoadGate(Gate):
         path = Path(self.settings.locustfile)
         return path if path.is_absolute() else self.context.rootpath / path
 
+    # -- the run: before any test --------------------------------------------------
+    # The contract fuzzer, the security probes and the race items call DELETE, PATCH and logout:
+    # a load run after them measures 401s and 404s of the run's own making. So it goes first,
+    # on the controller only (never on an xdist worker). These hooks are not tryfirst, unlike
+    # the latency gate's: among implementations of the same priority pluggy calls the
+    # later-registered first, and the latency gate should time operations on a quiet app,
+    # before the load; a plain implementation still runs before xdist's node start-up and
+    # before pytest's test loop.
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_setupnodes(self, config: pytest.Config, specs: Any) -> None:
+        """Under xdist: before any worker process exists, so no worker runs a test meanwhile, and
+        none competes for the CPU while it starts and collects."""
+        self._run_before_tests(config)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
+        """Without xdist: after collection, before the first test (the loop is what runs them).
+        Not when collection failed: pytest then stops without running anything."""
+        config = session.config
+        if not (session.testsfailed and not config.option.continue_on_collection_errors):
+            self._run_before_tests(config)
+        return (yield)
+
+    def _run_before_tests(self, config: pytest.Config) -> None:
+        if self._result is not None or self.context.is_xdist_worker or config.option.collectonly:
+            return
+        started = time.perf_counter()
+        self.progress("the load run goes first, before the tests (they may change data and credentials)")
+        try:
+            result = self._run()
+        except Exception as exc:  # noqa: BLE001 - the gate's own failure: the session goes on, the gate is `error`
+            frames = traceback.extract_tb(exc.__traceback__)
+            where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+            result = GateResult.error(self.name, f"the load run crashed: {type(exc).__name__}: {exc}{where}")
+            result.warnings.append("".join(traceback.format_exception(exc)).rstrip())
+        result.duration_s = time.perf_counter() - started
+        self._result = result
+
     def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
         self._interrupted = True
 
-    # -- the run -------------------------------------------------------------
     def evaluate(self) -> GateResult:
-        started = time.perf_counter()
-        result = self._evaluate()
-        result.duration_s = time.perf_counter() - started
-        return result
-
-    def _evaluate(self) -> GateResult:
-        if self._interrupted:
-            return GateResult.error(self.name, "the session was interrupted: the load run did not take place")
+        if self._result is not None:
+            return self._result
         if self.context.pytest_config.getoption("collectonly", False):
             return GateResult(self.name, Status.SKIPPED, "--collect-only: no load run")
+        if self._interrupted:
+            return GateResult.error(self.name, "the session was interrupted: the load run did not take place")
+        return GateResult.error(self.name, "the load run did not take place: the session ended before its tests "
+                                           "ran (collection errors?)")
+
+    def _run(self) -> GateResult:
         if importlib.util.find_spec("locust") is None:
             return GateResult.error(self.name, f"locust is not installed: {INSTALL_HINT}")
         with tempfile.TemporaryDirectory(prefix="backend-gates-load-") as folder:
@@ -253,12 +305,24 @@ class LoadGate(Gate):
     def _prepare_locustfile(self, base_url: str, folder: Path, environment: dict[str, str]) -> str:
         if self.settings.locustfile is not None:
             return str(self.locustfile_path)
-        from .load_plan import build_plan, parse_schema_text
+        import httpx
+
+        from .existing_ids import ExistingIds
+        from .load_plan import base_path, build_plan, parse_schema_text
 
         contract = self.contract
         assert contract is not None
         schema = self._read_schema(contract, base_url, parse_schema_text)
-        plan = build_plan(schema)
+        # The schema's base path ('/api'), less what base_url already ends with: locust and httpx
+        # put the host's path before every URL, so 'http://h/api' + '/api/items' would double it.
+        prefix = base_path(schema)
+        served = urlsplit(base_url).path.rstrip("/")
+        if served and (prefix == served or prefix.startswith(served + "/")):
+            prefix = prefix[len(served):]
+        with httpx.Client(base_url=base_url, headers=dict(contract.headers), timeout=10.0) as client:
+            finder = ExistingIds(schema, client, prefix)
+            plan = build_plan(schema, finder.find, prefix)
+            self._try_plan(plan, schema, prefix, finder, client)
         self._notes.extend(f"default user: left out {why}" for why in plan.skipped)
         if not plan.operations:
             raise TargetError(
@@ -270,6 +334,60 @@ class LoadGate(Gate):
         plan_file.write_text(plan.to_json(dict(contract.headers)), encoding="utf-8")
         environment[PLAN_VARIABLE] = str(plan_file)
         return str(DEFAULT_USER)
+
+    def _try_plan(self, plan: Any, schema: dict[str, Any], prefix: str, finder: Any, client: Any) -> None:
+        """Send every URL of the plan once before the run (a few requests per operation), and leave
+        out what would only measure the run's own mistakes, each said in a warning:
+
+        - a URL naming ids that answers 404: ids the gate made up (or took from the schema's
+          examples) that do not exist here; example ids that all answer 404 give way to ids from
+          the collection's list answer, where there is one;
+        - a URL answering 401/403: the configured credentials may not call it (another role's
+          operation). Unless every URL is refused: then the credentials are wrong altogether, and
+          the run goes ahead to say so loudly (no 2xx answer is the gate's error).
+        A 404 on a URL without ids, a 5xx or a connection error stays in: the run shows them."""
+        from .load_plan import Unsupported, plan_entry
+
+        tried = [(entry, {url: _status(client, entry["method"], url) for url in entry["urls"]})
+                 for entry in plan.operations]
+        answered = [status for _, statuses in tried for status in statuses.values() if status is not None]
+        refused_everywhere = bool(answered) and all(status in (401, 403) for status in answered)
+        kept = []
+        for entry, statuses in tried:
+            label = f"{entry['method']} {entry['path']}"
+            has_ids = "{" in entry["path"]
+            out = {url: status for url, status in statuses.items()
+                   if (status == 404 and has_ids) or (status in (401, 403) and not refused_everywhere)}
+            urls = [url for url in entry["urls"] if url not in out]
+            if not urls and entry["examples"] and set(out.values()) == {404}:
+                try:
+                    retry = plan_entry(schema, prefix, entry["path"], entry["method"].lower(),
+                                       finder.find(entry["path"], use_examples=False))
+                except Unsupported:
+                    retry = None
+                if retry is not None and not retry["invented"]:
+                    self._notes.append(f"default user: {label}: the schema's example ids answered 404 "
+                                       f"({', '.join(out)}); used {retry['sources']} instead")
+                    kept.append(retry)
+                    continue
+            self._left_out.update({f"{entry['method']} {url}": status for url, status in out.items()})
+            if urls:
+                kept.append({**entry, "urls": urls})
+                continue
+            shown = ", ".join(f"{url}: {status}" for url, status in out.items())
+            if 404 in out.values():
+                made_up = ", ".join(entry["invented"]) or "its path parameters"
+                plan.skipped.append(
+                    f"{label}: every URL tried answered 404 ({shown}); no id known to exist was found for {made_up} "
+                    "(no example in the schema, none in a list answer of its collection), and a 404 on an id the "
+                    "gate chose is not a load failure: give the parameter an `example` of an id that exists, or "
+                    "write a locustfile")
+            else:
+                plan.skipped.append(
+                    f"{label}: the configured credentials may not call it ({shown}): another role's operation? "
+                    "Give the gates credentials that may ([tool.backend-gates.contract] headers), or call it from "
+                    "a locustfile")
+        plan.operations = kept
 
     def _read_schema(self, contract: ContractSettings, base_url: str, parse: Any) -> dict[str, Any]:
         import urllib.request
@@ -403,6 +521,18 @@ class LoadGate(Gate):
         measured: dict[str, Any] = {**total.summary(seconds), "duration_s": round(seconds, 2), "users": settings.users,
                                     "workers": data["workers"], "target": self._target_text,
                                     "endpoints": {label: s.summary(seconds) for label, s in sorted(endpoints.items())}}
+        failing = failing_endpoints(errors)
+        measured["failing"] = {label: dict(counts) for label, counts in failing.items()}
+        default_user = self.settings.locustfile is None
+        ok_word = "answered 2xx" if default_user else "succeeded"
+        measured["succeeded"] = total.requests - total.failures
+        if self._left_out:
+            shown = ", ".join(f"{url}: {status}" for url, status in list(self._left_out.items())[:5])
+            more = f" and {len(self._left_out) - 5} more" if len(self._left_out) > 5 else ""
+            notes.append(f"{len(self._left_out)} URL(s) of the default user were left out of the run (not counted as "
+                         f"load failures): tried once before it, they answered 404 on ids not known to exist, or "
+                         f"401/403 to the configured credentials: {shown}{more}")
+            measured["left_out"] = dict(self._left_out)
         if total.requests == 0:
             why = f"; {errors[0]['method']} {errors[0]['name']}: {errors[0]['error']}" if errors else ""
             return GateResult(self.name, Status.ERROR,
@@ -412,6 +542,13 @@ class LoadGate(Gate):
         if total.requests == total.failures and errors and all(_is_connection_error(e["error"]) for e in errors):
             return GateResult(self.name, Status.ERROR,
                               f"every request failed to connect to {self._target_text}: {errors[0]['error']}",
+                              warnings=notes, measured=measured, threshold=threshold)
+        if total.failures >= total.requests:
+            # Whatever the thresholds say: a run in which nothing succeeded measured nothing but errors,
+            # most often of its own making (credentials, ids that do not exist).
+            return GateResult(self.name, Status.ERROR,
+                              f"none of the {total.requests} requests {ok_word}, so the run measured errors only: "
+                              f"{failing_text(failing)}{failure_hint(failing)}",
                               warnings=notes, measured=measured, threshold=threshold)
 
         violations = [self._check(ALL, budget, total, seconds, errors) for budget in settings.thresholds]
@@ -428,12 +565,14 @@ class LoadGate(Gate):
             violations.extend(self._check(operation, budget, stats, seconds, relevant) for budget in budgets)
         failed = [v for v in violations if v is not None]
         if errors and not any(v.check == "load-failures" for v in failed):
-            notes.extend(f"{e['method']} {e['name']}: {e['error']} x{e['occurrences']}" for e in errors[:5])
+            notes.append(f"{total.failures} of {total.requests} requests failed: {failing_text(failing)}"
+                         f"{failure_hint(failing)}")
         if not settings.thresholds and not settings.thresholds_per_endpoint:
             notes.append("no thresholds are set: the load run is reported, nothing is enforced")
         for line in _table(endpoints, total, seconds):
             self.progress(line)
-        figures = (f"{total.requests} requests, {measured['rps']:g} req/s, {measured['failure_pct']:.3g}% failures, "
+        figures = (f"{total.requests} requests sent, {measured['succeeded']} {ok_word}, {measured['rps']:g} req/s, "
+                   f"{measured['failure_pct']:.3g}% failures, "
                    f"p95 {format_duration(total.percentile_ms(95) / 1000)} ({settings.users} users, "
                    f"{format_duration(seconds)}{', ' + str(data['workers']) + ' workers' if data['workers'] else ''})")
         count = len(settings.thresholds) + sum(len(b) for b in settings.thresholds_per_endpoint.values())
@@ -453,10 +592,73 @@ class LoadGate(Gate):
             return None
         message = f"{check.describe()} over {stats.requests} requests"
         if budget.metric == "failures" and errors:
-            message += "; most frequent: " + "; ".join(f"{e['method']} {e['name']}: {e['error']} x{e['occurrences']}"
-                                                       for e in errors[:3])
+            failing = failing_endpoints(errors)
+            message += f"; failing: {failing_text(failing)}{failure_hint(failing)}"
         return Violation(where=where, check=f"load-{budget.metric}", message=message,
                          details={"budget": budget.render(), "measured": check.measured, "requests": stats.requests})
+
+
+_STATUS_PATTERNS = (
+    re.compile(r"\bHTTP (\d{3})\b"),  # the default user's own failure text
+    re.compile(r"\bcode=(\d{3})\b"),  # FastHttpUser: LocustBadStatusCode(code=404)
+    re.compile(r"'(\d{3}) (?:Client|Server) Error"),  # HttpUser: HTTPError('404 Client Error: ...')
+    re.compile(r"\bstatus(?: code)?[ =:]+(\d{3})\b", re.IGNORECASE),
+)
+
+
+def error_kind(error: str) -> str:
+    """The status code a locust error text names ('401'), else the error itself, shortened."""
+    for pattern in _STATUS_PATTERNS:
+        match = pattern.search(error)
+        if match:
+            return match.group(1)
+    text = " ".join(error.split())
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def failing_endpoints(errors: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """locust's error table as endpoint -> status (or error) -> count, the most failing endpoint first."""
+    table: dict[str, dict[str, int]] = {}
+    for error in errors:
+        counts = table.setdefault(f"{error['method']} {error['name']}", {})
+        kind = error_kind(str(error["error"]))
+        counts[kind] = counts.get(kind, 0) + int(error["occurrences"])
+    ordered = sorted(table.items(), key=lambda item: -sum(item[1].values()))
+    return {label: dict(sorted(counts.items(), key=lambda kv: -kv[1])) for label, counts in ordered}
+
+
+def failing_text(failing: Mapping[str, Mapping[str, int]], limit: int = 5) -> str:
+    """'GET /items/{id}: 401 x120; GET /tags: 500 x3, ConnectionResetError(...) x1'."""
+    parts = [f"{label}: " + ", ".join(f"{kind} x{n}" for kind, n in counts.items())
+             for label, counts in list(failing.items())[:limit]]
+    more = len(failing) - limit
+    return "; ".join(parts) + (f"; {more} more endpoint(s)" if more > 0 else "")
+
+
+def failure_hint(failing: Mapping[str, Mapping[str, int]]) -> str:
+    """' (401 means the credentials ...)': what the commonest status says to do, for the endpoint failing
+    most; nothing when no status is known (connection errors)."""
+    from .existing_ids import status_hint
+
+    statuses: dict[int, int] = {}
+    for counts in failing.values():
+        for kind, n in counts.items():
+            if kind.isdigit():
+                statuses[int(kind)] = statuses.get(int(kind), 0) + n
+    if not statuses:
+        return ""
+    top = max(statuses, key=lambda code: statuses[code])
+    label = next(label for label, counts in failing.items() if str(top) in counts)
+    return f" ({status_hint(statuses, label)})"
+
+
+def _status(client: Any, method: str, url: str) -> int | None:
+    """The status `url` answers now; None when it gives no answer (the run will show why)."""
+    try:
+        response = client.request(method, url)
+    except Exception:  # noqa: BLE001 - a connection error is the run's to report, with its figures
+        return None
+    return int(response.status_code)
 
 
 def drain_seconds(margin: float) -> float:

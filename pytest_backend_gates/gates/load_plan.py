@@ -1,16 +1,21 @@
-"""The default load user's plan: one concrete request per safe operation of the OpenAPI schema.
+"""The default load user's plan: concrete requests per safe operation of the OpenAPI schema.
 
 Kept deliberately simple (docs/load.md, "The default user"):
 
 - Operations: every GET and HEAD operation, nothing that changes state.
-- Parameters: path parameters and *required* query and header parameters get a
-  value; optional ones are left out. The value is the first of: the
-  parameter's `example`, its first `examples` entry, its schema's `example`,
-  first `examples` entry, `default`, `const`, first `enum` value, and else a
-  value made from the type: integers and numbers the smallest allowed value
-  of at least 1, strings "1" (padded to `minLength`; `uuid`, `date`,
-  `date-time` and `email` formats get a fixed valid value), booleans true,
-  arrays one such item.
+- Path parameters name resources that exist where any are known
+  (existing_ids.py: the schema's examples, else ids from the collection's list
+  answer, e.g. `GET /items` for `/items/{item_id}`): up to 5 URLs per
+  operation, one per known id. A parameter with no known value, and required
+  query and header parameters, get a value made up here (optional ones are
+  left out): the first of the parameter's `example`, its first `examples`
+  entry, its schema's `example`, first `examples` entry, `default`, `const`,
+  first `enum` value, and else a value made from the type: integers and
+  numbers the smallest allowed value of at least 1, strings "1" (padded to
+  `minLength`; `uuid`, `date`, `date-time` and `email` formats get a fixed
+  valid value), booleans true, arrays one such item. Such a URL is marked
+  `invented` (the gate tries it once before the run and leaves it out when it
+  answers 404: a 404 on an id the gate made up is not the service's failure).
 - An operation whose required parameter cannot be made (an object, a string
   with a `pattern` and no example, a required request body) is left out with
   a warning: give it an example in the schema, or write a locustfile.
@@ -21,9 +26,12 @@ Kept deliberately simple (docs/load.md, "The default user"):
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
+
+from .existing_ids import Found, path_parameters, resolve
 
 SAFE_METHODS = ("get", "head")
 _UNSET = object()
@@ -41,7 +49,9 @@ class Unsupported(Exception):
 
 @dataclass
 class Plan:
-    operations: list[dict[str, Any]] = field(default_factory=list)  # {"method", "path", "url"}
+    # {"method", "path", "urls": [...], "invented": [path parameters made up, not known to exist],
+    #  "examples": bool (some values are the schema's examples), "sources": "item_id from the list answer of GET /items"}
+    operations: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # "GET /x: why"
     unsafe: int = 0  # operations not called because they may change state
 
@@ -64,32 +74,43 @@ def parse_schema_text(text: str, where: str) -> dict[str, Any]:
     return data
 
 
-def build_plan(schema: dict[str, Any]) -> Plan:
+def build_plan(schema: dict[str, Any], known: Callable[[str], Found] | None = None, prefix: str | None = None) -> Plan:
+    """The plan for `schema`; `known(path)` gives existing path parameter values (existing_ids.py),
+    `prefix` the path every URL starts with (default: the schema's base path)."""
     plan = Plan()
-    prefix = _base_path(schema)
+    prefix = base_path(schema) if prefix is None else prefix
     for path, item in schema["paths"].items():
         item = _resolve(schema, item)
         if not isinstance(item, dict):
             continue
-        shared = item.get("parameters") or []
-        for method, operation in item.items():
+        for method in item:
             if method.lower() not in (*SAFE_METHODS, "post", "put", "patch", "delete", "options", "trace"):
                 continue
             if method.lower() not in SAFE_METHODS:
                 plan.unsafe += 1
                 continue
-            operation = _resolve(schema, operation)
-            label = f"{method.upper()} {path}"
+            found = known(path) if known is not None and path_parameters(path) else Found()
             try:
-                url = _make_url(schema, prefix, path, shared, operation)
+                plan.operations.append(plan_entry(schema, prefix, path, method, found))
             except Unsupported as exc:
-                plan.skipped.append(f"{label}: {exc}")
-                continue
-            plan.operations.append({"method": method.upper(), "path": path, "url": url})
+                plan.skipped.append(f"{method.upper()} {path}: {exc}")
     return plan
 
 
-def _base_path(schema: dict[str, Any]) -> str:
+def plan_entry(schema: dict[str, Any], prefix: str, path: str, method: str, found: Found) -> dict[str, Any]:
+    """One operation of the plan: its URLs (one per assignment of existing path values, else one
+    with made-up values), which path parameters were made up, and where the others came from."""
+    item = _resolve(schema, schema["paths"][path])
+    operation = _resolve(schema, item[method])
+    shared = item.get("parameters") or []
+    urls = [_make_url(schema, prefix, path, shared, operation, assignment) for assignment in found.assignments or [{}]]
+    return {"method": method.upper(), "path": path, "urls": list(dict.fromkeys(urls)),
+            "invented": [name for name in path_parameters(path) if name not in found.sources],
+            "examples": found.from_examples, "sources": found.describe()}
+
+
+def base_path(schema: dict[str, Any]) -> str:
+    """The path the schema's operations are served under: servers[0].url's (OpenAPI 3) or basePath (Swagger 2)."""
     servers = schema.get("servers")
     if isinstance(servers, list) and servers and isinstance(servers[0], dict):
         path = urlsplit(str(servers[0].get("url", ""))).path
@@ -98,19 +119,15 @@ def _base_path(schema: dict[str, Any]) -> str:
     return path.rstrip("/")
 
 
-def _resolve(schema: dict[str, Any], node: Any, depth: int = 0) -> Any:
-    while isinstance(node, dict) and isinstance(node.get("$ref"), str) and depth < 20:
-        ref = node["$ref"]
-        if not ref.startswith("#/"):
-            raise Unsupported(f"external reference {ref!r}")
-        target: Any = schema
-        for part in ref[2:].split("/"):
-            target = target.get(part.replace("~1", "/").replace("~0", "~")) if isinstance(target, dict) else None
-        node, depth = target, depth + 1
-    return node
+def _resolve(schema: dict[str, Any], node: Any) -> Any:
+    resolved = resolve(schema, node)
+    if resolved is None and isinstance(node, dict) and isinstance(node.get("$ref"), str):
+        raise Unsupported(f"reference {node['$ref']!r} cannot be resolved (only local '#/...' ones are followed)")
+    return resolved
 
 
-def _make_url(schema: dict[str, Any], prefix: str, path: str, shared: list[Any], operation: dict[str, Any]) -> str:
+def _make_url(schema: dict[str, Any], prefix: str, path: str, shared: list[Any], operation: dict[str, Any],
+              known: dict[str, Any]) -> str:
     body = _resolve(schema, operation.get("requestBody"))
     if isinstance(body, dict) and body.get("required"):
         raise Unsupported("it requires a request body")
@@ -125,6 +142,9 @@ def _make_url(schema: dict[str, Any], prefix: str, path: str, shared: list[Any],
         if where == "body" and parameter.get("required"):  # Swagger 2
             raise Unsupported("it requires a request body")
         if where != "path" and not parameter.get("required"):
+            continue
+        if where == "path" and name in known:
+            url_path = url_path.replace("{" + name + "}", quote(_text(known[name]), safe=""))
             continue
         if where not in ("path", "query"):
             if where == "header":
