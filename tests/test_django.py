@@ -119,6 +119,9 @@ def test_gate_items_and_the_api_fixture_reach_the_test_database(pytester: pytest
         # pytest-django's django.setup() imports the settings before any test: measured only
         # when the gates start first (they were 0% covered).
         files = { "proj/settings.py" = 100 }
+        [tool.backend-gates.latency]
+        samples = 10
+        budgets = { "GET /groups" = "p95 < 5s" }   # timed before any test: a test database of its own
     """))
     result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
     output = result.stdout.str()
@@ -127,6 +130,8 @@ def test_gate_items_and_the_api_fixture_reach_the_test_database(pytester: pytest
     contract = gate(read_report(pytester), "contract")
     assert contract["status"] == "passed", contract
     assert gate(read_report(pytester), "coverage")["status"] == "passed"
+    latency = gate(read_report(pytester), "latency")
+    assert latency["status"] == "passed", latency
     assert not [w for w in contract["warnings"] if "GET /groups never answered 2xx" in w]
     # The real database file was never touched: the test database was.
     assert not (pytester.path / "proj.sqlite3").exists()

@@ -24,7 +24,8 @@ from ..exchange import publisher
 from ..result import GateResult, Status, Violation
 from ..targets import Target, TargetError, load_target
 from . import Gate
-from .items import GateItem, GateItemFailure, django_database_in_use, gate_suite, problem_lines
+from .django_db import django_database_in_use
+from .items import GateItem, GateItemFailure, gate_suite, problem_lines
 from .schemathesis_engine import (
     STATEFUL,
     UNIT_PHASES,

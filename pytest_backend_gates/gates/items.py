@@ -6,10 +6,11 @@ gate's own text (violations with their reproductions), not as a Python traceback
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pytest
+
+from .django_db import django_database_in_use
 
 
 class GateItemFailure(Exception):
@@ -69,17 +70,6 @@ class GateItem(pytest.Function):
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, None, f"{self.kind_name}: {self.label}"
-
-
-def django_database_in_use(config: pytest.Config) -> bool:
-    """pytest-django is active with Django configured: database access outside a `django_db`
-    test is refused, so the gates' in-process requests must be such tests."""
-    if not config.pluginmanager.hasplugin("django"):
-        return False
-    import sys
-
-    conf = sys.modules.get("django.conf")
-    return conf is not None and bool(getattr(conf.settings, "configured", False))
 
 
 def problem_lines(violations: Iterable[Mapping[str, Any]], errors: Iterable[str] = (),

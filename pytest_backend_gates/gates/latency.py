@@ -50,7 +50,13 @@ import pytest
 from ..budget import Budget, BudgetError, compute_metric, format_duration, parse_budget
 from ..config import LatencySettings
 from ..result import GateResult, Status, Violation
-from .latency_stats import REGRESSION_ALPHA, bootstrap_interval, mann_whitney_greater, summary
+from .django_db import database_outside_tests
+from .latency_stats import (
+    REGRESSION_ALPHA,
+    bootstrap_interval,
+    mann_whitney_greater,
+    summary,
+)
 from .test_attributed import TestAttributedGate
 
 MARKER = "latency_budget"
@@ -595,7 +601,8 @@ class LatencyGate(TestAttributedGate):
         if self.context.is_xdist_worker or config.option.collectonly:  # --collect-only sends no request
             return
         self._operations_timed = True
-        self._time_operations()
+        with database_outside_tests(config):
+            self._time_operations()
 
     def _time_operations(self) -> None:
         from ..targets import TargetError

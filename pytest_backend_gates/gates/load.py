@@ -44,6 +44,7 @@ from ..config import ContractSettings, LoadSettings
 from ..result import GateResult, Status, Violation
 from ..targets import TargetError, check_loopback, schema_location
 from . import Gate
+from .django_db import database_outside_tests
 
 INSTALL_HINT = "pip install pytest-backend-gates[load]"
 STARTUP_TIMEOUT_S = 45.0  # locust imported, locustfile loaded, workers connected (the runner gives them 30 s)
@@ -246,7 +247,8 @@ class LoadGate(Gate):
         started = time.perf_counter()
         self.progress("the load run goes first, before the tests (they may change data and credentials)")
         try:
-            result = self._run()
+            with database_outside_tests(config):
+                result = self._run()
         except Exception as exc:  # noqa: BLE001 - the gate's own failure: the session goes on, the gate is `error`
             frames = traceback.extract_tb(exc.__traceback__)
             where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""

@@ -33,10 +33,10 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 
+from .. import serving
 from ..amplify import OwnCode
 from ..api_client import open_client
 from ..exchange import curl_command, publisher
-from .. import serving
 from ..race_probe import Race, RaceError, describe_exception, session_seed
 from ..result import Violation
 from ..targets import (
@@ -46,7 +46,8 @@ from ..targets import (
     TargetError,
     load_target,
 )
-from .items import GateItem, GateItemFailure, django_database_in_use, gate_suite, problem_lines
+from .django_db import django_database_in_use
+from .items import GateItem, GateItemFailure, gate_suite, problem_lines
 
 CANDIDATES = 25  # generated bodies tried before giving up on finding one the API accepts
 READ_BACK_LIMIT = 40  # created resources read back per operation
