@@ -565,3 +565,14 @@ def test_remote_worker_keys_are_validated() -> None:
                             'master_bind = "0.0.0.0:5557"\nmargin = "3s"\n')
     settings = parse_section(section["tool"]["backend-gates"], Path("pyproject.toml"), {}, {}).settings("load")
     assert (settings.remote_workers, settings.master_bind, settings.margin) == (2, "0.0.0.0:5557", 3.0)
+
+
+def test_the_default_user_leaves_excluded_operations_out() -> None:
+    from pytest_backend_gates.gates.load_plan import build_plan
+
+    schema = {"openapi": "3.0.3", "servers": [{"url": "/api"}], "paths": {
+        "/items": {"get": {"responses": {"200": {"description": "ok"}}}},
+        "/auth/session": {"get": {"responses": {"200": {"description": "ok"}}}},
+    }}
+    plan = build_plan(schema, excluded=lambda method, path: f"{method.upper()} {path}" == "GET /auth/session")
+    assert [(entry["method"], entry["urls"]) for entry in plan.operations] == [("GET", ["/api/items"])]

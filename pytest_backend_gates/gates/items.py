@@ -6,6 +6,7 @@ gate's own text (violations with their reproductions), not as a Python traceback
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pytest

@@ -311,6 +311,7 @@ class LoadGate(Gate):
 
         from .existing_ids import ExistingIds
         from .load_plan import base_path, build_plan, parse_schema_text
+        from .schemathesis_engine import operation_matches
 
         contract = self.contract
         assert contract is not None
@@ -323,7 +324,9 @@ class LoadGate(Gate):
             prefix = prefix[len(served):]
         with httpx.Client(base_url=base_url, headers=dict(contract.headers), timeout=10.0) as client:
             finder = ExistingIds(schema, client, prefix)
-            plan = build_plan(schema, finder.find, prefix)
+            globs = contract.exclude_operations
+            plan = build_plan(schema, finder.find, prefix, excluded=lambda method, path: any(
+                operation_matches(glob, method, p) for glob in globs for p in (path, base_path(schema) + path)))
             self._try_plan(plan, schema, prefix, finder, client)
         self._notes.extend(f"default user: left out {why}" for why in plan.skipped)
         if not plan.operations:

@@ -74,9 +74,11 @@ def parse_schema_text(text: str, where: str) -> dict[str, Any]:
     return data
 
 
-def build_plan(schema: dict[str, Any], known: Callable[[str], Found] | None = None, prefix: str | None = None) -> Plan:
+def build_plan(schema: dict[str, Any], known: Callable[[str], Found] | None = None, prefix: str | None = None,
+               excluded: Callable[[str, str], bool] | None = None) -> Plan:
     """The plan for `schema`; `known(path)` gives existing path parameter values (existing_ids.py),
-    `prefix` the path every URL starts with (default: the schema's base path)."""
+    `prefix` the path every URL starts with (default: the schema's base path), `excluded(method,
+    path)` the operations kept away from every gate (`exclude_operations`)."""
     plan = Plan()
     prefix = base_path(schema) if prefix is None else prefix
     for path, item in schema["paths"].items():
@@ -85,6 +87,8 @@ def build_plan(schema: dict[str, Any], known: Callable[[str], Found] | None = No
             continue
         for method in item:
             if method.lower() not in (*SAFE_METHODS, "post", "put", "patch", "delete", "options", "trace"):
+                continue
+            if excluded is not None and excluded(method, path):
                 continue
             if method.lower() not in SAFE_METHODS:
                 plan.unsafe += 1
