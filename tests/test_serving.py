@@ -364,3 +364,44 @@ def test_credentials_refused_everywhere_is_an_error_not_a_pass(pytester: pytest.
     contract = gate(read_report(pytester), "contract")
     assert contract["status"] == "error"
     assert "the credentials were refused: 3 of 3 operations answered only 401/403" in contract["summary"]
+
+
+COUNTING_APP = '''
+from pathlib import Path
+from fastapi import FastAPI, Request
+
+app = FastAPI()
+
+
+@app.middleware("http")
+async def count(request: Request, call_next):
+    with Path(__file__).with_name("requests.log").open("a") as log:
+        log.write(f"{request.method} {request.url.path}\\n")
+    return await call_next(request)
+
+
+@app.post("/items", status_code=201)
+def create(name: str) -> dict[str, str]:
+    return {"name": name}
+'''
+
+
+def test_collect_only_sends_no_request_to_a_server(pytester: pytest.Pytester) -> None:
+    from conftest import served_by_uvicorn
+
+    pytester.makepyfile(countapp=COUNTING_APP)
+    with served_by_uvicorn(pytester.path, "countapp:app") as base_url:
+        pytester.makepyprojecttoml(textwrap.dedent(f"""
+            [tool.backend-gates.contract]
+            base_url = "{base_url}"
+            [tool.backend-gates.security]
+            [tool.backend-gates.race]
+            auto = true
+            [tool.backend-gates.latency]
+            budgets = {{ "POST /items" = "p95 < 1s" }}
+        """))
+        result = pytester.runpytest_subprocess("--backend-gates", "--collect-only", "-p", "no:cacheprovider")
+        assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    log = pytester.path / "requests.log"
+    assert not log.exists(), log.read_text()
+    result.stdout.fnmatch_lines(["backend gates: not evaluated under --collect-only (no test ran)"])

@@ -35,6 +35,7 @@ from .schemathesis_engine import (
     fold_same_cause,
     group_tool_errors,
     load_schema,
+    schema_fetched_over_the_network,
     short_error,
     unmatched_exclusions,
     validate_checks,
@@ -140,6 +141,8 @@ class ContractGate(Gate):
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
                                       items: list[pytest.Item]) -> None:
         from schemathesis.core.result import Err
+        if config.option.collectonly and schema_fetched_over_the_network(self.settings, self.context.rootpath):
+            return  # the operations are in a schema on a server: listing them would send a request
         validate_checks(self.settings)
         self._ensure_seed(config)
         suite = gate_suite(session)

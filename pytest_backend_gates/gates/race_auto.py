@@ -140,9 +140,13 @@ class AutoProbe:
             UNIT_PHASES,
             engine_config,
             load_schema,
+            schema_fetched_over_the_network,
             short_error,
         )
 
+        if self.config.option.collectonly and schema_fetched_over_the_network(self.contract,
+                                                                               self.gate.context.rootpath):
+            return []  # listing the create operations would send a request to the server
         labels: list[str] = []
         try:
             self.target = load_target(self.contract)

@@ -149,6 +149,16 @@ def load_schema(settings: ContractSettings, target: Target, rootpath: Path, conf
     return schema
 
 
+def schema_fetched_over_the_network(settings: ContractSettings, rootpath: Path) -> bool:
+    """The schema comes from a server (a URL, or a path on base_url): `--collect-only` then lists
+    no gate item rather than send a request."""
+    try:
+        kind, _ = schema_location(settings.schema, rootpath)
+    except TargetError:
+        return False
+    return kind == "url" or (kind == "path" and settings.base_url is not None)
+
+
 def excluded(operation: Any, globs: tuple[str, ...]) -> bool:
     """Whether `exclude_operations` names the operation, by its schema path or its served path
     (with the base path of `servers`, e.g. Connexion's /api)."""
