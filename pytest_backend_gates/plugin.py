@@ -105,6 +105,7 @@ def _start_gates(config: pytest.Config, selection: tuple[str, ...]) -> None:
 
     run = GateRun.build(config, selection)
     config.stash[gate_run_key] = run
+    config.pluginmanager.register(run, "backend-gates-run")  # it counts the time of gate items
     run.start()
     for gate in run.gates.values():
         config.pluginmanager.register(gate, f"backend-gates-{gate.name}")
@@ -266,4 +267,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     run = config.stash.get(gate_run_key, None)
     if run is not None:
         run.stop()
+        if config.pluginmanager.is_registered(run):
+            config.pluginmanager.unregister(run)
         del config.stash[gate_run_key]
