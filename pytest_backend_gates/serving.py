@@ -543,4 +543,6 @@ def in_process_transport(app: _Served) -> Any:
 def raised_of(response: Any) -> Raised | None:
     """What the app raised while answering this httpx response of an in-process client."""
     value = getattr(response, "extensions", {}).get(RAISED_EXTENSION)
-    return value if isinstance(value, Raised) else None
+    # Not isinstance: pytester's in-process runs re-import this module, and a Raised of the
+    # previous import is still one.
+    return value if value is not None and hasattr(value, "text") else None  # type: ignore[no-any-return]

@@ -940,3 +940,74 @@ def test_the_storm_stays_on_the_path_that_was_accepted(pytester: pytest.Pytester
     assert error["where"] == "POST /projects/{project_id}/tasks"
     assert "/projects/1/tasks" in error["reproduce"]
     assert "IntegrityError" in error["message"], error
+
+
+REFERENCING_API = """
+import sqlite3, threading
+from flask import Flask, jsonify, request
+
+app = Flask(__name__)
+db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+db.execute("CREATE TABLE books (id INTEGER PRIMARY KEY, shelf INTEGER, author INTEGER, title TEXT NOT NULL UNIQUE)")
+write = threading.Lock()
+SHELVES = {501: "a", 502: "b"}  # ids a generator does not guess
+AUTHORS = {1001: "ann", 1002: "bob"}
+
+@app.get("/shelves")
+def shelves():
+    return jsonify([{"id": key, "name": name} for key, name in SHELVES.items()])
+
+@app.get("/authors")
+def authors():
+    return jsonify({"results": [{"id": key, "name": name} for key, name in AUTHORS.items()]})
+
+@app.post("/shelves/<int:shelf_id>/books")
+def create(shelf_id):
+    body = request.get_json()
+    if shelf_id not in SHELVES or body["author_id"] not in AUTHORS:
+        return jsonify(detail="no such shelf or author"), 404
+    if db.execute("SELECT 1 FROM books WHERE title = ?", (body["title"],)).fetchone():
+        return jsonify(detail="title taken"), 409
+    with write:
+        cursor = db.execute("INSERT INTO books (shelf, author, title) VALUES (?, ?, ?)",
+                            (shelf_id, body["author_id"], body["title"]))
+    return jsonify(id=cursor.lastrowid), 201
+"""
+REFERENCING_SCHEMA = """
+    openapi: 3.0.3
+    info: {title: Books, version: "1"}
+    paths:
+      /shelves:
+        get:
+          responses: {"200": {description: the shelves}}
+      /authors:
+        get:
+          responses: {"200": {description: the authors}}
+      /shelves/{shelf_id}/books:
+        post:
+          parameters: [{name: shelf_id, in: path, required: true, schema: {type: integer}}]
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  required: [title, author_id]
+                  additionalProperties: false
+                  properties:
+                    title: {type: string, pattern: "^[a-z]{3,8}$"}
+                    author_id: {type: integer}
+          responses: {"201": {description: created}, "404": {description: no shelf}, "409": {description: taken}}
+"""
+
+
+def test_path_ids_and_body_references_come_from_list_answers(pytester: pytest.Pytester) -> None:
+    """Generated ids name nothing that exists: every candidate answered 404 and the probe could
+    race nothing (issue 11, flask-smorest and DRF stacks)."""
+    auto_project(pytester, REFERENCING_API, REFERENCING_SCHEMA, rounds=5)
+    result = pytester.runpytest("--backend-gates=race", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    race = gate(read_report(pytester), "race")
+    error = next(v for v in race["violations"] if v["check"] == "race-server-error")
+    assert "/shelves/50" in error["reproduce"] and '"author_id":100' in error["reproduce"].replace(" ", "")
+    assert "IntegrityError" in error["message"]

@@ -138,6 +138,24 @@ class ExistingIds:
             values.extend(v for v in _parameter_examples(self.schema, parameter) if v not in values)
         return values
 
+    # -- references in bodies --------------------------------------------------------
+    def for_field(self, name: str) -> list[Any]:
+        """Existing ids for a body field that names another resource: 'author', 'author_id',
+        'authorId', 'store_id' -> the ids of the list answer of /authors (/stores, /categories),
+        whatever the base path. Empty when no such collection is listed (or the field is no reference)."""
+        stem = re.sub(r"(?:_id|Id|_pk|_uuid)$", "", name)
+        if not stem or "{" in stem:
+            return []
+        plural = stem[:-1] + "ies" if stem.endswith("y") else stem + ("es" if stem.endswith("s") else "s")
+        for template in self._paths:
+            last = template.rstrip("/").rsplit("/", 1)[-1]
+            if last in (plural, stem) and "{" not in template and self._has_get(template):
+                records = self._records(self.base_path + template) or []
+                key = _id_key("id", records) if records else None
+                values = [r.get(key) for r in records if key is not None]
+                return [v for v in values if isinstance(v, (str, int)) and not isinstance(v, bool)][:self.limit]
+        return []
+
     # -- list answers -------------------------------------------------------------
     def _listed(self, path: str, name: str, partial: Mapping[str, Any]) -> tuple[list[Any], str]:
         collection = path[:path.index("{" + name + "}")].rstrip("/")

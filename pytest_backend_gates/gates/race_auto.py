@@ -128,6 +128,7 @@ class AutoProbe:
         self.schema: Any = None
         self.target: Target | None = None
         self.load_error: str | None = None
+        self._known: Any = None  # existing_ids.ExistingIds, made with the first client
         self._client_cm: Any = None
         self._client: Any = None
 
@@ -359,6 +360,13 @@ class AutoProbe:
                 del answers[r]
         return answers
 
+    def _existing(self, client: Any) -> Any:
+        from .existing_ids import ExistingIds
+
+        if self._known is None:
+            self._known = ExistingIds(self.schema.raw_schema, client, self.schema.get_full_path("/").rstrip("/"))
+        return self._known
+
     def _requests(self, operation: Any, client: Any, outcome: dict[str, Any]
                   ) -> tuple[list[dict[str, Any]], tuple[dict[str, Any], Answer] | None]:
         """Requests for the rounds: generated ones, after the first the API answered 2xx when sent
@@ -371,12 +379,28 @@ class AutoProbe:
 
         strategy = operation_strategy(operation)  # plain schema-valid bodies are enough here
         requests: dict[str, dict[str, Any]] = {}
+        # Generated ids name nothing that exists: POST /items/{item_id}/tags/{tag_id}, or a body's
+        # author_id, answer 404/400 to every candidate. Existing ids are used where known.
+        known = self._existing(client)
+        found = known.find(operation.path)
+        references: dict[str, list[Any]] = {}
 
         @settings(max_examples=CANDIDATES + self.settings.rounds, database=None,
                   phases=[Phase.explicit, Phase.generate], deadline=None, suppress_health_check=list(HealthCheck))
         @hypothesis_seed(self.seed)
         @given(strategy)
         def collect(case: Any) -> None:
+            turn = len(requests)
+            if found.assignments:
+                case.path_parameters = {**(case.path_parameters or {}),
+                                        **found.assignments[turn % len(found.assignments)]}
+            if isinstance(case.body, dict):
+                for name in [n for n in case.body if n == "id" or n.endswith(("_id", "Id")) or
+                             isinstance(case.body[n], int) and not isinstance(case.body[n], bool)]:
+                    if name != "id":
+                        values = references.setdefault(name, known.for_field(name))
+                        if values:
+                            case.body[name] = values[turn % len(values)]
             request = _request_of(case)
             requests.setdefault(json.dumps(request, sort_keys=True, default=str), request)
 
