@@ -379,3 +379,25 @@ def test_the_configured_credentials_are_not_replaced_by_generated_ones(pytester:
     assert latency["status"] == "passed", latency
     assert result.ret == 0
     assert latency["measured"]["timings"]["GET /me"]["statuses"] == {"200": 5}
+
+
+def test_existing_ids_for_a_link_path_and_a_body_reference() -> None:
+    """/items/{item_id}/tags/{tag_id} has no list of its own: tag ids come from the tags' list,
+    itself nested under stores (the flask-smorest stack); a body's store_id from /stores."""
+    from pytest_backend_gates.gates.existing_ids import ExistingIds
+
+    schema = {"paths": {
+        "/items": _get(),
+        "/stores": _get(),
+        "/stores/{store_id}/tags": _get([_path("store_id")]),
+        "/items/{item_id}/tags/{tag_id}": {"post": {"parameters": [_path("item_id"), _path("tag_id")],
+                                                    "responses": {"201": {"description": "linked"}}}},
+    }}
+    client = FakeClient({
+        "/items": [{"id": 3}],
+        "/stores": [{"id": 8}],
+        "/stores/8/tags": [{"id": 21, "name": "red"}],
+    })
+    ids = ExistingIds(schema, client)
+    assert ids.find("/items/{item_id}/tags/{tag_id}").assignments == [{"item_id": 3, "tag_id": 21}]
+    assert ids.for_field("store_id") == [8] and ids.for_field("title") == []

@@ -94,6 +94,7 @@ class ExistingIds:
         self.limit = limit
         self.requests = 0
         self._answers: dict[str, list[Mapping[str, Any]] | None] = {}
+        self._looking_up: set[str] = set()  # field names being looked up (a list nested in itself)
         paths = schema.get("paths")
         self._paths: Mapping[str, Any] = paths if isinstance(paths, Mapping) else {}
 
@@ -108,6 +109,9 @@ class ExistingIds:
             grown: list[dict[str, Any]] = []
             for partial in assignments:
                 values, source = (examples, EXAMPLES) if examples else self._listed(path, name, partial)
+                if not values and _ID_LIKE.search(name) and not self._parent_lists(path, name):
+                    # no list at the parent (/items/{item_id}/tags/{tag_id}): the resource's own list
+                    values, source = self.for_field(name), f"the list of {name.split('_')[0]}s"
                 if not values:
                     grown.append(partial)
                     continue
@@ -144,17 +148,30 @@ class ExistingIds:
         'authorId', 'store_id' -> the ids of the list answer of /authors (/stores, /categories),
         whatever the base path. Empty when no such collection is listed (or the field is no reference)."""
         stem = re.sub(r"(?:_id|Id|_pk|_uuid)$", "", name)
-        if not stem or "{" in stem:
+        if not stem or "{" in stem or name in self._looking_up:
             return []
         plural = stem[:-1] + "ies" if stem.endswith("y") else stem + ("es" if stem.endswith("s") else "s")
-        for template in self._paths:
-            last = template.rstrip("/").rsplit("/", 1)[-1]
-            if last in (plural, stem) and "{" not in template and self._has_get(template):
-                records = self._records(self.base_path + template) or []
-                key = _id_key("id", records) if records else None
-                values = [r.get(key) for r in records if key is not None]
-                return [v for v in values if isinstance(v, (str, int)) and not isinstance(v, bool)][:self.limit]
-        return []
+        self._looking_up.add(name)
+        try:
+            # /tags first, then a nested list such as /stores/{store_id}/tags (its parents found too)
+            for template in sorted(self._paths, key=lambda t: t.count("{")):
+                last = template.rstrip("/").rsplit("/", 1)[-1]
+                if last not in (plural, stem) or not self._has_get(template):
+                    continue
+                parents = self.find(template).assignments if "{" in template else [{}]
+                values: list[Any] = []
+                for parent in parents[:self.limit]:
+                    if any(p not in parent for p in path_parameters(template)):
+                        continue
+                    records = self._records(self.base_path + _fill(template, parent)) or []
+                    key = _id_key("id", records) if records else None
+                    values.extend(r.get(key) for r in records if key is not None)
+                values = [v for v in dict.fromkeys(values) if isinstance(v, (str, int)) and not isinstance(v, bool)]
+                if values:
+                    return values[:self.limit]
+            return []
+        finally:
+            self._looking_up.discard(name)
 
     # -- list answers -------------------------------------------------------------
     def _listed(self, path: str, name: str, partial: Mapping[str, Any]) -> tuple[list[Any], str]:
@@ -179,6 +196,11 @@ class ExistingIds:
             if len(values) >= self.limit:
                 break
         return values, f"the list answer of GET {template}"
+
+    def _parent_lists(self, path: str, name: str) -> bool:
+        """The path's own collection (/users/{userId}/posts for post_id) has a GET."""
+        collection = path[:path.index("{" + name + "}")].rstrip("/")
+        return bool(collection) and any(self._has_get(c) for c in (collection, collection + "/"))
 
     def _has_get(self, template: str) -> bool:
         item = resolve(self.schema, self._paths.get(template))

@@ -615,6 +615,10 @@ def _fresh_like(accepted: dict[str, Any], other: dict[str, Any]) -> dict[str, An
     fresh = {**accepted}
     if "json" in accepted and "json" in other:
         fresh["json"] = _merge_text(accepted["json"], other["json"])
+    elif not any(key in accepted for key in ("json", "content", "data")) and other["url"] != accepted["url"]:
+        # Nothing in a body to make new (PUT /items/{id}/tags/{tag_id}): the path is what is new, and
+        # the other request's path names existing things too (existing_ids) or nothing is known anyway.
+        fresh["url"] = other["url"]
     return fresh
 
 
