@@ -104,9 +104,9 @@ def _raised(exc: BaseException, frame: traceback.FrameSummary | None, *, own: bo
     place = ""
     if frame is not None:
         path = Path(frame.filename)
-        try:
-            shown = str(path.resolve().relative_to(root.resolve())) if root is not None else path.name
-        except ValueError:
+        try:  # relative to the rootdir (the working directory by default, pytest's usually)
+            shown = str(path.resolve().relative_to((root or Path.cwd()).resolve()))
+        except (ValueError, OSError):
             shown = path.name
         place = f"{shown}:{frame.lineno}"
     # A database library's wrapper says what the driver said on some line of its own (SQLAlchemy
@@ -119,34 +119,40 @@ def _raised(exc: BaseException, frame: traceback.FrameSummary | None, *, own: bo
 
 
 class AppErrors:
-    """Exceptions of one app, by request id; bounded, thread-safe. The first one recorded
-    for a request wins (the exception itself before the log line about it)."""
+    """What an app raised, by request id; bounded, thread-safe.
+
+    Described when recorded: a framework may clear or rewrite a traceback once it has logged it
+    (Connexion). A request can record several (Flask's signal for the app's own 404 exception,
+    then the error handler that failed on it): the one that escaped the app wins, else the last."""
 
     def __init__(self) -> None:
-        self._errors: OrderedDict[str, BaseException] = OrderedDict()
+        self._errors: OrderedDict[str, list[tuple[Raised, bool]]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def record(self, request_id: str | None, exc: BaseException) -> None:
+    def record(self, request_id: str | None, exc: BaseException, escaped: bool = False) -> None:
         if request_id is None:
             return
+        raised = describe_raised(exc)
         with self._lock:
-            if request_id in self._errors:
-                return
-            self._errors[request_id] = exc
+            seen = self._errors.setdefault(request_id, [])
+            if len(seen) < 8 and (raised, escaped) not in seen:
+                seen.append((raised, escaped))
             while len(self._errors) > _MAX_KEPT:
                 self._errors.popitem(last=False)
 
-    def get(self, request_id: str | None) -> BaseException | None:
-        if request_id is None:
-            return None
+    def get(self, request_id: str | None) -> Raised | None:
         with self._lock:
-            return self._errors.get(request_id)
+            return _best(self._errors.get(request_id or ""))
 
-    def pop(self, request_id: str | None) -> BaseException | None:
-        if request_id is None:
-            return None
+    def pop(self, request_id: str | None) -> Raised | None:
         with self._lock:
-            return self._errors.pop(request_id, None)
+            return _best(self._errors.pop(request_id or "", None))
+
+
+def _best(seen: list[tuple[Raised, bool]] | None) -> Raised | None:
+    if not seen:
+        return None
+    return next((raised for raised, escaped in reversed(seen) if escaped), seen[-1][0])
 
 
 class _LoggedErrors(logging.Handler):
@@ -182,8 +188,11 @@ def _watch_signals(app: Any, errors: AppErrors) -> None:
             errors.record(_current_request.get(), exc)
 
     flask = sys.modules.get("flask")
-    if flask is not None and isinstance(app, flask.Flask):
-        flask.got_request_exception.connect(record_current, app, weak=False)
+    if flask is not None:
+        # Connexion's FlaskApp (ASGI) keeps the Flask app it wraps in `.app`.
+        for candidate in (app, getattr(app, "app", None)):
+            if isinstance(candidate, flask.Flask):
+                flask.got_request_exception.connect(record_current, candidate, weak=False)
     django_signals = sys.modules.get("django.core.signals")
     if django_signals is not None or "django" in type(app).__module__:
         from django.core.signals import got_request_exception, request_finished, request_started
@@ -213,9 +222,8 @@ class _Served:
     def __getattr__(self, name: str) -> Any:  # the wrapped app's attributes (e.g. FastAPI's openapi())
         return getattr(self.app, name)
 
-    def raised(self, request_id: str | None, root: Path | None = None) -> Raised | None:
-        exc = self.errors.get(request_id)
-        return None if exc is None else describe_raised(exc, root)
+    def raised(self, request_id: str | None) -> Raised | None:
+        return self.errors.get(request_id)
 
     def close(self) -> None:  # noqa: B027 - only ASGI apps hold a loop
         pass
@@ -397,7 +405,7 @@ class ASGIServed(_Served):
         except Exception as exc:
             # Starlette re-raises after sending its 500, for the server to log; a server
             # sends a bare 500 when nothing was sent. Either way the client gets an answer.
-            self.errors.record(request_id, exc)
+            self.errors.record(request_id, exc, escaped=True)
             if not answered:
                 await send({"type": "http.response.start", "status": 500,
                             "headers": [(b"content-type", b"text/plain; charset=utf-8"),
@@ -442,7 +450,7 @@ class WSGIServed(_Served):
                     if close is not None:
                         close()
         except Exception as exc:  # a server answers 500 (Flask's PROPAGATE_EXCEPTIONS, testing mode)
-            self.errors.record(request_id, exc)
+            self.errors.record(request_id, exc, escaped=True)
             if not started:
                 start_response("500 Internal Server Error", [("Content-Type", "text/plain; charset=utf-8"),
                                                              ("Content-Length", str(len(_SERVER_ERROR_BODY)))])
@@ -530,8 +538,8 @@ def _transports() -> tuple[type, type]:
 
 def _response(httpx: Any, app: _Served, request_id: str, status: int, headers: Any, content: bytes,
               request: Any) -> Any:
-    exc = app.errors.pop(request_id)
-    extensions = {RAISED_EXTENSION: describe_raised(exc)} if exc is not None and status >= 500 else {}
+    raised = app.errors.pop(request_id)
+    extensions = {RAISED_EXTENSION: raised} if raised is not None and status >= 500 else {}
     return httpx.Response(status, headers=headers, content=content, request=request, extensions=extensions)
 
 

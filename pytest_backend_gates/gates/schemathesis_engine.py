@@ -315,7 +315,7 @@ class EventReader:
         attached to another answer)."""
         if status is None or status < 500 or self._target is None or not self._target.in_process:
             return None
-        return self._target.app.raised(case_id, Path(self._root))
+        return self._target.app.raised(case_id)
 
     def _absorb_scenario(self, recorder: Any, outcome: OperationOutcome, seen: set[tuple[str, ...]]) -> None:
         outcome.cases += len(recorder.cases)
