@@ -353,3 +353,53 @@ def test_sensitive_field_only_where_a_reviewer_would_agree(pytester: pytest.Pyte
                  for v in security["violations"] if v["check"] == "sensitive-field"]
     assert exposures == [("GET /users", "$[0].password_hash")], security["violations"]
     assert security["status"] == "failed" and {v["check"] for v in security["violations"]} == {"sensitive-field"}
+
+
+DEBUG_HANDLER_APP = '''
+import traceback
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+app = FastAPI()
+
+
+@app.exception_handler(Exception)
+async def debug_errors(request: Request, exc: Exception):
+    return JSONResponse({"detail": traceback.format_exc()}, status_code=500,
+                        headers={"X-Content-Type-Options": "nosniff"})
+
+
+@app.get("/orders")
+def orders() -> list[int]:
+    raise KeyError("region")
+
+
+@app.get("/invoices")
+def invoices() -> list[int]:
+    raise ZeroDivisionError("division by zero")
+
+
+@app.get("/reports")
+def reports() -> list[int]:
+    raise RuntimeError("warehouse offline")
+'''
+
+
+def test_an_app_wide_leak_is_one_finding_with_a_count(pytester: pytest.Pytester) -> None:
+    """One debug error handler, 500s on three operations: one defect to fix, so one finding naming
+    the three operations and how many responses showed it, not a copy per operation."""
+    security_project(pytester, DEBUG_HANDLER_APP)
+    pytester.makepyfile(test_calls="""
+        def test_calls(api):
+            for _ in range(3):
+                for path in ("/orders", "/invoices", "/reports"):
+                    assert api.get(path).status_code == 500
+    """)
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
+    security = gate(read_report(pytester), "security")
+    [leak] = [v for v in security["violations"] if v["check"] == "leak-traceback"]
+    assert leak["where"] == "GET /invoices" and "also on GET /orders, GET /reports" in leak["message"], leak
+    assert leak["details"]["count"] >= 9 and f"(seen in {leak['details']['count']} responses)" in leak["message"]
+    assert leak["reproduce"].startswith("curl -X GET http://127.0.0.1:8000/invoices")
+    assert result.ret == 1

@@ -141,8 +141,10 @@ class SecurityProbeItem(GateItem):
             pytest.skip(outcome.skipped)
 
 
-# Rules about headers: one finding per header for the whole app, not one per operation.
-APP_WIDE_RULES = ("server-banner", "header-missing")
+# Rules whose cause is the app's configuration, not one handler (a debug flag, an error handler,
+# a middleware): one finding per rule and subject (header, runtime, cookie) for the whole app,
+# naming the other operations it was seen on, not one per operation.
+APP_WIDE_RULES = ("server-banner", "header-missing", "leak-traceback", "leak-debug-page", "cookie-flags", "cors")
 
 
 class SecurityGate(Gate):
@@ -298,8 +300,8 @@ class SecurityGate(Gate):
         return sum(o.answered + o.raised_count for o in self._probes.values())
 
     def _grouped(self) -> list[dict[str, Any]]:
-        """Findings in rule order; a header problem usually holds for the whole app, so it is
-        reported once, naming the other operations it was seen on."""
+        """Findings in rule order, each with how often it was seen; an app-wide one (APP_WIDE_RULES)
+        once, naming the other operations it was seen on."""
         ordered = sorted(self._findings.values(), key=lambda f: (
             RULE_ORDER.index(f["rule"]) if f["rule"] in RULE_ORDER else 99, f["where"]))
         grouped: dict[tuple[str, str], dict[str, Any]] = {}
