@@ -402,3 +402,120 @@ def test_header_missing_warns_on_json_only_apis(pytester: pytest.Pytester, html:
         [warning] = [w for w in security["warnings"] if "[header-missing]" in w]
         assert "every answer without it was JSON" in warning and "required_headers" in warning
         assert "reproduce: curl -X " in warning
+
+
+# Real response models nest others (a user and its items): schemathesis then hands the response
+# schema over as {"$ref": "#/x-bundled/...", "x-bundled": {...}}, and marks the request's readOnly
+# properties {"not": {}}. POST /register keeps every field it is sent ("extra=allow"), is_admin
+# included: only the answer's schema names is_admin.
+MASS_ASSIGNMENT_NESTED = '''
+from fastapi import FastAPI
+from pydantic import BaseModel, ConfigDict, Field
+
+app = FastAPI()
+USERS: list[dict] = []
+
+
+class Item(BaseModel):
+    id: int
+    name: str
+
+
+class UserOut(BaseModel):
+    id: int
+    email: str
+    is_admin: bool
+    items: list[Item]
+
+
+class Signup(BaseModel):
+    model_config = ConfigDict(extra="allow")  # the defect: every field sent is kept
+    email: str = Field(max_length=40)
+
+
+@app.middleware("http")
+async def nosniff(request, call_next):
+    response = await call_next(request)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@app.post("/register", status_code=201, response_model=UserOut)
+def register(body: Signup):
+    user = {"is_admin": False, "items": [], **body.model_dump(), "id": len(USERS) + 1}
+    USERS.append(user)
+    return user
+'''
+
+
+def test_mass_assignment_probe_reads_nested_response_models(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(service=MASS_ASSIGNMENT_NESTED)
+    pytester.makepyprojecttoml(textwrap.dedent("""
+        [tool.pytest.ini_options]
+        pythonpath = ["."]
+        [tool.backend-gates]
+        report = "gates.json"
+        [tool.backend-gates.contract]
+        app = "service:app"
+        max_examples = 5
+        stateful = false
+        [tool.backend-gates.security]
+    """))
+    result, security = run_security(pytester, "-k", "probe")
+    [finding] = [v for v in security["violations"] if v["check"] == "mass-assignment"]
+    assert finding["where"] == "POST /register" and "'is_admin' (not a field of the request body" in \
+        finding["message"] and "is_admin=true" in finding["message"], finding
+    assert security["measured"]["probes"]["mass-assignment"]["outcome"] == "ran"
+
+
+LOGIN_BEHIND_GLOBAL_SECURITY = '''
+from fastapi import FastAPI, Header, HTTPException
+from pydantic import BaseModel
+
+app = FastAPI(openapi_url=None)
+
+
+class Login(BaseModel):
+    username: str
+    password: str
+
+
+@app.middleware("http")
+async def nosniff(request, call_next):
+    response = await call_next(request)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@app.post("/login")
+def login(body: Login):
+    raise HTTPException(401, "wrong username or password")
+
+
+@app.get("/items/{item_id}")
+def item(item_id: int, authorization: str = Header("")):
+    if authorization != "Bearer t0k":
+        raise HTTPException(401, "not authenticated")
+    return {"id": item_id}
+'''
+
+
+def test_a_login_refusing_the_probes_password_reached_its_handler(pytester: pytest.Pytester) -> None:
+    """Credentials configured, every operation secured but the login (`security: []`): the login's
+    401s are its answer to a wrong password, not a refusal before the handler (no false error)."""
+    body = {"type": "object", "required": ["username", "password"],
+            "properties": {"username": {"type": "string", "maxLength": 20}, "password": {"type": "string", "maxLength": 20}}}
+    schema = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "security": [{"bearer": []}],
+              "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+              "paths": {"/login": {"post": {"security": [], "requestBody": {"required": True, "content": {
+                  "application/json": {"schema": body}}}, "responses": {"401": {"description": "wrong"}}}},
+                        "/items/{item_id}": {"get": {"parameters": [{"name": "item_id", "in": "path", "required": True,
+                                                                     "schema": {"type": "integer", "minimum": 1}}],
+                                                     "responses": {"200": {"description": "the item"},
+                                                                   "401": {"description": "no token"}}}}}}
+    probe_project(pytester, LOGIN_BEHIND_GLOBAL_SECURITY, json.dumps(schema),
+                  contract='headers = { Authorization = "Bearer t0k" }\n')
+    result, security = run_security(pytester, "-k", "probe")
+    injection = security["measured"]["probes"]["injection"]
+    assert injection["statuses"] == {"401": 6}, injection  # the login's own answers
+    assert security["status"] == "passed", security

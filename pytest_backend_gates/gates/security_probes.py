@@ -28,6 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 from urllib.parse import quote
 
@@ -229,21 +230,34 @@ class Prober:
 
     def _refused(self, request: ProbeRequest, status: int, *, credentials: bool) -> bool:
         """An answer from before the handler: a 404 (routed nowhere, or a path id naming nothing), or
-        a 401/403 to a request that should have been let in: sent with the configured credentials,
-        to an operation whose schema requires some or while credentials are configured. A 401
-        without either is the handler's own answer (a login refusing a wrong password)."""
+        a 401/403 to a request that should have been let in: sent with the configured credentials
+        to an operation whose schema requires some, or, where the document says nothing about
+        security anywhere, while credentials are configured. A 401 to an operation the document
+        leaves anonymous (`security: []`, or none where others have some: a login) is the handler's
+        own answer (a wrong password)."""
         if status == 404:
             return True
         if status not in (401, 403) or not credentials:
             return False
-        return self._requires_credentials(request.operation) or self._has_credentials
+        return self._requires_credentials(request.operation) or (not self._documents_security and self._has_credentials)
 
-    def _requires_credentials(self, label: str) -> bool:
+    def _security(self, label: str) -> list[Any] | None:
+        """The operation's security requirement (its own, else the document's); None: none declared."""
         operation = self.operations.get(label)
         if operation is None:
-            return False
+            return None
         requirement = operation.definition.raw.get("security", self.schema.raw_schema.get("security"))
-        return bool(requirement) and all(alternative for alternative in requirement)
+        return requirement if isinstance(requirement, list) else None
+
+    def _requires_credentials(self, label: str) -> bool:
+        requirement = self._security(label)
+        return bool(requirement) and all(alternative for alternative in requirement or ())
+
+    @cached_property
+    def _documents_security(self) -> bool:
+        """The document declares security somewhere (globally or on an operation)."""
+        return self.schema.raw_schema.get("security") is not None or any(
+            "security" in operation.definition.raw for operation in self.operations.values())
 
     @property
     def _has_credentials(self) -> bool:
@@ -454,7 +468,8 @@ def _string_slots(operation: Any, base: ProbeRequest) -> Iterator[tuple[str, Cal
     for body in operation.body:
         if body.media_type != base.media_type or not isinstance(base.body, dict):
             continue
-        schema = body.optimized_schema if isinstance(body.optimized_schema, dict) else {}
+        schema = _bundled_root(body.optimized_schema)
+        schema = schema if isinstance(schema, dict) else {}
         for name, prop in (schema.get("properties") or {}).items():
             if not _is_string(prop) or prop.get("readOnly"):
                 continue
@@ -500,11 +515,12 @@ def _assignable_candidates(operation: Any) -> dict[str, dict[str, Any]]:
     request_props: dict[str, Any] = {}
     candidates: dict[str, dict[str, Any]] = {}
     for body in operation.body:
-        schema = body.optimized_schema if isinstance(body.optimized_schema, dict) else {}
+        schema = _bundled_root(body.optimized_schema)
+        schema = schema if isinstance(schema, dict) else {}
         for name, prop in (schema.get("properties") or {}).items():
             if isinstance(prop, dict) and prop.get("readOnly"):
                 candidates[name] = prop
-            else:
+            elif prop != {"not": {}}:  # schemathesis turns a readOnly property of a request into "never"
                 request_props[name] = prop
     for status, response in operation.responses.items():
         if not str(status).startswith("2"):
@@ -513,7 +529,7 @@ def _assignable_candidates(operation: Any) -> dict[str, dict[str, Any]]:
             resolved = response.get_schema()
         except Exception:
             continue
-        answer = getattr(resolved, "schema", None)
+        answer = _bundled_root(getattr(resolved, "schema", None))
         if not isinstance(answer, dict):
             continue
         for name, prop in (answer.get("properties") or {}).items():
@@ -521,6 +537,21 @@ def _assignable_candidates(operation: Any) -> dict[str, dict[str, Any]]:
                 candidates.setdefault(name, prop)
         break
     return candidates
+
+
+def _bundled_root(schema: Any) -> Any:
+    """A response schema as schemathesis resolves it: a model that nests others (an order and its
+    items, what most real APIs answer) comes as `{"$ref": "#/x-bundled/schema000001", "x-bundled":
+    {...}}`; the object is the bundle's entry the root `$ref` names."""
+    if not isinstance(schema, dict):
+        return schema
+    bundle = schema.get("x-bundled")
+    seen = 0
+    while isinstance(schema, dict) and isinstance(schema.get("$ref"), str) and isinstance(bundle, dict) \
+            and schema["$ref"].startswith("#/x-bundled/") and seen < 8:  # bounded: a ref to a ref
+        schema = bundle.get(schema["$ref"].rsplit("/", 1)[1])
+        seen += 1
+    return schema
 
 
 def _different_value(schema: dict[str, Any], current: Any) -> Any:
