@@ -519,3 +519,27 @@ def test_a_login_refusing_the_probes_password_reached_its_handler(pytester: pyte
     injection = security["measured"]["probes"]["injection"]
     assert injection["statuses"] == {"401": 6}, injection  # the login's own answers
     assert security["status"] == "passed", security
+
+
+def test_probes_without_a_schema_make_the_gate_error(pytester: pytest.Pytester) -> None:
+    """The contract gate could not load the schema: the passive rules judged the api fixture's
+    answers, but no probe could run, which is not a pass (it was on django_drf's stack)."""
+    pytester.makepyfile(service=FASTAPI_NOTES.format(check_token=False), test_notes="""
+        def test_notes(api):
+            assert api.get("/api/notes").status_code == 200
+    """)
+    pytester.makepyprojecttoml(textwrap.dedent("""
+        [tool.pytest.ini_options]
+        pythonpath = ["."]
+        [tool.backend-gates]
+        report = "gates.json"
+        [tool.backend-gates.contract]
+        app = "service:app"
+        [tool.backend-gates.security]
+    """))
+    result, security = run_security(pytester)
+    assert result.ret == 1
+    assert security["status"] == "error", security
+    assert security["summary"] == ("the security probes sent no request (auth, cors, injection, mass-assignment: "
+                                   "the contract gate could not load the schema (see its error))")
+    assert security["measured"]["responses"] == 1

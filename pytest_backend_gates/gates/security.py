@@ -126,8 +126,6 @@ class SecurityProbeItem(GateItem):
             self.gate.probe_crashed(self.label, exc)
             raise GateItemFailure(redact(f"the {self.label} probe crashed: {describe_exception(exc)}\n"
                                          + "".join(traceback.format_exception(exc)).rstrip())) from None
-        if outcome is None:
-            pytest.skip("the contract gate could not load the schema (see its error)")
         new = [f for key, f in self.gate._findings.items() if key not in before
                and f["rule"] in PROBE_RULES[self.label] and self.gate.finding_severity(f) == "fail"]
         problem = outcome.problem()
@@ -226,8 +224,8 @@ class SecurityGate(Gate):
         # interruption or a crashed worker, a deselected one is the user's choice.
         self._probes_selected = {item.label for item in session.items if isinstance(item, SecurityProbeItem)}
 
-    def run_probe(self, item: SecurityProbeItem) -> ProbeOutcome | None:
-        """Run one probe and record what it did; None when the contract gate has no schema."""
+    def run_probe(self, item: SecurityProbeItem) -> ProbeOutcome:
+        """Run one probe and record what it did."""
         from ..api_client import target_client
         from ..targets import IN_PROCESS_BASE_URL, REPLAY_BASE_URL
         from .security_probes import Prober, ProbeLimitReached
@@ -235,7 +233,9 @@ class SecurityGate(Gate):
         contract = item.config.pluginmanager.get_plugin("backend-gates-contract")
         loaded = contract.loaded() if contract is not None else None
         if contract is None or loaded is None:
-            return None
+            outcome = self._probes[item.label] = ProbeOutcome(
+                item.label, skipped="the contract gate could not load the schema (see its error)")
+            return outcome
         schema, target = loaded
         settings = contract.settings
         publish = publisher(item.config) or (lambda exchange: None)
@@ -358,7 +358,10 @@ class SecurityGate(Gate):
             problems.append(f"the {kind} probe was selected but never reported (the run was interrupted "
                             "or its xdist worker crashed)")
         if outcomes and not problems and self.probe_requests == 0:
-            reasons = "; ".join(f"{o.kind}: {o.skipped}" for o in outcomes if o.skipped)
+            kinds: dict[str, list[str]] = {}
+            for outcome in outcomes:
+                kinds.setdefault(outcome.skipped or "nothing to send", []).append(outcome.kind)
+            reasons = "; ".join(f"{', '.join(names)}: {reason}" for reason, names in kinds.items())
             problems.append(f"the security probes sent no request ({reasons})")
         return problems
 
