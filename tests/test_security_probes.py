@@ -514,7 +514,8 @@ def test_a_login_refusing_the_probes_password_reached_its_handler(pytester: pyte
     """Credentials configured, every operation secured but the login (`security: []`): the login's
     401s are its answer to a wrong password, not a refusal before the handler (no false error)."""
     body = {"type": "object", "required": ["username", "password"],
-            "properties": {"username": {"type": "string", "maxLength": 20}, "password": {"type": "string", "maxLength": 20}}}
+            "properties": {"username": {"type": "string", "maxLength": 20},
+                           "password": {"type": "string", "maxLength": 20}}}
     schema = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "security": [{"bearer": []}],
               "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
               "paths": {"/login": {"post": {"security": [], "requestBody": {"required": True, "content": {

@@ -133,7 +133,8 @@ class SecurityProbeItem(GateItem):
 
             # A bug of the probe (or of a library under it), not of the app: the gate is `error`.
             self.gate.probe_crashed(self.label, exc)
-            raise GateItemFailure(redact(f"the {self.label} probe crashed: {describe_exception(exc)}\n"
+            crash = describe_exception(exc, app_frame=False)
+            raise GateItemFailure(redact(f"the {self.label} probe crashed: {crash}\n"
                                          + "".join(traceback.format_exception(exc)).rstrip())) from None
         new = [f for key, f in self.gate._findings.items() if key not in before
                and f["rule"] in PROBE_RULES[self.label] and self.gate.finding_severity(f) == "fail"]
@@ -278,7 +279,7 @@ class SecurityGate(Gate):
     def probe_crashed(self, kind: str, exc: BaseException) -> None:
         from .security_probes import describe_exception
 
-        self._probes.setdefault(kind, ProbeOutcome(kind)).crashed = describe_exception(exc)
+        self._probes.setdefault(kind, ProbeOutcome(kind)).crashed = describe_exception(exc, app_frame=False)
 
     def worker_output(self) -> Any:
         return {"responses": self._responses, "findings": list(self._findings.values()),
@@ -429,7 +430,8 @@ class SecurityGate(Gate):
         found = ""
         if violations:
             rules = ", ".join(sorted({v.check for v in violations}))
-            found = f"{len(violations)} finding{'s' if len(violations) != 1 else ''} ({rules}) in {self._responses} responses"
+            found = (f"{len(violations)} finding{'s' if len(violations) != 1 else ''} ({rules}) "
+                     f"in {self._responses} responses")
         if errors:
             # Findings stay listed: they are real even when a probe could not run.
             summary = errors[0] + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else "") + \

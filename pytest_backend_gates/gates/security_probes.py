@@ -89,17 +89,18 @@ class RaisedRequest:
     reproduce: str
 
 
-def describe_exception(exc: BaseException) -> str:
+def describe_exception(exc: BaseException, *, app_frame: bool = True) -> str:
     """'OperationalError: near "x": syntax error (at app.py:12 in search)': the innermost frame of
-    the app's own code, none when the exception came from a library (a dropped connection)."""
+    the app's own code, none when the exception came from a library (a dropped connection); with
+    `app_frame=False` the innermost frame wherever it is (a probe's own crash)."""
     import sysconfig
     import traceback
     from pathlib import Path
 
     libraries = (sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"],
                  str(Path(__file__).resolve().parent.parent))
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if not f.filename.startswith(libraries) and "site-packages" not in f.filename]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not app_frame
+              or (not f.filename.startswith(libraries) and "site-packages" not in f.filename)]
     where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno} in {frames[-1].name})" if frames else ""
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}{': ' + text[:300] if text else ''}{where}"
