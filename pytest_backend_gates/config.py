@@ -99,7 +99,7 @@ class ContractSettings:
 
 @dataclass(frozen=True)
 class SecuritySettings:
-    # None: not configured, DEFAULT_REQUIRED_HEADERS apply (a missing one only warns on JSON answers)
+    # None: not configured, DEFAULT_REQUIRED_HEADERS apply (missing from answers with nothing to sniff: a warning)
     required_headers: tuple[str, ...] | None = None
     forbid_leaks: bool = True
     sensitive_fields: tuple[str, ...] = DEFAULT_SENSITIVE_FIELDS
