@@ -101,7 +101,8 @@ class ContractSettings:
 
 @dataclass(frozen=True)
 class SecuritySettings:
-    required_headers: tuple[str, ...] = DEFAULT_REQUIRED_HEADERS
+    # None: not configured, DEFAULT_REQUIRED_HEADERS apply (missing from answers with nothing to sniff: a warning)
+    required_headers: tuple[str, ...] | None = None
     forbid_leaks: bool = True
     sensitive_fields: tuple[str, ...] = DEFAULT_SENSITIVE_FIELDS
     rate_limits: Mapping[str, int] = field(default_factory=dict)
@@ -461,7 +462,7 @@ def parse_security(t: Table) -> SecuritySettings:
         return t.choice(key, value, SEVERITIES)
 
     return SecuritySettings(
-        required_headers=t.strings("required_headers", DEFAULT_REQUIRED_HEADERS),
+        required_headers=t.strings("required_headers") if t.has("required_headers") else None,
         forbid_leaks=t.boolean("forbid_leaks", True),
         sensitive_fields=t.strings("sensitive_fields", DEFAULT_SENSITIVE_FIELDS),
         rate_limits=t.entries("rate_limits", rate_limit),

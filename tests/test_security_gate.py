@@ -90,13 +90,21 @@ def test_leaks_exposures_banner_and_missing_header_are_found(pytester: pytest.Py
     # header rules hold for the whole app: one finding naming the other operations
     banner = [v for v in security["violations"] if v["check"] == "server-banner"]
     assert len(banner) == 1 and "also on GET " in banner[0]["message"]
-    assert len([v for v in security["violations"] if v["check"] == "header-missing"]) == 1
+    # every answer is JSON and required_headers is not configured: a missing nosniff only warns
+    assert not [v for v in security["violations"] if v["check"] == "header-missing"]
+    assert len([w for w in security["warnings"] if "[header-missing]" in w]) == 1
     exposure = next(v for v in security["violations"] if v["check"] == "sensitive-field")
     assert "$.password_hash" in exposure["message"] and "API3:2023" in exposure["message"]
     assert exposure["reproduce"].startswith("curl ") and "http://127.0.0.1:8000/users/1" in exposure["reproduce"]
     assert exposure["details"] == {"owasp": "API3:2023 Broken Object Property Level Authorization",
-                                   "seen_by": "contract"}
+                                   "seen_by": "contract", "count": exposure["details"]["count"]}
     assert security["measured"]["responses"] > 10
+    # one finding per rule, operation and subject, with how often it was seen; each names its
+    # operation and comes with a curl reproduction
+    assert banner[0]["details"]["count"] > 1 and f"(seen in {banner[0]['details']['count']} responses)" \
+        in banner[0]["message"]
+    assert all(v["where"].split(" ", 1)[0] == "GET" and v["reproduce"].startswith("curl -X ")
+               for v in security["violations"]), security["violations"]
     result.stdout.fnmatch_lines(["security  FAILED  * findings (*) in * responses*",
                                  "GET /crash [[]leak-traceback[]]: the response (500) contains a Python stack trace*"])
 
@@ -223,3 +231,175 @@ def test_rate_limits_without_a_contract_target_is_an_error(pytester: pytest.Pyte
     security = gate(read_report(pytester), "security")
     assert result.ret == 1 and security["status"] == "error"
     assert "rate_limits needs the contract gate" in security["summary"]
+
+
+# A service whose only exposure is the password hashes of its user listing. Everything else is
+# the caller's own: its profile with its own API key, a registration answering with the new
+# account's key, a login answering with a token, FastAPI's 422s echoing the body just sent, and
+# the OpenAPI document (full of `password` properties) fetched by a test.
+OWN_VALUES_APP = '''
+import secrets
+
+from fastapi import FastAPI, HTTPException, Request, Security
+from fastapi.security import APIKeyHeader
+from pydantic import BaseModel, ConfigDict, Field
+
+app = FastAPI()
+USERS = {"ann": {"id": 1, "username": "ann", "password_hash": "scrypt$16384$8$1$c2FsdA$a2V5",
+                 "api_key": "ak_ann_0f3b9c"}}
+api_key = APIKeyHeader(name="X-API-Key")
+
+
+class Signup(BaseModel):
+    username: str = Field(min_length=3, max_length=20, pattern="^[a-z]+$")
+    password: str = Field(min_length=8, max_length=64)
+
+
+class Login(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"username": "ann", "password": "correct horse"}]})
+    username: str = Field(max_length=20)
+    password: str = Field(max_length=64)
+
+
+class Account(BaseModel):
+    id: int
+    username: str
+    api_key: str
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str
+
+
+class Listed(BaseModel):
+    id: int
+    username: str
+    password_hash: str  # the defect: the storage row's hash goes out
+
+
+@app.middleware("http")
+async def nosniff(request: Request, call_next):
+    response = await call_next(request)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def caller(key: str) -> dict:
+    for user in USERS.values():
+        if user["api_key"] == key:
+            return user
+    raise HTTPException(401, "unknown key")
+
+
+@app.post("/register", status_code=201, response_model=Account, responses={409: {"description": "taken"}})
+def register(body: Signup):
+    if body.username in USERS:
+        raise HTTPException(409, "taken")
+    user = USERS[body.username] = {"id": len(USERS) + 1, "username": body.username, "password_hash": "scrypt$x",
+                                   "api_key": "ak_" + secrets.token_hex(8)}
+    return user
+
+
+@app.post("/login", response_model=Token, responses={401: {"description": "wrong"}})
+def login(body: Login):
+    if body.username == "ann" and body.password == "correct horse":
+        return {"access_token": secrets.token_urlsafe(16), "token_type": "bearer"}
+    raise HTTPException(401, "wrong username or password")
+
+
+@app.get("/users/me", response_model=Account, responses={401: {"description": "unknown key"}})
+def me(key: str = Security(api_key)):
+    return caller(key)
+
+
+@app.get("/users", response_model=list[Listed], responses={401: {"description": "unknown key"}})
+def users(key: str = Security(api_key)):
+    caller(key)
+    return list(USERS.values())
+'''
+
+
+def test_sensitive_field_only_where_a_reviewer_would_agree(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(accounts=OWN_VALUES_APP)
+    # Each of the caller's own values at least once, whatever the fuzzer draws.
+    pytester.makepyfile(test_own_values="""
+        def test_own_values(api):
+            assert "password" in api.get("/openapi.json").text
+            assert api.get("/users/me").json()["api_key"] == "ak_ann_0f3b9c"
+            assert api.post("/register", json={"username": "bob", "password": "s3cret-s3cret"}).status_code == 201
+            assert api.post("/register", json={"password": "s3cret-s3cret"}).status_code == 422
+            assert api.post("/login", json={"username": "ann", "password": "correct horse"}).status_code == 200
+            assert api.get("/users").status_code == 200
+    """)
+    pytester.makepyprojecttoml(textwrap.dedent("""
+        [tool.pytest.ini_options]
+        pythonpath = ["."]
+        [tool.backend-gates]
+        report = "gates.json"
+        [tool.backend-gates.contract]
+        app = "accounts:app"
+        max_examples = 10
+        stateful = false
+        headers = { X-API-Key = "ak_ann_0f3b9c" }
+        exclude_checks = ["ignored_auth"]
+        [tool.backend-gates.security]
+        sensitive_fields = ["password", "password_hash", "api_key", "access_token"]
+    """))
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider", "-rA")
+    result.stdout.fnmatch_lines(["PASSED test_own_values.py::test_own_values"])
+    security = gate(read_report(pytester), "security")
+    exposures = [(v["where"], v["message"].split(" exposes ")[1].split(" ")[0])
+                 for v in security["violations"] if v["check"] == "sensitive-field"]
+    assert exposures == [("GET /users", "$[0].password_hash")], security["violations"]
+    assert security["status"] == "failed" and {v["check"] for v in security["violations"]} == {"sensitive-field"}
+
+
+DEBUG_HANDLER_APP = '''
+import traceback
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+app = FastAPI()
+
+
+@app.exception_handler(Exception)
+async def debug_errors(request: Request, exc: Exception):
+    return JSONResponse({"detail": traceback.format_exc()}, status_code=500,
+                        headers={"X-Content-Type-Options": "nosniff"})
+
+
+@app.get("/orders")
+def orders() -> list[int]:
+    raise KeyError("region")
+
+
+@app.get("/invoices")
+def invoices() -> list[int]:
+    raise ZeroDivisionError("division by zero")
+
+
+@app.get("/reports")
+def reports() -> list[int]:
+    raise RuntimeError("warehouse offline")
+'''
+
+
+def test_an_app_wide_leak_is_one_finding_with_a_count(pytester: pytest.Pytester) -> None:
+    """One debug error handler, 500s on three operations: one defect to fix, so one finding naming
+    the three operations and how many responses showed it, not a copy per operation."""
+    security_project(pytester, DEBUG_HANDLER_APP)
+    pytester.makepyfile(test_calls="""
+        def test_calls(api):
+            for _ in range(3):
+                for path in ("/orders", "/invoices", "/reports"):
+                    assert api.get(path).status_code == 500
+    """)
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
+    security = gate(read_report(pytester), "security")
+    [leak] = [v for v in security["violations"] if v["check"] == "leak-traceback"]
+    assert leak["where"] == "GET /invoices" and "also on GET /orders, GET /reports" in leak["message"], leak
+    assert leak["details"]["count"] >= 9 and f"(seen in {leak['details']['count']} responses)" in leak["message"]
+    assert leak["reproduce"].startswith("curl -X GET http://127.0.0.1:8000/invoices")
+    assert result.ret == 1

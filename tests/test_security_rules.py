@@ -4,6 +4,7 @@ on the fixed response."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -154,3 +155,94 @@ def test_error_based_sql_injection() -> None:
     harmless = Exchange(operation="GET /notes", method="GET", url="http://x/notes?q=x%27", status=200,
                         headers=SAFE_HEADERS, body=b"[]")
     assert rules(harmless) == []
+
+
+# --- sensitive-field: what a reviewer would reject (issue 11, point 10) -----------------------------
+
+def sent(operation: str, body: Any, *, status: int, request: Any = None, method: str | None = None,
+         request_headers: tuple[tuple[str, str], ...] = (), content_type: str = "application/json") -> Exchange:
+    """A JSON answer to a request that carried `request` as its JSON body."""
+    verb, path = operation.split(" ", 1)
+    return Exchange(operation=operation, method=method or verb, url=f"http://127.0.0.1:8000{path}", status=status,
+                    headers=(("content-type", content_type), ("x-content-type-options", "nosniff")),
+                    body=json.dumps(body).encode(), request_headers=request_headers,
+                    request_body=None if request is None else json.dumps(request).encode())
+
+
+SIGNUP = {"username": "ann", "password": "hunter2-hunter2"}
+
+
+@pytest.mark.parametrize("answer", [
+    # the OpenAPI document itself (a schema endpoint the fuzzer reaches, or a test fetching it):
+    # its "password" members are property schemas, not data
+    sent("GET /openapi.json", {"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "paths": {},
+                               "components": {"schemas": {"Signup": {"properties": {
+                                   "password": {"type": "string", "minLength": 8},
+                                   "api_key": {"type": "string", "example": "k_123"}}}}}}, status=200),
+    sent("GET /api/schema/", {"swagger": "2.0", "info": {"title": "t", "version": "1"}, "paths": {},
+                              "definitions": {"User": {"properties": {"password": {"type": "string"}}}}},
+         status=200),
+    # FastAPI / pydantic 422: `input` echoes the body the caller just sent
+    sent("POST /signup", {"detail": [{"type": "missing", "loc": ["body", "email"], "msg": "Field required",
+                                      "input": SIGNUP}]}, status=422, request=SIGNUP),
+    sent("POST /signup", {"detail": [{"type": "string_too_short", "loc": ["body", "password"],
+                                      "msg": "String should have at least 8 characters", "input": "hunter2",
+                                      "ctx": {"min_length": 8}}]}, status=422,
+         request={"username": "ann", "password": "hunter2"}),
+    # DRF 400 and marshmallow (flask-smorest) 422: messages about the field
+    sent("POST /api/users/", {"password": ["This field is required."]}, status=400, request={"username": "ann"}),
+    sent("POST /users", {"code": 422, "status": "Unprocessable Entity",
+                         "errors": {"json": {"password": ["Missing data for required field."],
+                                             "api_key": ["Unknown field."]}}}, status=422, request={"api_key": 1}),
+    sent("POST /users", {"errors": {"json": {"password": ["Shorter than minimum length 8."]}}}, status=422,
+         request={"username": "ann", "password": "x"}),
+    # Connexion's problem+json
+    sent("POST /api/users", {"type": "about:blank", "title": "Bad Request", "status": 400,
+                             "detail": "'short' is too short - 'password'"}, status=400,
+         request={"username": "ann", "password": "short"}, content_type="application/problem+json"),
+    # the caller's own profile returning the caller's own key
+    sent("GET /users/me", {"id": 7, "username": "ann", "api_key": "ak_4f9c2e11d0b7"}, status=200,
+         request_headers=(("authorization", "Bearer eyJhbGciOiJIUzI1NiJ9.e30.sig"),)),
+    sent("GET /profile", {"id": 7, "secret": "JBSWY3DPEHPK3PXP"}, status=200),
+    # the key the caller authenticates with, on any operation
+    sent("GET /projects/{project_id}", {"id": 3, "owner": {"api_key": "ak_4f9c2e11d0b7"}}, status=200,
+         request_headers=(("x-api-key", "ak_4f9c2e11d0b7"),)),
+    # a login or a registration answering with the caller's own new credential
+    sent("POST /auth/jwt/login", {"access_token": "eyJ.x.y", "token_type": "bearer",
+                                  "secret": "rf_93be0c"}, status=200, request=SIGNUP),
+    sent("POST /register", {"id": 8, "username": "ann", "api_key": "ak_new_0d1e"}, status=201, request=SIGNUP),
+    sent("POST /api-keys", {"id": 2, "name": "ci", "api_key": "ak_new_77f0"}, status=201, request={"name": "ci"}),
+    # a registration echoing the password the caller just chose
+    sent("POST /register", {"id": 8, "username": "ann", "password": "hunter2-hunter2"}, status=201, request=SIGNUP),
+], ids=["openapi-document", "swagger-document", "pydantic-422-input-echo", "pydantic-422-field-input",
+        "drf-400-message", "marshmallow-422-messages", "marshmallow-422-echo", "connexion-problem-detail",
+        "own-profile-key", "own-profile-secret", "key-the-caller-sent", "login-answer", "registration-answer",
+        "key-creation-answer", "registration-echoes-password"])
+def test_sensitive_field_not_on_the_callers_own_values(answer: Exchange) -> None:
+    assert rules(answer) == [], answer.body
+
+
+@pytest.mark.parametrize("answer, path", [
+    # a password hash in a user listing, or anywhere: never the caller's to hold
+    (sent("GET /users", [{"id": 1, "username": "ann", "password_hash": "$2b$12$9aXh0fz1"}], status=200),
+     "$[0].password_hash"),
+    (sent("GET /users/me", {"id": 1, "username": "ann", "password_hash": "$2b$12$9aXh0fz1"}, status=200),
+     "$.password_hash"),
+    # a stored plain-text password on the caller's own profile (not what the caller sent)
+    (sent("GET /users/me", {"id": 1, "password": "hunter2-hunter2"}, status=200), "$.password"),
+    # another user's key: the request did not carry it, the operation is not about the caller
+    (sent("GET /users/{user_id}", {"id": 2, "api_key": "ak_4f9c2e11d0b7"}, status=200,
+          request_headers=(("authorization", "Bearer eyJhbGciOiJIUzI1NiJ9.e30.sig"),)), "$.api_key"),
+    # a creation answer listing other records' keys
+    (sent("POST /teams", {"id": 1, "members": [{"name": "bob", "api_key": "ak_bob_1"}]}, status=201,
+          request={"name": "t"}), "$.members[0].api_key"),
+    # a 409 that answers with the stored row
+    (sent("POST /register", {"detail": "taken", "user": {"username": "ann", "password_hash": "$2b$12$x"}},
+          status=409, request=SIGNUP), "$.user.password_hash"),
+    # an error body whose "message" is a secret, not prose
+    (sent("POST /login", {"detail": "bad", "secret": "sk_live_51H8"}, status=400, request=SIGNUP), "$.secret"),
+], ids=["hash-in-listing", "hash-on-own-profile", "stored-password-on-own-profile", "another-users-key",
+        "keys-of-listed-records", "409-with-stored-row", "error-body-with-a-secret"])
+def test_sensitive_field_still_found(answer: Exchange, path: str) -> None:
+    [finding] = inspect(answer, SecuritySettings())
+    assert finding.rule == "sensitive-field" and path in finding.message, finding

@@ -25,13 +25,15 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 from urllib.parse import quote
 
 from .. import hostile
-from ..exchange import Exchange, from_httpx
+from ..exchange import Exchange, curl_command, from_httpx
 from .schemathesis_engine import operation_strategy
 from .security_rules import PROBE_ORIGIN, Finding
 
@@ -53,7 +55,7 @@ class ProbeLimitReached(Exception):
 class ProbeRequest:
     operation: str  # "PATCH /users/{user_id}"
     method: str
-    path_template: str
+    path_template: str  # the path served: under the schema's base path ("/api/users/{user_id}")
     path_parameters: dict[str, Any] = field(default_factory=dict)
     query: dict[str, Any] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
@@ -73,6 +75,35 @@ class ProbeReport:
     findings: list[tuple[Finding, str | None]] = field(default_factory=list)  # (finding, reproduce)
     requests: int = 0
     notes: list[str] = field(default_factory=list)
+    idle: str | None = None  # why the probe had nothing to send, when it sent nothing
+    untested: str | None = None  # why it tested nothing although it sent requests
+
+
+@dataclass(frozen=True)
+class RaisedRequest:
+    """A probe request that got no answer: sending it raised (the app's own exception under a
+    client that propagates it, a dropped connection, a timeout)."""
+
+    operation: str
+    error: str
+    reproduce: str
+
+
+def describe_exception(exc: BaseException, *, app_frame: bool = True) -> str:
+    """'OperationalError: near "x": syntax error (at app.py:12 in search)': the innermost frame of
+    the app's own code, none when the exception came from a library (a dropped connection); with
+    `app_frame=False` the innermost frame wherever it is (a probe's own crash)."""
+    import sysconfig
+    import traceback
+    from pathlib import Path
+
+    libraries = (sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"],
+                 str(Path(__file__).resolve().parent.parent))
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not app_frame
+              or (not f.filename.startswith(libraries) and "site-packages" not in f.filename)]
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno} in {frames[-1].name})" if frames else ""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}{': ' + text[:300] if text else ''}{where}"
 
 
 class Prober:
@@ -88,6 +119,9 @@ class Prober:
         self.max_requests = max_requests
         self.deadline = time.monotonic() + max_seconds
         self.sent = 0
+        self.statuses: Counter[int] = Counter()  # answers, by status
+        self.refused: Counter[int] = Counter()  # answers that never reached the code probed (see _refused)
+        self.raised: list[RaisedRequest] = []  # requests that got no answer
         self._operations: dict[str, Any] | None = None
         self._minimal: dict[str, ProbeRequest | None] = {}
         self._credentials = _credential_locations(schema.raw_schema)
@@ -140,7 +174,10 @@ class Prober:
                 known = _existing_id(parameter)
                 if known is not None:
                     path_parameters[parameter.name] = known
-        return ProbeRequest(operation=operation.label, method=operation.method.upper(), path_template=operation.path,
+        # The served path: schemathesis' full_path puts the schema's base path (OpenAPI 3
+        # servers[0].url, Swagger basePath, or base_url's path) before the operation's path.
+        return ProbeRequest(operation=operation.label, method=operation.method.upper(),
+                            path_template=operation.full_path,
                             path_parameters=path_parameters, query=dict(case.query or {}),
                             # Generated credentials ("Bearer ") would override the configured ones.
                             headers={k: str(v) for k, v in (case.headers or {}).items()
@@ -149,9 +186,12 @@ class Prober:
 
     # -- sending -----------------------------------------------------------
     def send(self, request: ProbeRequest, *, client: Any = None, extra_headers: dict[str, str] | None = None,
-             strip_headers: tuple[str, ...] = ()) -> Exchange:
-        if self.sent >= self.max_requests or time.monotonic() > self.deadline:
-            raise ProbeLimitReached(f"security probes stopped after {self.sent} requests (their bound)")
+             strip_headers: tuple[str, ...] = ()) -> Exchange | None:
+        """The answer, published to the gates; None when sending raised (recorded in `raised`: one
+        request never ends a probe)."""
+        if self.sent + len(self.raised) >= self.max_requests or time.monotonic() > self.deadline:
+            raise ProbeLimitReached(f"security probes stopped after {self.sent + len(self.raised)} requests "
+                                    "(their bound)")
         client = client or self.client
         kwargs: dict[str, Any] = {"params": request.query or None,
                                   "headers": {**request.headers, **(extra_headers or {})}}
@@ -166,41 +206,116 @@ class Prober:
                 kwargs["headers"]["content-type"] = media
             else:
                 kwargs["json"] = request.body
-        built = client.build_request(request.method, request.path, **kwargs)
+        # An absolute URL: a path starting with "/" would be appended to base_url's own path.
+        url = client.base_url.join(request.path)
+        try:
+            built = client.build_request(request.method, url, **kwargs)
+        except Exception as exc:  # a value httpx cannot put on the wire (a header, a URL): not sent
+            self._raised(request, exc, f"{request.method} {url}")
+            return None
         for name in strip_headers:
             if name in built.headers:
                 del built.headers[name]
-        response = client.send(built)
+        try:
+            response = client.send(built)
+        except Exception as exc:
+            self._raised(request, exc, self._curl(built))
+            return None
         self.sent += 1
+        self.statuses[response.status_code] += 1
+        if self._refused(request, response.status_code, credentials=client is self.client):
+            self.refused[response.status_code] += 1
         exchange = replace(from_httpx(response, "security probe", self.replay_base), operation=request.operation)
         self.publish(exchange)
         return exchange
 
+    def _refused(self, request: ProbeRequest, status: int, *, credentials: bool) -> bool:
+        """An answer from before the handler: a 404 (routed nowhere, or a path id naming nothing), or
+        a 401/403 to a request that should have been let in: sent with the configured credentials
+        to an operation whose schema requires some, or, where the document says nothing about
+        security anywhere, while credentials are configured. A 401 to an operation the document
+        leaves anonymous (`security: []`, or none where others have some: a login) is the handler's
+        own answer (a wrong password)."""
+        if status == 404:
+            return True
+        if status not in (401, 403) or not credentials:
+            return False
+        return self._requires_credentials(request.operation) or (not self._documents_security and self._has_credentials)
+
+    def _security(self, label: str) -> list[Any] | None:
+        """The operation's security requirement (its own, else the document's); None: none declared."""
+        operation = self.operations.get(label)
+        if operation is None:
+            return None
+        requirement = operation.definition.raw.get("security", self.schema.raw_schema.get("security"))
+        return requirement if isinstance(requirement, list) else None
+
+    def _requires_credentials(self, label: str) -> bool:
+        requirement = self._security(label)
+        return bool(requirement) and all(alternative for alternative in requirement or ())
+
+    @cached_property
+    def _documents_security(self) -> bool:
+        """The document declares security somewhere (globally or on an operation)."""
+        return self.schema.raw_schema.get("security") is not None or any(
+            "security" in operation.definition.raw for operation in self.operations.values())
+
+    @property
+    def _has_credentials(self) -> bool:
+        """The configured `headers` carry a credential (Authorization, Cookie, an apiKey header)."""
+        return any(name.lower() in self._credential_headers for name in self.client.headers)
+
+    def _raised(self, request: ProbeRequest, exc: Exception, reproduce: str) -> None:
+        self.raised.append(RaisedRequest(request.operation, describe_exception(exc), reproduce))
+
+    def _curl(self, built: Any) -> str:
+        url = str(built.url)
+        if self.replay_base is not None:
+            url = self.replay_base + built.url.raw_path.decode("ascii")
+        headers = [(k, v) for k, v in built.headers.items()
+                   if k.lower() not in ("host", "accept", "accept-encoding", "connection", "user-agent",
+                                        "content-length")]
+        return curl_command(built.method, url, headers, built.read() or None)
+
     # -- probes ------------------------------------------------------------
     def injection(self) -> ProbeReport:
-        report = ProbeReport()
+        report = ProbeReport(idle="no operation has a string query or path parameter or JSON body field "
+                                  "(without a format or enum) that a valid request could be generated for")
         for label in self.operations:
             base = self.minimal_request(label)
             if base is None:
                 continue
             for slot, mutate in _string_slots(self.operations[label], base):
-                broken = None
+                broken: Exchange | None = None
+                broken_raised: RaisedRequest | None = None
                 for payload in INJECTION_PAYLOADS:
+                    raised = len(self.raised)
                     exchange = self.send(mutate(payload))
                     report.requests += 1
-                    if payload == QUOTE and exchange.status >= 500:
+                    if payload != QUOTE:
+                        continue
+                    if exchange is None:  # the app raised: what a server answers with a 500
+                        broken_raised = self.raised[raised] if len(self.raised) > raised else None
+                    elif exchange.status >= 500:
                         broken = exchange
-                if broken is None:
+                if broken is None and broken_raised is None:
                     continue
                 # A lone quote gave a 5xx: SQL built from the input, unless the balanced
                 # twin (`x''`, the same text to a parameterised query) fails the same way.
                 twin = self.send(mutate(QUOTE_BALANCED))
                 report.requests += 1
-                if twin.status < 500:
-                    report.findings.append((Finding(
-                        "sqli-error", label, f"{slot} = {QUOTE!r} was answered {broken.status}, {QUOTE_BALANCED!r} "
-                        f"{twin.status}: a lone quote breaks the query, so the value reaches the SQL text "
-                        "(error-based injection)", "error-based"), broken.reproduce()))
+                if twin is None or twin.status >= 500:
+                    continue
+                if broken is not None:
+                    what, reproduce = f"was answered {broken.status}", broken.reproduce()
+                else:
+                    assert broken_raised is not None
+                    what = f"made the app raise {broken_raised.error} (a server answers 500)"
+                    reproduce = broken_raised.reproduce
+                report.findings.append((Finding(
+                    "sqli-error", label, f"{slot} = {QUOTE!r} {what}, {QUOTE_BALANCED!r} was answered "
+                    f"{twin.status}: a lone quote breaks the query, so the value reaches the SQL text "
+                    "(error-based injection)", "error-based"), reproduce))
         return report
 
     def rate_limits(self, limits: dict[str, int]) -> ProbeReport:
@@ -215,18 +330,34 @@ class Prober:
                 continue
             statuses: list[int] = []
             started = time.perf_counter()
-            exchange = None
+            last = None
+            raised = len(self.raised)
             for _ in range(limit + 1):
                 exchange = self.send(request)
                 report.requests += 1
+                if exchange is None:
+                    continue
+                last = exchange
                 statuses.append(exchange.status)
                 if exchange.status == 429:
                     break
-            if 429 in statuses or exchange is None:
+            if 429 in statuses:
                 continue
             seconds = time.perf_counter() - started
+            if last is None:
+                report.notes.append(f"rate_limits: {label}: all {limit + 1} requests raised instead of being "
+                                    f"answered, e.g. {self.raised[raised].error}; the limit could not be checked")
+                continue
+            if set(statuses) == {404}:
+                report.notes.append(f"rate_limits: {label} answered 404 to all {len(statuses)} requests "
+                                    f"({request.method} {request.path}): the operation was not reached, so its "
+                                    "limit could not be checked; check the schema's servers/base path and that "
+                                    "its path ids name an existing resource")
+                continue
             seen = ", ".join(f"{status} x{statuses.count(status)}" for status in sorted(set(statuses)))
-            single = exchange.reproduce() or ""
+            if len(statuses) <= limit:
+                seen += f", raised x{limit + 1 - len(statuses)}"
+            single = last.reproduce() or ""
             report.findings.append((Finding(
                 "rate-limit", label, f"{limit + 1} identical requests in {seconds:.2f}s, none answered 429 ({seen}); "
                 f"rate_limits allows {limit}, so request {limit + 1} should have been answered 429", "burst"),
@@ -234,7 +365,10 @@ class Prober:
         return report
 
     def mass_assignment(self) -> ProbeReport:
-        report = ProbeReport()
+        report = ProbeReport(idle="no POST, PUT or PATCH operation with a JSON object body has a field the client "
+                                  "must not set (readOnly, or in the 2xx answer but not in the request body)")
+        refused: Counter[int] = Counter()
+        accepted = False
         for label, operation in self.operations.items():
             if operation.method.upper() not in UNSAFE:
                 continue
@@ -249,11 +383,15 @@ class Prober:
                     continue
                 first = self.send(request)
                 report.requests += 1
+                if first is None:
+                    continue
                 if 200 <= first.status < 300:
                     base, before = request, _json_object(first)
                     break
+                refused[first.status] += 1
             if base is None:
                 continue
+            accepted = True
             for name, schema in list(candidates.items())[:MAX_FIELDS_PER_OPERATION]:
                 value = _different_value(schema, before.get(name))
                 if value is None:
@@ -261,21 +399,29 @@ class Prober:
                 probe = replace(base, body={**base.body, name: value})
                 answer = self.send(probe)
                 report.requests += 1
-                if 200 <= answer.status < 300 and _json_object(answer).get(name) == value:
+                if answer is not None and 200 <= answer.status < 300 and _json_object(answer).get(name) == value:
                     why = "readOnly in the schema" if schema.get("readOnly") else \
                         "not a field of the request body in the schema"
                     report.findings.append((Finding(
                         "mass-assignment", label, f"the body field {name!r} ({why}) was accepted: sent "
                         f"{json.dumps(value)}, answered {answer.status} with {name}={json.dumps(value)}", name),
                         answer.reproduce()))
+        if refused and not accepted:
+            hints = {404: "a path parameter's `example` in the schema naming an existing resource",
+                     409: "fresh values for unique fields (409: the smallest request names a record that exists)",
+                     401: "credentials in the contract gate's `headers`", 403: "credentials allowed to write"}
+            helps = "; ".join(hint for status, hint in hints.items() if status in refused)
+            report.untested = ("no operation accepted the request to start from (its smallest valid request; "
+                               f"answers: {', '.join(f'{k} x{v}' for k, v in sorted(refused.items()))}), so no "
+                               "field was tried" + (f"; what helps: {helps}" if helps else ""))
         return report
 
     def auth(self) -> ProbeReport:
-        report = ProbeReport()
+        report = ProbeReport(idle="no operation requires credentials in the schema (security)")
         for label, operation in self.operations.items():
-            requirement = operation.definition.raw.get("security", self.schema.raw_schema.get("security"))
-            if not requirement or any(not alternative for alternative in requirement):
+            if not self._requires_credentials(label):
                 continue  # none, or `{}` among the alternatives: anonymous access is allowed
+            requirement = operation.definition.raw.get("security", self.schema.raw_schema.get("security"))
             request = self.minimal_request(label)
             if request is None:
                 continue
@@ -285,7 +431,7 @@ class Prober:
             with self.bare_client() as bare:
                 answer = self.send(request, client=bare, strip_headers=headers)
             report.requests += 1
-            if 200 <= answer.status < 300:
+            if answer is not None and 200 <= answer.status < 300:
                 schemes = sorted({name for alternative in requirement for name in alternative})
                 report.findings.append((Finding(
                     "auth-ignored", label, f"answered {answer.status} to a request without credentials, although "
@@ -293,15 +439,17 @@ class Prober:
         return report
 
     def cors(self) -> ProbeReport:
-        report = ProbeReport()
+        report = ProbeReport(idle="no GET operation with a valid request to send the CORS probe to")
         for label in self.operations:
             request = self.minimal_request(label)
             if request is None or request.method != "GET":
                 continue
-            self.send(request, extra_headers={"Origin": PROBE_ORIGIN})
+            answer = self.send(request, extra_headers={"Origin": PROBE_ORIGIN})
             report.requests += 1
-            return report  # CORS is configured app-wide: one request tells
-        report.notes.append("no GET operation with a valid request to send the CORS probe to")
+            # CORS is configured app-wide: one answer from a handler tells. A refusal or a 404 may
+            # come from before the CORS layer, so the next GET is tried (bounded by the operations).
+            if answer is not None and answer.status not in (401, 403, 404):
+                return report
         return report
 
 
@@ -321,7 +469,8 @@ def _string_slots(operation: Any, base: ProbeRequest) -> Iterator[tuple[str, Cal
     for body in operation.body:
         if body.media_type != base.media_type or not isinstance(base.body, dict):
             continue
-        schema = body.optimized_schema if isinstance(body.optimized_schema, dict) else {}
+        schema = _bundled_root(body.optimized_schema)
+        schema = schema if isinstance(schema, dict) else {}
         for name, prop in (schema.get("properties") or {}).items():
             if not _is_string(prop) or prop.get("readOnly"):
                 continue
@@ -367,11 +516,12 @@ def _assignable_candidates(operation: Any) -> dict[str, dict[str, Any]]:
     request_props: dict[str, Any] = {}
     candidates: dict[str, dict[str, Any]] = {}
     for body in operation.body:
-        schema = body.optimized_schema if isinstance(body.optimized_schema, dict) else {}
+        schema = _bundled_root(body.optimized_schema)
+        schema = schema if isinstance(schema, dict) else {}
         for name, prop in (schema.get("properties") or {}).items():
             if isinstance(prop, dict) and prop.get("readOnly"):
                 candidates[name] = prop
-            else:
+            elif prop != {"not": {}}:  # schemathesis turns a readOnly property of a request into "never"
                 request_props[name] = prop
     for status, response in operation.responses.items():
         if not str(status).startswith("2"):
@@ -380,7 +530,7 @@ def _assignable_candidates(operation: Any) -> dict[str, dict[str, Any]]:
             resolved = response.get_schema()
         except Exception:
             continue
-        answer = getattr(resolved, "schema", None)
+        answer = _bundled_root(getattr(resolved, "schema", None))
         if not isinstance(answer, dict):
             continue
         for name, prop in (answer.get("properties") or {}).items():
@@ -388,6 +538,21 @@ def _assignable_candidates(operation: Any) -> dict[str, dict[str, Any]]:
                 candidates.setdefault(name, prop)
         break
     return candidates
+
+
+def _bundled_root(schema: Any) -> Any:
+    """A response schema as schemathesis resolves it: a model that nests others (an order and its
+    items, what most real APIs answer) comes as `{"$ref": "#/x-bundled/schema000001", "x-bundled":
+    {...}}`; the object is the bundle's entry the root `$ref` names."""
+    if not isinstance(schema, dict):
+        return schema
+    bundle = schema.get("x-bundled")
+    seen = 0
+    while isinstance(schema, dict) and isinstance(schema.get("$ref"), str) and isinstance(bundle, dict) \
+            and schema["$ref"].startswith("#/x-bundled/") and seen < 8:  # bounded: a ref to a ref
+        schema = bundle.get(schema["$ref"].rsplit("/", 1)[1])
+        seen += 1
+    return schema
 
 
 def _different_value(schema: dict[str, Any], current: Any) -> Any:

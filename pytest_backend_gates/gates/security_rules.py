@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import parse_qsl, unquote, unquote_plus, urlsplit
 
 from .. import hostile
-from ..config import SecuritySettings
+from ..config import DEFAULT_REQUIRED_HEADERS, SecuritySettings
 from ..exchange import Exchange
 
 OWASP: dict[str, str] = {
@@ -148,17 +148,13 @@ def inspect(exchange: Exchange, settings: SecuritySettings) -> list[Finding]:
                 findings.append(Finding("server-banner", where, f"header {name.title()}: {value!r} tells the "
                                         "software and its version", name))
 
-    for required in settings.required_headers:
+    for required in DEFAULT_REQUIRED_HEADERS if settings.required_headers is None else settings.required_headers:
         if exchange.header(required) is None:
             findings.append(Finding("header-missing", where, f"no {required} header on the response "
                                     f"({exchange.status})", required.lower()))
 
     if data is not None and settings.sensitive_fields:
-        sensitive = {_normalise(field) for field in settings.sensitive_fields}
-        for path, key, value in _json_paths(data):
-            if _normalise(key) in sensitive and value not in (None, "", [], {}):
-                findings.append(Finding("sensitive-field", where, f"the response ({exchange.status}) exposes "
-                                        f"{path} (matches sensitive_fields)", re.sub(r"\[\d+\]", "[]", path)))
+        findings.extend(_sensitive_findings(exchange, data, settings.sensitive_fields))
 
     for cookie in exchange.header_values("set-cookie"):
         name = cookie.split("=", 1)[0].strip()
@@ -183,6 +179,106 @@ def inspect(exchange: Exchange, settings: SecuritySettings) -> list[Finding]:
         findings.append(Finding("cors", where, f"the request's Origin {origin!r} is reflected in "
                                 "Access-Control-Allow-Origin with credentials allowed", "reflected"))
     return findings
+
+
+# Path segments of an operation about the caller: what it answers is the caller's own.
+SELF_SEGMENTS = {"me", "self", "my", "myself", "current", "currentuser", "profile", "account", "whoami", "userinfo"}
+# Field names of a secret the server derives and keeps: never the caller's to hold, even on
+# the caller's own profile (a password hash, a salt). A plain `password` is the caller's
+# only when the caller just sent it.
+SERVER_SIDE_SECRET = re.compile(r"passw|passwd|pwd|hash|salt|digest")
+# Natural-language text: two words. A secret, a hash or a token is one.
+PROSE = re.compile(r"[^\W\d_]{2,}\s+[^\W\d_]{2,}")
+
+
+def _sensitive_findings(exchange: Exchange, data: Any, fields: tuple[str, ...]) -> list[Finding]:
+    """Sensitive members holding a value the caller has no right to: not the API's own
+    description, not the caller's own input echoed back, not a message about the field, not the
+    caller's own credential (see docs/security.md, `sensitive-field`)."""
+    if _is_api_description(data):
+        return []  # the OpenAPI document: its `password` members are property schemas, not data
+    sensitive = {_normalise(field) for field in fields}
+    sent = _sent_values(exchange)
+    about_caller = _about_the_caller(exchange)
+    created = exchange.method.upper() == "POST" and 200 <= exchange.status < 300
+    findings = []
+    for path, key, value in _json_paths(data):
+        if _normalise(key) not in sensitive or value in (None, "", [], {}):
+            continue
+        if _echoed(value, sent):
+            continue  # the caller's own input, e.g. a 422 whose `input` repeats the body just sent
+        if exchange.status >= 400 and _is_message(value):
+            continue  # {"password": ["This field is required."]}: a message about the field
+        if not SERVER_SIDE_SECRET.search(_normalise(key)) and (
+                about_caller or (created and "[" not in path)):
+            # The caller's own profile, or what a login, a registration or a key creation
+            # answers (outside a list: a list of records is a listing of other people's).
+            continue
+        findings.append(Finding("sensitive-field", exchange.operation, f"the response ({exchange.status}) exposes "
+                                f"{path} (matches sensitive_fields)", re.sub(r"\[\d+\]", "[]", path)))
+    return findings
+
+
+def _is_api_description(data: Any) -> bool:
+    """An OpenAPI (3.x, `openapi`) or Swagger (2.0, `swagger`) document."""
+    return isinstance(data, dict) and (isinstance(data.get("openapi"), str) or isinstance(data.get("swagger"), str)) \
+        and isinstance(data.get("info"), dict) and ("paths" in data or "components" in data or "webhooks" in data)
+
+
+def _sent_values(exchange: Exchange) -> set[str]:
+    """Every value the caller sent: body and query values, header values, and the credential part
+    of `Authorization: Bearer X` and of each `Cookie` pair."""
+    values: set[str] = set()
+    if exchange.request_body:
+        body = exchange.request_body.decode("utf-8", "replace")
+        try:
+            values.update(_scalars(json.loads(body)))
+        except ValueError:
+            values.update(value for _, value in parse_qsl(body, keep_blank_values=False))
+    url = urlsplit(exchange.url)
+    values.update(value for _, value in parse_qsl(url.query))
+    values.update(unquote(segment) for segment in url.path.split("/"))  # GET /keys/{key}
+    for name, value in exchange.request_headers:
+        values.add(value)
+        if name.lower() == "authorization":
+            values.add(value.partition(" ")[2].strip())
+        elif name.lower() == "cookie":
+            values.update(part.partition("=")[2].strip() for part in value.split(";"))
+    values.discard("")
+    return values
+
+
+def _scalars(data: Any) -> Iterator[str]:
+    """The scalar leaves of a JSON value, as text (`7` and `"7"` alike)."""
+    if isinstance(data, dict):
+        for value in data.values():
+            yield from _scalars(value)
+    elif isinstance(data, list):
+        for value in data:
+            yield from _scalars(value)
+    elif data is not None:
+        yield data if isinstance(data, str) else json.dumps(data)
+
+
+def _echoed(value: Any, sent: set[str]) -> bool:
+    leaves = list(_scalars(value))
+    return bool(leaves) and all(leaf in sent for leaf in leaves)
+
+
+def _is_message(value: Any) -> bool:
+    """Text for a person (`"This field is required."`), or a list or object of such texts."""
+    if isinstance(value, str):
+        return bool(PROSE.search(value)) and "-----BEGIN" not in value  # a PEM key has words too
+    if isinstance(value, (list, dict)):
+        items = list(value.values()) if isinstance(value, dict) else value
+        return bool(items) and all(_is_message(item) for item in items)
+    return False
+
+
+def _about_the_caller(exchange: Exchange) -> bool:
+    """`GET /users/me`, `PATCH /account/...`: the operation is about the caller itself."""
+    path = exchange.operation.partition(" ")[2] or urlsplit(exchange.url).path
+    return any(_normalise(segment) in SELF_SEGMENTS for segment in path.split("/"))
 
 
 def _deletes_cookie(set_cookie: str) -> bool:
