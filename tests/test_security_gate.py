@@ -143,7 +143,7 @@ def test_api_fixture_responses_are_checked(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=1)  # the test passes; the gate fails the run
     security = gate(read_report(pytester), "security")
     exposure = next(v for v in security["violations"] if v["check"] == "sensitive-field")
-    assert exposure["where"] == "GET /users/1"
+    assert exposure["where"] == "GET /users/{user_id}"  # named by its operation, as the contract gate names it
     assert exposure["details"]["seen_by"] == "api fixture"
     assert exposure["reproduce"] == "curl -X GET http://127.0.0.1:8000/users/1"
 
