@@ -8,6 +8,10 @@ What is seen (docs/queries.md):
   `factory=`), whose execute/executemany/executescript and cursors record each statement;
   `watch(conn)` attaches one opened before with `Connection.set_trace_callback`.
   Connections SQLAlchemy opens are left to its listener (no double count).
+- A statement is counted once whoever sees it: the outer hook (SQLAlchemy's listener,
+  Django's wrapper) counts it and claims its text while it runs; a driver hook underneath
+  (the sqlite3 connection aiosqlite runs in its own thread, a watched psycopg connection)
+  that sees a claimed text does not count it again (`_Claims`).
 - psycopg (3, or 2) and other DB-API connections with a `cursor_factory`: `watch(conn)`.
 - Django, when it is imported and configured: `connection.execute_wrapper` on the connections
   of the thread that opened the window (other threads' Django connections are not seen).
@@ -172,6 +176,76 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 _LIBRARY_MARKERS = (f"{os.sep}site-packages{os.sep}", f"{os.sep}dist-packages{os.sep}")
 
 
+class _Claims:
+    """Statements an outer hook has counted and that are still running: one count per statement.
+
+    SQLAlchemy's listener (and Django's execute wrapper) sees a statement before the driver
+    does. When that driver is one a hook of ours also sees - the sqlite3 connection under
+    aiosqlite (opened by `aiosqlite.core`, in aiosqlite's own thread), a connection passed
+    to `creator=`, a watched psycopg connection under SQLAlchemy - the statement reaches us
+    twice, and for aiosqlite in another thread, so nothing thread- or context-local links
+    the two sightings. The outer hook counts it and claims its text until it returns; an
+    inner sighting of a text with more claims running than sightings seen takes one and is
+    not counted. An outer statement whose driver we do not hook (asyncpg, aiomysql) leaves
+    nothing behind: its claim ends with it.
+
+    Per text, `running` claims and how many of them an inner hook has `seen`. When a claim
+    ends, its sighting (if any) ended with it: the common case, a hooked driver, is exact;
+    only an unhooked and a hooked driver running the same text at the same moment can
+    misattribute one statement.
+    """
+
+    LIMIT = 1024  # claims whose end was never seen (an error path without handle_error) are dropped
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[int, str] = {}  # token (the execution) -> its text, oldest first
+        self._running: dict[str, int] = {}
+        self._seen: dict[str, int] = {}
+
+    def claim(self, token: int, sql: str) -> None:
+        with self._lock:
+            if token in self._open:  # the same execution again (an insertmanyvalues batch)
+                self._end(token)
+            self._open[token] = sql
+            self._running[sql] = self._running.get(sql, 0) + 1
+            if len(self._open) > self.LIMIT:
+                self._end(next(iter(self._open)))
+
+    def end(self, token: int) -> None:
+        if token not in self._open:  # the common case, no lock: nothing was claimed
+            return
+        with self._lock:
+            self._end(token)
+
+    def _end(self, token: int) -> None:
+        sql = self._open.pop(token, None)
+        if sql is None:
+            return
+        running = self._running[sql] - 1
+        seen = max(0, min(self._seen.get(sql, 0) - 1, running))
+        if running:
+            self._running[sql] = running
+        else:
+            del self._running[sql]
+        if seen:
+            self._seen[sql] = seen
+        else:
+            self._seen.pop(sql, None)
+
+    def taken(self, sql: str) -> bool:
+        """An inner hook sees `sql`: True when an outer hook counted it already."""
+        if not self._running:  # no statement of an outer hook is running: nothing to look up
+            return False
+        with self._lock:
+            running = self._running.get(sql, 0)
+            seen = self._seen.get(sql, 0)
+            if running > seen:
+                self._seen[sql] = seen + 1
+                return True
+            return False
+
+
 class _Recorder:
     def __init__(self) -> None:
         self._lock = threading.RLock()
@@ -184,6 +258,7 @@ class _Recorder:
         self._sqlalchemy = False
         self._sqlite_originals: list[tuple[Any, Callable[..., Any]]] = []
         self._django_signal = False
+        self.claims = _Claims()
 
     # -- who needs the hooks -------------------------------------------------
     def acquire(self) -> None:
@@ -212,6 +287,8 @@ class _Recorder:
                     from sqlalchemy.engine import Engine
 
                     event.listen(Engine, "before_cursor_execute", _sqlalchemy_listener)
+                    event.listen(Engine, "after_cursor_execute", _sqlalchemy_after)
+                    event.listen(Engine, "handle_error", _sqlalchemy_error)
                     self._sqlalchemy = True
         if not self._django_signal and "django.db" in sys.modules:
             self._hook_django()
@@ -241,15 +318,19 @@ class _Recorder:
         self.release()
 
     # -- recording ------------------------------------------------------------
-    def record(self, sql: str, source: str) -> None:
+    def record(self, sql: str, source: str, inner: bool = False) -> bool:
+        """Count `sql` for the open windows and the current request scope; False when nobody
+        counts it. `inner`: seen by a driver hook, which an outer hook may have counted already."""
         windows = self._windows
         scoped = self.scope.get()
         if not windows and scoped is None:
-            return
+            return False
+        if inner and self.claims.taken(sql):
+            return False
         if not isinstance(sql, str):
             sql = str(sql)
         if is_transaction_control(sql):  # BEGIN/COMMIT: the drivers' own bookkeeping
-            return
+            return False
         root = scoped.project_root if scoped is not None else None
         for log in windows:
             root = root or log.project_root
@@ -258,6 +339,7 @@ class _Recorder:
             log.add(statement)
         if scoped is not None and scoped not in windows:
             scoped.add(statement)
+        return True
 
     # -- sqlite3 --------------------------------------------------------------
     def _wrap_sqlite_connect(self) -> None:
@@ -291,8 +373,10 @@ class _Recorder:
             from sqlalchemy import event
             from sqlalchemy.engine import Engine
 
-            if event.contains(Engine, "before_cursor_execute", _sqlalchemy_listener):
-                event.remove(Engine, "before_cursor_execute", _sqlalchemy_listener)
+            for name, listener in (("before_cursor_execute", _sqlalchemy_listener),
+                                   ("after_cursor_execute", _sqlalchemy_after), ("handle_error", _sqlalchemy_error)):
+                if event.contains(Engine, name, listener):
+                    event.remove(Engine, name, listener)
             self._sqlalchemy = False
         if self._django_signal:
             from django.db.backends.signals import connection_created
@@ -320,18 +404,35 @@ _RECORDER = _Recorder()
 
 
 def _origin(root: str | None) -> str | None:
-    """The innermost frame in the project's code (under rootdir, not a library, not this plugin)."""
+    """The innermost frame in the project's code (under rootdir, not a library, not this plugin).
+
+    SQLAlchemy's asyncio layer runs the statement in a greenlet of its own, whose stack ends
+    in SQLAlchemy: the app's coroutines are on the stack of the greenlet that waits for it
+    (its parent, suspended where it switched), so the search goes on there."""
     if root is None:
         return None
     root = root.rstrip(os.sep) + os.sep
-    frame = sys._getframe(1)
+    found = _project_frame(sys._getframe(1), root)
+    if found is None and "greenlet" in sys.modules:
+        current = sys.modules["greenlet"].getcurrent()
+        for _ in range(4):  # nested greenlets: a few levels are plenty
+            current = current.parent
+            if current is None:
+                break
+            found = _project_frame(current.gr_frame, root)
+            if found is not None:
+                break
+    return found
+
+
+def _project_frame(frame: Any, root: str) -> str | None:
     depth = 0
     while frame is not None and depth < 80:
         filename = frame.f_code.co_filename
         if (filename.startswith(root) and not filename.startswith(_PACKAGE_DIR)
                 and not any(marker in filename for marker in _LIBRARY_MARKERS)):
             return f"{os.path.relpath(filename, root)}:{frame.f_lineno}"
-        frame = frame.f_back  # type: ignore[assignment]
+        frame = frame.f_back
         depth += 1
     return None
 
@@ -340,7 +441,7 @@ def _sqlite_statement(sql: Any) -> None:
     if not _RECORDER._windows and _RECORDER.scope.get() is None:  # the common case, kept cheap
         return
     try:
-        _RECORDER.record(sql, "sqlite3")
+        _RECORDER.record(sql, "sqlite3", inner=True)
     except Exception:  # noqa: S110 - never break the application's query
         pass
 
@@ -408,13 +509,31 @@ def _sqlite_trace(sql: str) -> None:
 
 def _sqlalchemy_listener(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
                          executemany: bool) -> None:
-    if _RECORDER._windows or _RECORDER.scope.get() is not None:
-        _RECORDER.record(statement, "sqlalchemy")
+    if (_RECORDER._windows or _RECORDER.scope.get() is not None) and _RECORDER.record(statement, "sqlalchemy"):
+        # the driver below may be one we hook too (aiosqlite's sqlite3 connection): claimed
+        # until after_cursor_execute / handle_error
+        _RECORDER.claims.claim(id(context if context is not None else cursor), statement)
+
+
+def _sqlalchemy_after(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+                      executemany: bool) -> None:
+    _RECORDER.claims.end(id(context if context is not None else cursor))
+
+
+def _sqlalchemy_error(exception_context: Any) -> None:
+    context = exception_context.execution_context
+    _RECORDER.claims.end(id(context if context is not None else exception_context.cursor))
 
 
 def _django_wrapper(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
-    _RECORDER.record(sql, "django")
-    return execute(sql, params, many, context)
+    if not _RECORDER.record(sql, "django"):
+        return execute(sql, params, many, context)
+    token = object()  # this execution, alive until it returns
+    _RECORDER.claims.claim(id(token), sql)
+    try:
+        return execute(sql, params, many, context)
+    finally:
+        _RECORDER.claims.end(id(token))
 
 
 def _django_attach(connection: Any) -> None:
@@ -539,11 +658,11 @@ def _counting_cursor(base: type, source: str) -> type:
             return str(query)
 
     def execute(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
-        _RECORDER.record(text(self, query), source)
+        _RECORDER.record(text(self, query), source, inner=True)
         return base.execute(self, query, *args, **kwargs)  # type: ignore[attr-defined]
 
     def executemany(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
-        _RECORDER.record(text(self, query), source)
+        _RECORDER.record(text(self, query), source, inner=True)
         return base.executemany(self, query, *args, **kwargs)  # type: ignore[attr-defined]
 
     namespace: dict[str, Any] = {"execute": execute, "_backend_gates_counting": True, "__module__": __name__}
