@@ -551,6 +551,115 @@ def test_contract_cases_are_counted_per_operation(pytester: pytest.Pytester) -> 
     assert gate(read_report(pytester), "contract")["status"] == "passed"
 
 
+# An N+1 per item (one SELECT of its tags each), and an app more lenient than its schema: the
+# schema allows limit 1..3, the app serves up to 40 items. Schemathesis' negative cases (limit
+# 4..40, unknown parameters) answer 200 and run the most statements; the reproduction must
+# still be a valid request.
+ITEMS_APP = """
+import sqlite3
+import threading
+
+from fastapi import FastAPI, Query
+
+DB = sqlite3.connect(":memory:", check_same_thread=False)
+DB.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)")
+DB.execute("CREATE TABLE tags (item_id INTEGER, name TEXT)")
+for n in range(1, 41):
+    DB.execute("INSERT INTO items VALUES (?, ?)", (n, f"item {n}"))
+    DB.execute("INSERT INTO tags VALUES (?, ?)", (n, f"tag {n}"))
+LOCK = threading.Lock()
+app = FastAPI()
+
+
+@app.get("/items")
+def items(limit: int = Query(ge=1, le=40)):
+    with LOCK:
+        rows = DB.execute("SELECT id, name FROM items ORDER BY id LIMIT ?", (limit,)).fetchall()
+        return [{"id": i, "name": name,
+                 "tags": [t for (t,) in DB.execute("SELECT name FROM tags WHERE item_id = ?", (i,))]}
+                for i, name in rows]
+"""
+ITEMS_SCHEMA = """
+openapi: 3.0.3
+info: {title: items, version: "1"}
+paths:
+  /items:
+    get:
+      parameters:
+        - {name: limit, in: query, required: true, example: 3, schema: {type: integer, minimum: 1, maximum: 3}}
+      responses:
+        "200": {description: items, content: {application/json: {schema: {type: array}}}}
+        "422": {description: invalid}
+"""
+
+
+def items_project(pytester: pytest.Pytester, table: str) -> None:
+    pytester.makepyprojecttoml(textwrap.dedent("""
+        [tool.pytest.ini_options]
+        pythonpath = ["."]
+        [tool.backend-gates]
+        report = "gates.json"
+        [tool.backend-gates.contract]
+        app = "items_app:app"
+        schema = "items.yaml"
+        [tool.backend-gates.queries]
+        max_repeats = 1
+    """) + textwrap.dedent(table))
+    pytester.makepyfile(items_app=ITEMS_APP)
+    pytester.makefile(".yaml", items=ITEMS_SCHEMA)
+
+
+def test_a_request_violation_is_reproduced_by_a_valid_request_answered_2xx(pytester: pytest.Pytester) -> None:
+    items_project(pytester, "")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--backend-gates=contract,queries")
+    queries = gate(read_report(pytester), "queries")
+    [violation] = queries["violations"]
+    assert violation["where"] == "GET /items", result.stdout.str()
+    limit = int(violation["reproduce"].split("limit=")[1].split("'")[0].split("&")[0])
+    assert violation["reproduce"].startswith("curl -X GET") and 2 <= limit <= 3, violation["reproduce"]
+    assert "unknown" not in violation["reproduce"]
+    # the most statements came from invalid cases (limit above 3): counted, not shown as the reproduction
+    assert violation["details"]["worst_statements"] > 4, violation
+    assert violation["details"]["status"] == 200
+    assert violation["details"]["statements"] == 1 + limit
+    assert f"ran {limit} times" in violation["message"]
+    assert f" requests over budget, the worst with {violation['details']['worst_statements']} statements; shown: " \
+           "the valid request answered 2xx that ran the most)" in violation["message"]
+
+
+def test_requests_are_named_by_their_operation_under_a_base_path(pytester: pytest.Pytester) -> None:
+    # `servers: [{url: /api}]`: the contract names the operation "GET /items", the api fixture
+    # the path "/api/items"; one operation, one violation
+    items_project(pytester, "")
+    pytester.makepyprojecttoml((pytester.path / "pyproject.toml").read_text().replace('"items_app:app"',
+                                                                                       '"items_api:app"'))
+    pytester.makepyfile(items_api="from fastapi import FastAPI\nimport items_app\n\napp = FastAPI()\n"
+                                  "app.mount('/api', items_app.app)\n",
+                        test_api="def test_items(api):\n    assert len(api.get('/api/items?limit=3').json()) == 3\n")
+    pytester.makefile(".yaml", items=ITEMS_SCHEMA.replace("paths:", "servers: [{url: /api}]\npaths:"))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--backend-gates=contract,queries")
+    [violation] = gate(read_report(pytester), "queries")["violations"]
+    assert violation["where"] == "GET /items", result.stdout.str()
+    assert "/api/items?limit=" in violation["reproduce"]
+    assert violation["details"]["requests_over_budget"] >= 2  # the contract's cases and the test's request
+
+
+def test_a_request_nobody_published_is_reproduced_from_its_request_line(pytester: pytest.Pytester) -> None:
+    # the latency gate's samples are not published as exchanges: the violation still says how to replay
+    items_project(pytester, """
+        [tool.backend-gates.latency]
+        samples = 3
+        budgets = { "GET /items" = "p95 < 60s" }
+    """)
+    pytester.makepyfile("def test_nothing(): pass")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--backend-gates=latency,queries")
+    queries = gate(read_report(pytester), "queries")
+    [violation] = queries["violations"]
+    assert violation["where"] == "GET /items", result.stdout.str()
+    assert violation["reproduce"] == "curl -X GET 'http://127.0.0.1:8000/items?limit=3'"
+    assert "ran 3 times" in violation["message"]
+
+
 # -- bad input ---------------------------------------------------------------------------------------
 
 
