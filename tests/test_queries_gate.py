@@ -148,41 +148,69 @@ def test_watch_counts_a_psycopg_connection() -> None:
         assert connection.cursor_factory is psycopg.Cursor
 
 
-def test_django_statements_are_counted_once(pytester: pytest.Pytester) -> None:
+DJANGO_TESTS = """
+import threading
+
+import pytest
+from django.db import connection, connections
+
+
+@pytest.mark.django_db(transaction=True)  # a test that counts Django's statements uses the database
+def test_django(query_counter):
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE t (x integer)")
+    with query_counter() as q:
+        with connection.cursor() as cursor:
+            for n in range(4):
+                cursor.execute("SELECT x FROM t WHERE x = %s", [n])
+
+        def other_thread():
+            with connections["default"].cursor() as cursor:  # a new connection in this thread
+                cursor.execute("SELECT 'thread'")
+            connections.close_all()
+        worker = threading.Thread(target=other_thread)
+        worker.start(); worker.join()
+    assert q.count == 5, q.statements
+    assert [g.count for g in q.groups()] == [4, 1]
+    q.assert_max(5, repeats=4)
+
+
+@pytest.mark.django_db
+@pytest.mark.query_budget(max=2)
+def test_budget():  # the call phase only: pytest-django's set-up of the test database is not counted
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.execute("SELECT 2")
+"""
+
+
+@pytest.mark.parametrize("pytest_django", [True, False], ids=["pytest-django", "plain-django"])
+def test_django_statements_are_counted_once(pytester: pytest.Pytester, pytest_django: bool) -> None:
     pytest.importorskip("django")  # not a dependency: runs where Django is installed
+    if pytest_django:
+        pytest.importorskip("pytest_django")
     pytester.makeconftest(textwrap.dedent("""
         import django
         from django.conf import settings
 
-        settings.configure(DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
-                           INSTALLED_APPS=[], USE_TZ=True)
-        django.setup()
-    """))
-    pytester.makepyfile(textwrap.dedent("""
-        import threading
-        from django.db import connection, connections
 
-        def test_django(query_counter):
-            with connection.cursor() as cursor:
-                cursor.execute("CREATE TABLE t (x integer)")
-            with query_counter() as q:
-                with connection.cursor() as cursor:
-                    for n in range(4):
-                        cursor.execute("SELECT x FROM t WHERE x = %s", [n])
-
-                def other_thread():
-                    with connections["default"].cursor() as cursor:  # a new connection in this thread
-                        cursor.execute("SELECT 'thread'")
-                    connections.close_all()
-                worker = threading.Thread(target=other_thread)
-                worker.start(); worker.join()
-            assert q.count == 5, q.statements
-            assert [g.count for g in q.groups()] == [4, 1]
-            q.assert_max(5, repeats=4)
+        def pytest_configure(config):
+            # pytest-django's way without a settings module (and plain Django's too)
+            config.addinivalue_line("markers", "django_db(transaction=False): pytest-django's mark")
+            settings.configure(DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+                               INSTALLED_APPS=[], USE_TZ=True)
+            django.setup()
     """))
+    pytester.makepyfile(DJANGO_TESTS)
+    pytester.makepyprojecttoml('[tool.backend-gates]\nreport = "gates.json"\n')
+    plugin = () if pytest_django else ("-p", "no:django")
     for flags in ((), ("--backend-gates",)):
-        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *flags)
-        result.assert_outcomes(passed=1)
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *plugin, *flags)
+        result.assert_outcomes(passed=2)
+        plugins = next(line for line in result.stdout.lines if line.startswith("plugins:"))
+        assert ("django-" in plugins) is pytest_django
+    queries = gate(read_report(pytester), "queries")
+    assert queries["status"] == "passed" and queries["measured"]["statements"] == 5 + 2
 
 
 # -- async SQLAlchemy on aiosqlite --------------------------------------------------------------
