@@ -57,6 +57,8 @@ def test_raising_coverage_passes_with_exit_0(pytester: pytest.Pytester) -> None:
     assert result.ret == 0
     coverage = gate(read_report(pytester), "coverage")
     assert coverage["status"] == "passed"
+    # no greenlet user in the code: coverage.py's default, not the slower greenlet tracking
+    assert coverage["measured"]["concurrency"] == ["thread"] and "greenlet_found_in" not in coverage["measured"]
     # module-level code (RATE = ...) and def lines count: 100% means measuring began before import
     assert coverage["measured"]["total"] == 100.0
     assert coverage["measured"]["branches"] == 100.0
@@ -312,19 +314,29 @@ def test_greenlet_code_is_measured_with_greenlet_concurrency(pytester: pytest.Py
     assert coverage["measured"]["total"] == 100.0, result.stdout.str()
     assert coverage["status"] == "passed" and result.ret == 0
     assert coverage["measured"]["concurrency"] == ["thread", "greenlet"]
+    assert coverage["measured"]["greenlet_found_in"] == "app/db.py"
     assert not coverage["warnings"]
 
 
-@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["central", "xdist"])
-def test_measured_without_greenlet_concurrency_says_what_to_add(pytester: pytest.Pytester, xdist: list[str]) -> None:
-    # pytest-cov measures (the gate cannot choose how): greenlet in use, concurrency without it
-    async_sqlalchemy_app(pytester)
-    result = pytester.runpytest_subprocess("--backend-gates=coverage", "--cov=app", *xdist)
+@pytest.mark.parametrize("measurer, xdist", [
+    ("pytest-cov", []), ("pytest-cov", ["-n", "2"]), ("coverage.py", []),
+], ids=["pytest-cov", "pytest-cov-xdist", "configured"])
+def test_measured_without_greenlet_concurrency_says_what_to_add(pytester: pytest.Pytester, measurer: str,
+                                                                xdist: list[str]) -> None:
+    # pytest-cov measures (the gate cannot choose how), or the project set a concurrency without
+    # greenlet (the gate keeps it): greenlet in use, measured without following it
+    if measurer == "pytest-cov":
+        async_sqlalchemy_app(pytester)
+        flags = ["--cov=app"]
+    else:
+        async_sqlalchemy_app(pytester, ASYNC_COVERAGE_100 + '[tool.coverage.run]\nconcurrency = ["thread"]\n')
+        flags = []
+    result = pytester.runpytest_subprocess("--backend-gates=coverage", *flags, *xdist)
     coverage = gate(read_report(pytester), "coverage")
-    assert coverage["measured"]["measured_by"] == "pytest-cov", result.stdout.str()
+    assert coverage["measured"]["measured_by"] == measurer, result.stdout.str()
     line = 'concurrency = ["thread", "greenlet"]'
     [warning] = [w for w in coverage["warnings"] if "greenlet" in w]
-    assert warning == (f"greenlet is in use (sqlalchemy.ext.asyncio is loaded) and pytest-cov measured without "
+    assert warning == (f"greenlet is in use (sqlalchemy.ext.asyncio is loaded) and {measurer} measured without "
                        f"greenlet concurrency: coverage.py misses lines run after a switch between greenlets "
                        f"(after an awaited query), so the figures may be too low; add {line} to "
                        f"[tool.coverage.run] in pyproject.toml")
