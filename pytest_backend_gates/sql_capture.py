@@ -195,31 +195,31 @@ class _Claims:
     misattribute one statement.
     """
 
-    LIMIT = 1024  # claims whose end was never seen (an error path without handle_error) are dropped
+    LIMIT = 1024  # claims whose end was never seen (a statement that failed) are dropped past this
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._open: dict[int, str] = {}  # token (the execution) -> its text, oldest first
+        self.open: dict[int, str] = {}  # token (the execution) -> its text, oldest first
         self._running: dict[str, int] = {}
         self._seen: dict[str, int] = {}
 
     def claim(self, token: int, sql: str) -> None:
         with self._lock:
-            if token in self._open:  # the same execution again (an insertmanyvalues batch)
+            if token in self.open:  # the connection's previous statement failed: it is over
                 self._end(token)
-            self._open[token] = sql
+            self.open[token] = sql
             self._running[sql] = self._running.get(sql, 0) + 1
-            if len(self._open) > self.LIMIT:
-                self._end(next(iter(self._open)))
+            if len(self.open) > self.LIMIT:
+                self._end(next(iter(self.open)))
 
     def end(self, token: int) -> None:
-        if token not in self._open:  # the common case, no lock: nothing was claimed
+        if token not in self.open:  # the common case, no lock: nothing was claimed
             return
         with self._lock:
             self._end(token)
 
     def _end(self, token: int) -> None:
-        sql = self._open.pop(token, None)
+        sql = self.open.pop(token, None)
         if sql is None:
             return
         running = self._running[sql] - 1
@@ -259,6 +259,9 @@ class _Recorder:
         self._sqlite_originals: list[tuple[Any, Callable[..., Any]]] = []
         self._django_signal = False
         self.claims = _Claims()
+        # Set once a driver-level hook exists (a counting sqlite3 connection, a watched one):
+        # before that no statement can be seen twice, and outer hooks claim nothing.
+        self.inner_hooked = False
 
     # -- who needs the hooks -------------------------------------------------
     def acquire(self) -> None:
@@ -288,7 +291,6 @@ class _Recorder:
 
                     event.listen(Engine, "before_cursor_execute", _sqlalchemy_listener)
                     event.listen(Engine, "after_cursor_execute", _sqlalchemy_after)
-                    event.listen(Engine, "handle_error", _sqlalchemy_error)
                     self._sqlalchemy = True
         if not self._django_signal and "django.db" in sys.modules:
             self._hook_django()
@@ -355,8 +357,7 @@ class _Recorder:
                 # coverage.py's data file is not the application's database
                 if caller.startswith(_NOT_TRACED):
                     return _original(*args, **kwargs)
-                args, kwargs = _with_counting_factory(args, kwargs)
-                return _original(*args, **kwargs)
+                return _counting_sqlite_connect(_original, args, kwargs)
 
             connect._backend_gates_wrapper = True  # type: ignore[attr-defined]
             connect.__wrapped__ = original  # type: ignore[attr-defined]
@@ -374,7 +375,7 @@ class _Recorder:
             from sqlalchemy.engine import Engine
 
             for name, listener in (("before_cursor_execute", _sqlalchemy_listener),
-                                   ("after_cursor_execute", _sqlalchemy_after), ("handle_error", _sqlalchemy_error)):
+                                   ("after_cursor_execute", _sqlalchemy_after)):
                 if event.contains(Engine, name, listener):
                     event.remove(Engine, name, listener)
             self._sqlalchemy = False
@@ -412,8 +413,17 @@ def _origin(root: str | None) -> str | None:
     if root is None:
         return None
     root = root.rstrip(os.sep) + os.sep
-    found = _project_frame(sys._getframe(1), root)
-    if found is None and "greenlet" in sys.modules:
+    frame: Any = sys._getframe(1)
+    depth = 0
+    while frame is not None and depth < 80:  # (inlined _project_frame: this runs for every statement)
+        filename = frame.f_code.co_filename
+        if (filename.startswith(root) and not filename.startswith(_PACKAGE_DIR)
+                and not any(marker in filename for marker in _LIBRARY_MARKERS)):
+            return f"{os.path.relpath(filename, root)}:{frame.f_lineno}"
+        frame = frame.f_back
+        depth += 1
+    found = None
+    if "greenlet" in sys.modules:
         current = sys.modules["greenlet"].getcurrent()
         for _ in range(4):  # nested greenlets: a few levels are plenty
             current = current.parent
@@ -468,6 +478,12 @@ def _with_counting_factory(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tup
     return args, kwargs
 
 
+def _counting_sqlite_connect(original: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    args, kwargs = _with_counting_factory(args, kwargs)
+    _RECORDER.inner_hooked = True
+    return original(*args, **kwargs)
+
+
 @functools.lru_cache(maxsize=64)
 def _counting_sqlite(base: Any) -> Any:
     """A subclass of a sqlite3 Connection or Cursor class that records each statement it is
@@ -509,24 +525,35 @@ def _sqlite_trace(sql: str) -> None:
 
 def _sqlalchemy_listener(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
                          executemany: bool) -> None:
-    if (_RECORDER._windows or _RECORDER.scope.get() is not None) and _RECORDER.record(statement, "sqlalchemy"):
+    if ((_RECORDER._windows or _RECORDER.scope.get() is not None) and _RECORDER.record(statement, "sqlalchemy")
+            and _RECORDER.inner_hooked and _may_be_seen_again(type(cursor))):
         # the driver below may be one we hook too (aiosqlite's sqlite3 connection): claimed
-        # until after_cursor_execute / handle_error
-        _RECORDER.claims.claim(id(context if context is not None else cursor), statement)
+        # until after_cursor_execute. A statement that fails has no after event: its claim ends
+        # with the connection's next statement (one execution at a time per connection), or
+        # when _Claims.LIMIT newer ones push it out. (A handle_error listener would end it at
+        # once, but makes SQLAlchemy dispatch dialect events on every statement: +0.3 us.)
+        _RECORDER.claims.claim(id(conn), statement)
+
+
+@functools.lru_cache(maxsize=64)
+def _may_be_seen_again(cursor_class: type) -> bool:
+    """Whether a hook of ours may see the statements of a DB-API cursor of this class again.
+    Ours (a counting sqlite3 or watched connection's cursor): yes. A driver's own class
+    (sqlite3.Cursor of a connection SQLAlchemy opened, psycopg's cursor not watched): no. An
+    adapter of SQLAlchemy's (aiosqlite's, asyncpg's) hides the driver's cursor: it may."""
+    if getattr(cursor_class, "_backend_gates_counting", False):
+        return True
+    return (cursor_class.__module__ or "").startswith("sqlalchemy.")
 
 
 def _sqlalchemy_after(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
                       executemany: bool) -> None:
-    _RECORDER.claims.end(id(context if context is not None else cursor))
-
-
-def _sqlalchemy_error(exception_context: Any) -> None:
-    context = exception_context.execution_context
-    _RECORDER.claims.end(id(context if context is not None else exception_context.cursor))
+    if _RECORDER.claims.open:
+        _RECORDER.claims.end(id(conn))
 
 
 def _django_wrapper(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
-    if not _RECORDER.record(sql, "django"):
+    if not _RECORDER.record(sql, "django") or not _RECORDER.inner_hooked:
         return execute(sql, params, many, context)
     token = object()  # this execution, alive until it returns
     _RECORDER.claims.claim(id(token), sql)
@@ -620,6 +647,7 @@ def watch(connection: Any) -> Callable[[], None]:
     """Count the statements of an already open connection; returns how to stop (may be a no-op)."""
     if isinstance(connection, sqlite3.Connection):
         if not getattr(connection, "_backend_gates_counting", False):  # opened while counting: counted already
+            _RECORDER.inner_hooked = True
             connection.set_trace_callback(_sqlite_trace)
         return lambda: None
     module = type(connection).__module__ or ""
@@ -633,6 +661,7 @@ def watch(connection: Any) -> Callable[[], None]:
         if getattr(factory, "_backend_gates_counting", False):
             return lambda: None
         counting_class = _counting_cursor(factory, "psycopg" if module.startswith("psycopg") else "dbapi")
+        _RECORDER.inner_hooked = True
         try:
             connection.cursor_factory = counting_class
         except (AttributeError, TypeError) as exc:
