@@ -535,15 +535,21 @@ def _sqlalchemy_listener(conn: Any, cursor: Any, statement: str, parameters: Any
         _RECORDER.claims.claim(id(conn), statement)
 
 
-@functools.lru_cache(maxsize=64)
+_SEEN_AGAIN: dict[type, bool] = {}  # cursor class -> _may_be_seen_again (a handful of classes)
+
+
 def _may_be_seen_again(cursor_class: type) -> bool:
     """Whether a hook of ours may see the statements of a DB-API cursor of this class again.
     Ours (a counting sqlite3 or watched connection's cursor): yes. A driver's own class
     (sqlite3.Cursor of a connection SQLAlchemy opened, psycopg's cursor not watched): no. An
     adapter of SQLAlchemy's (aiosqlite's, asyncpg's) hides the driver's cursor: it may."""
-    if getattr(cursor_class, "_backend_gates_counting", False):
-        return True
-    return (cursor_class.__module__ or "").startswith("sqlalchemy.")
+    known = _SEEN_AGAIN.get(cursor_class)
+    if known is None:
+        known = bool(getattr(cursor_class, "_backend_gates_counting", False)
+                     or (cursor_class.__module__ or "").startswith("sqlalchemy."))
+        if len(_SEEN_AGAIN) < 256:
+            _SEEN_AGAIN[cursor_class] = known
+    return known
 
 
 def _sqlalchemy_after(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,

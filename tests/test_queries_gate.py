@@ -350,8 +350,8 @@ def test_async_sqlalchemy_on_aiosqlite_counts_each_statement_once_with_its_origi
     result.assert_outcomes(passed=2, failed=1)
     # the app's own line, found through the greenlet SQLAlchemy runs the statement in
     result.stdout.fnmatch_lines([
-        f"*N+1: `SELECT task.id*FROM task WHERE ? = task.project_id ORDER BY task.id`"
-        f" ran 5 times (from tasks_db.py:{n_plus_one_line}); budget repeats=3",
+        (f"*N+1: `SELECT task.id*FROM task WHERE ? = task.project_id ORDER BY task.id`"
+         f" ran 5 times (from tasks_db.py:{n_plus_one_line}); budget repeats=3"),
     ])
     queries = gate(read_report(pytester), "queries")
     [violation] = queries["violations"]

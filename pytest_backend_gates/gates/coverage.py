@@ -96,7 +96,7 @@ FOLLOWS_GREENLETS = ("greenlet", "gevent", "eventlet")
 GREENLET_LINE = 'concurrency = ["thread", "greenlet"]'
 # What code that runs in greenlets looks like in the measured source (see greenlet_user_in).
 GREENLET_SIGNS = re.compile(rb"\b(?:sqlalchemy|sqlmodel)\.ext\.asyncio\b|\bcreate_async_engine\b|"
-                            rb"\basync_sessionmaker\b|^\s*(?:import|from)\s+(?:greenlet|greenback)\b", re.M)
+                            rb"\basync_sessionmaker\b|^\s*(?:import|from)\s+(?:greenlet|greenback)\b", re.MULTILINE)
 SCAN_FILES = 5000  # files looked at, at most
 SCAN_BYTES = 1 << 20  # of each file
 SKIPPED_DIRS = {"node_modules", "site-packages", "dist-packages", "__pycache__", "build", "dist"}
