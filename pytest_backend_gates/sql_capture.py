@@ -199,7 +199,7 @@ class _Claims:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.open: dict[int, str] = {}  # token (the execution) -> its text, oldest first
+        self.open: dict[int, str] = {}  # token (a SQLAlchemy connection, a Django execution) -> text, oldest first
         self._running: dict[str, int] = {}
         self._seen: dict[str, int] = {}
 

@@ -77,8 +77,9 @@ class QueriesGate(TestAttributedGate):
         self.worst_request: dict[str, Any] | None = None
         self._pending: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.request_violations: dict[str, dict[str, Any]] = {}  # operation -> its chosen request + counts
-        # "GET /pets/{pet_id}" -> a regex of the paths it serves ("^/api/pets/[^/]+$"): learnt from
-        # the contract's exchanges, to name requests by their operation
+        # "GET /pets/{pet_id}" -> a regex of the requests it serves ("GET /api/pets/[^/]+", matched
+        # whole against "METHOD path"): learnt from the contract's exchanges, to name requests by
+        # their operation
         self.templates: dict[str, str] = {}
 
     @property
