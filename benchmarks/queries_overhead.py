@@ -10,12 +10,19 @@ selects (`SELECT name FROM t WHERE id = ?`) three ways, interleaved, median of r
   C  inside a counting window (`query_counter` / `query_budget`): each statement is
      normalized, its origin looked up and kept.
 
-Once through plain sqlite3 and once through a SQLAlchemy 2.x engine (Core, same
-statement). Prints the ratios B/A and C/A and the time added per statement. Targets,
-as time added per statement because the baseline is the cheapest statement there is
-(an in-memory point select takes a few microseconds; a real query over a socket
-takes hundreds): idle hooks add under 1 us, counting adds under 10 us (a counted
-window is a test that looks at its statements, not production traffic).
+Times are the process's CPU time (all its threads), not the wall clock: on a shared
+machine the wall clock mostly measured the other jobs.
+
+Once through plain sqlite3, once through a SQLAlchemy 2.x engine (Core, same
+statement), and once through async SQLAlchemy on aiosqlite (a quarter as many
+statements), where SQLAlchemy's listener and the sqlite3 hook both see each statement
+and it is counted once. Prints the ratios B/A and C/A and the time added per statement.
+Targets, as time added per statement because the baseline is the cheapest statement
+there is (an in-memory point select takes a few microseconds; a real query over a
+socket takes hundreds): idle hooks add under 1 us, counting adds under 10 us (a counted
+window is a test that looks at its statements, not production traffic). An aiosqlite
+statement costs ~100 us (it crosses to aiosqlite's thread and back) and is seen twice:
+under 5 us idle, under 25 us counting.
 
     .venv/bin/python benchmarks/queries_overhead.py [--statements 20000] [--rounds 5]
 """
@@ -36,10 +43,10 @@ def sqlite_runner(statements: int) -> Callable[[], float]:
         db = sqlite3.connect(":memory:")  # opened under the current hooks, as an app would
         db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)")
         db.executemany("INSERT INTO t VALUES (?, ?)", [(i, f"n{i}") for i in range(1000)])
-        started = time.perf_counter()
+        started = time.process_time()
         for i in range(statements):
             db.execute("SELECT name FROM t WHERE id = ?", (i % 1000,)).fetchone()
-        elapsed = time.perf_counter() - started
+        elapsed = time.process_time() - started
         db.close()
         return elapsed
     return run
@@ -58,11 +65,40 @@ def sqlalchemy_runner(statements: int) -> Callable[[], float] | None:
 
     def run() -> float:
         with engine.connect() as connection:
-            started = time.perf_counter()
+            started = time.process_time()
             for i in range(statements):
                 connection.execute(query, {"id": i % 1000}).fetchone()
-            return time.perf_counter() - started
+            return time.process_time() - started
     return run
+
+
+def async_sqlalchemy_runner(statements: int) -> Callable[[], float] | None:
+    """Async SQLAlchemy on aiosqlite: each statement seen by SQLAlchemy's listener (in a greenlet)
+    and again by the sqlite3 hook (in aiosqlite's thread), counted once (sql_capture's claims)."""
+    try:
+        import asyncio
+
+        import aiosqlite  # noqa: F401
+        from sqlalchemy import text
+        from sqlalchemy.ext.asyncio import create_async_engine
+    except ImportError:
+        return None
+    query = text("SELECT name FROM t WHERE id = :id")
+
+    async def work() -> float:
+        engine = create_async_engine("sqlite+aiosqlite://")  # its connection opened under the current hooks
+        async with engine.connect() as connection:
+            await connection.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)"))
+            await connection.execute(text("INSERT INTO t VALUES (:id, :name)"),
+                                     [{"id": i, "name": f"n{i}"} for i in range(1000)])
+            started = time.process_time()
+            for i in range(statements):
+                (await connection.execute(query, {"id": i % 1000})).fetchone()
+            elapsed = time.process_time() - started
+        await engine.dispose()
+        return elapsed
+
+    return lambda: asyncio.run(work())
 
 
 def measure(run: Callable[[], float], rounds: int) -> tuple[float, float, float]:
@@ -88,20 +124,26 @@ def main() -> int:
     args = parser.parse_args()
     print(f"queries overhead: {args.statements} point selects, median of {args.rounds} rounds")
     status = 0
-    runners = [("sqlite3", sqlite_runner(args.statements)), ("sqlalchemy", sqlalchemy_runner(args.statements))]
-    for name, run in runners:
+    # (name, runner, statements, targets in us added per statement: idle, counting). An async
+    # statement costs ~100 us (it crosses to aiosqlite's thread and back) and is seen twice
+    # (SQLAlchemy's listener, then the sqlite3 hook, which finds it claimed): its own targets.
+    quarter = args.statements // 4
+    runners = [("sqlite3", sqlite_runner(args.statements), args.statements, (1.0, 10.0)),
+               ("sqlalchemy", sqlalchemy_runner(args.statements), args.statements, (1.0, 10.0)),
+               ("aiosqlite", async_sqlalchemy_runner(quarter), quarter, (5.0, 25.0))]
+    for name, run, statements, (idle_target, counting_target) in runners:
         if run is None:
             print(f"  {name}: not installed, skipped")
             continue
         a, b, c = measure(run, args.rounds)
-        per = 1e6 / args.statements
+        per = 1e6 / statements
         print(f"  {name:<10} plain {a * per:6.2f} us/stmt   hooks idle {b * per:6.2f} us/stmt   "
               f"counting {c * per:6.2f} us/stmt")
         idle, counted = (b - a) * per, (c - a) * per
-        met = idle < 1.0 and counted < 10.0
+        met = idle < idle_target and counted < counting_target
         print(f"  {name:<10} ratio idle/plain = {b / a:.2f}   counting/plain = {c / a:.2f}   added: idle "
-              f"{idle:+.2f} us, counting {counted:+.2f} us per statement (targets < 1, < 10): "
-              f"{'MET' if met else 'NOT MET'}")
+              f"{idle:+.2f} us, counting {counted:+.2f} us per statement (targets < {idle_target:g}, "
+              f"< {counting_target:g}): {'MET' if met else 'NOT MET'}")
         status = status or (0 if met else 1)
     return status
 

@@ -32,6 +32,9 @@ class Exchange:
     raised: str | None = None
     # Built only when a finding needs it: a curl command that replays the request.
     reproduce: Callable[[], str | None] = field(default=lambda: None, compare=False, repr=False)
+    # A case schemathesis generated to be invalid (negative mode): not a request to show as the
+    # way to reproduce a finding about valid use (the queries gate's N+1s).
+    negative: bool = False
 
     def header(self, name: str) -> str | None:
         """The first response header called `name` (case-insensitive)."""

@@ -8,6 +8,10 @@ What is seen (docs/queries.md):
   `factory=`), whose execute/executemany/executescript and cursors record each statement;
   `watch(conn)` attaches one opened before with `Connection.set_trace_callback`.
   Connections SQLAlchemy opens are left to its listener (no double count).
+- A statement is counted once whoever sees it: the outer hook (SQLAlchemy's listener,
+  Django's wrapper) counts it and claims its text while it runs; a driver hook underneath
+  (the sqlite3 connection aiosqlite runs in its own thread, a watched psycopg connection)
+  that sees a claimed text does not count it again (`_Claims`).
 - psycopg (3, or 2) and other DB-API connections with a `cursor_factory`: `watch(conn)`.
 - Django, when it is imported and configured: `connection.execute_wrapper` on the connections
   of the thread that opened the window (other threads' Django connections are not seen).
@@ -172,6 +176,76 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 _LIBRARY_MARKERS = (f"{os.sep}site-packages{os.sep}", f"{os.sep}dist-packages{os.sep}")
 
 
+class _Claims:
+    """Statements an outer hook has counted and that are still running: one count per statement.
+
+    SQLAlchemy's listener (and Django's execute wrapper) sees a statement before the driver
+    does. When that driver is one a hook of ours also sees - the sqlite3 connection under
+    aiosqlite (opened by `aiosqlite.core`, in aiosqlite's own thread), a connection passed
+    to `creator=`, a watched psycopg connection under SQLAlchemy - the statement reaches us
+    twice, and for aiosqlite in another thread, so nothing thread- or context-local links
+    the two sightings. The outer hook counts it and claims its text until it returns; an
+    inner sighting of a text with more claims running than sightings seen takes one and is
+    not counted. An outer statement whose driver we do not hook (asyncpg, aiomysql) leaves
+    nothing behind: its claim ends with it.
+
+    Per text, `running` claims and how many of them an inner hook has `seen`. When a claim
+    ends, its sighting (if any) ended with it: the common case, a hooked driver, is exact;
+    only an unhooked and a hooked driver running the same text at the same moment can
+    misattribute one statement.
+    """
+
+    LIMIT = 1024  # claims whose end was never seen (a statement that failed) are dropped past this
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.open: dict[int, str] = {}  # token (a SQLAlchemy connection, a Django execution) -> text, oldest first
+        self._running: dict[str, int] = {}
+        self._seen: dict[str, int] = {}
+
+    def claim(self, token: int, sql: str) -> None:
+        with self._lock:
+            if token in self.open:  # the connection's previous statement failed: it is over
+                self._end(token)
+            self.open[token] = sql
+            self._running[sql] = self._running.get(sql, 0) + 1
+            if len(self.open) > self.LIMIT:
+                self._end(next(iter(self.open)))
+
+    def end(self, token: int) -> None:
+        if token not in self.open:  # the common case, no lock: nothing was claimed
+            return
+        with self._lock:
+            self._end(token)
+
+    def _end(self, token: int) -> None:
+        sql = self.open.pop(token, None)
+        if sql is None:
+            return
+        running = self._running[sql] - 1
+        seen = max(0, min(self._seen.get(sql, 0) - 1, running))
+        if running:
+            self._running[sql] = running
+        else:
+            del self._running[sql]
+        if seen:
+            self._seen[sql] = seen
+        else:
+            self._seen.pop(sql, None)
+
+    def taken(self, sql: str) -> bool:
+        """An inner hook sees `sql`: True when an outer hook counted it already."""
+        if not self._running:  # no statement of an outer hook is running: nothing to look up
+            return False
+        with self._lock:
+            running = self._running.get(sql, 0)
+            seen = self._seen.get(sql, 0)
+            if running > seen:
+                self._seen[sql] = seen + 1
+                return True
+            return False
+
+
 class _Recorder:
     def __init__(self) -> None:
         self._lock = threading.RLock()
@@ -184,6 +258,10 @@ class _Recorder:
         self._sqlalchemy = False
         self._sqlite_originals: list[tuple[Any, Callable[..., Any]]] = []
         self._django_signal = False
+        self.claims = _Claims()
+        # Set once a driver-level hook exists (a counting sqlite3 connection, a watched one):
+        # before that no statement can be seen twice, and outer hooks claim nothing.
+        self.inner_hooked = False
 
     # -- who needs the hooks -------------------------------------------------
     def acquire(self) -> None:
@@ -212,6 +290,7 @@ class _Recorder:
                     from sqlalchemy.engine import Engine
 
                     event.listen(Engine, "before_cursor_execute", _sqlalchemy_listener)
+                    event.listen(Engine, "after_cursor_execute", _sqlalchemy_after)
                     self._sqlalchemy = True
         if not self._django_signal and "django.db" in sys.modules:
             self._hook_django()
@@ -241,15 +320,19 @@ class _Recorder:
         self.release()
 
     # -- recording ------------------------------------------------------------
-    def record(self, sql: str, source: str) -> None:
+    def record(self, sql: str, source: str, inner: bool = False) -> bool:
+        """Count `sql` for the open windows and the current request scope; False when nobody
+        counts it. `inner`: seen by a driver hook, which an outer hook may have counted already."""
         windows = self._windows
         scoped = self.scope.get()
         if not windows and scoped is None:
-            return
+            return False
+        if inner and self.claims.taken(sql):
+            return False
         if not isinstance(sql, str):
             sql = str(sql)
         if is_transaction_control(sql):  # BEGIN/COMMIT: the drivers' own bookkeeping
-            return
+            return False
         root = scoped.project_root if scoped is not None else None
         for log in windows:
             root = root or log.project_root
@@ -258,6 +341,7 @@ class _Recorder:
             log.add(statement)
         if scoped is not None and scoped not in windows:
             scoped.add(statement)
+        return True
 
     # -- sqlite3 --------------------------------------------------------------
     def _wrap_sqlite_connect(self) -> None:
@@ -273,8 +357,7 @@ class _Recorder:
                 # coverage.py's data file is not the application's database
                 if caller.startswith(_NOT_TRACED):
                     return _original(*args, **kwargs)
-                args, kwargs = _with_counting_factory(args, kwargs)
-                return _original(*args, **kwargs)
+                return _counting_sqlite_connect(_original, args, kwargs)
 
             connect._backend_gates_wrapper = True  # type: ignore[attr-defined]
             connect.__wrapped__ = original  # type: ignore[attr-defined]
@@ -291,8 +374,10 @@ class _Recorder:
             from sqlalchemy import event
             from sqlalchemy.engine import Engine
 
-            if event.contains(Engine, "before_cursor_execute", _sqlalchemy_listener):
-                event.remove(Engine, "before_cursor_execute", _sqlalchemy_listener)
+            for name, listener in (("before_cursor_execute", _sqlalchemy_listener),
+                                   ("after_cursor_execute", _sqlalchemy_after)):
+                if event.contains(Engine, name, listener):
+                    event.remove(Engine, name, listener)
             self._sqlalchemy = False
         if self._django_signal:
             from django.db.backends.signals import connection_created
@@ -320,18 +405,44 @@ _RECORDER = _Recorder()
 
 
 def _origin(root: str | None) -> str | None:
-    """The innermost frame in the project's code (under rootdir, not a library, not this plugin)."""
+    """The innermost frame in the project's code (under rootdir, not a library, not this plugin).
+
+    SQLAlchemy's asyncio layer runs the statement in a greenlet of its own, whose stack ends
+    in SQLAlchemy: the app's coroutines are on the stack of the greenlet that waits for it
+    (its parent, suspended where it switched), so the search goes on there."""
     if root is None:
         return None
     root = root.rstrip(os.sep) + os.sep
-    frame = sys._getframe(1)
+    frame: Any = sys._getframe(1)
+    depth = 0
+    while frame is not None and depth < 80:  # (inlined _project_frame: this runs for every statement)
+        filename = frame.f_code.co_filename
+        if (filename.startswith(root) and not filename.startswith(_PACKAGE_DIR)
+                and not any(marker in filename for marker in _LIBRARY_MARKERS)):
+            return f"{os.path.relpath(filename, root)}:{frame.f_lineno}"
+        frame = frame.f_back
+        depth += 1
+    found = None
+    if "greenlet" in sys.modules:
+        current = sys.modules["greenlet"].getcurrent()
+        for _ in range(4):  # nested greenlets: a few levels are plenty
+            current = current.parent
+            if current is None:
+                break
+            found = _project_frame(current.gr_frame, root)
+            if found is not None:
+                break
+    return found
+
+
+def _project_frame(frame: Any, root: str) -> str | None:
     depth = 0
     while frame is not None and depth < 80:
         filename = frame.f_code.co_filename
         if (filename.startswith(root) and not filename.startswith(_PACKAGE_DIR)
                 and not any(marker in filename for marker in _LIBRARY_MARKERS)):
             return f"{os.path.relpath(filename, root)}:{frame.f_lineno}"
-        frame = frame.f_back  # type: ignore[assignment]
+        frame = frame.f_back
         depth += 1
     return None
 
@@ -340,7 +451,7 @@ def _sqlite_statement(sql: Any) -> None:
     if not _RECORDER._windows and _RECORDER.scope.get() is None:  # the common case, kept cheap
         return
     try:
-        _RECORDER.record(sql, "sqlite3")
+        _RECORDER.record(sql, "sqlite3", inner=True)
     except Exception:  # noqa: S110 - never break the application's query
         pass
 
@@ -365,6 +476,12 @@ def _with_counting_factory(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tup
     if isinstance(factory, type) and issubclass(factory, sqlite3.Connection):
         kwargs = {**kwargs, "factory": _counting_sqlite(cast(Any, factory))}
     return args, kwargs
+
+
+def _counting_sqlite_connect(original: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    args, kwargs = _with_counting_factory(args, kwargs)
+    _RECORDER.inner_hooked = True
+    return original(*args, **kwargs)
 
 
 @functools.lru_cache(maxsize=64)
@@ -408,13 +525,48 @@ def _sqlite_trace(sql: str) -> None:
 
 def _sqlalchemy_listener(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
                          executemany: bool) -> None:
-    if _RECORDER._windows or _RECORDER.scope.get() is not None:
-        _RECORDER.record(statement, "sqlalchemy")
+    if ((_RECORDER._windows or _RECORDER.scope.get() is not None) and _RECORDER.record(statement, "sqlalchemy")
+            and _RECORDER.inner_hooked and _may_be_seen_again(type(cursor))):
+        # the driver below may be one we hook too (aiosqlite's sqlite3 connection): claimed
+        # until after_cursor_execute. A statement that fails has no after event: its claim ends
+        # with the connection's next statement (one execution at a time per connection), or
+        # when _Claims.LIMIT newer ones push it out. (A handle_error listener would end it at
+        # once, but makes SQLAlchemy dispatch dialect events on every statement: +0.3 us.)
+        _RECORDER.claims.claim(id(conn), statement)
+
+
+_SEEN_AGAIN: dict[type, bool] = {}  # cursor class -> _may_be_seen_again (a handful of classes)
+
+
+def _may_be_seen_again(cursor_class: type) -> bool:
+    """Whether a hook of ours may see the statements of a DB-API cursor of this class again.
+    Ours (a counting sqlite3 or watched connection's cursor): yes. A driver's own class
+    (sqlite3.Cursor of a connection SQLAlchemy opened, psycopg's cursor not watched): no. An
+    adapter of SQLAlchemy's (aiosqlite's, asyncpg's) hides the driver's cursor: it may."""
+    known = _SEEN_AGAIN.get(cursor_class)
+    if known is None:
+        known = bool(getattr(cursor_class, "_backend_gates_counting", False)
+                     or (cursor_class.__module__ or "").startswith("sqlalchemy."))
+        if len(_SEEN_AGAIN) < 256:
+            _SEEN_AGAIN[cursor_class] = known
+    return known
+
+
+def _sqlalchemy_after(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+                      executemany: bool) -> None:
+    if _RECORDER.claims.open:
+        _RECORDER.claims.end(id(conn))
 
 
 def _django_wrapper(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
-    _RECORDER.record(sql, "django")
-    return execute(sql, params, many, context)
+    if not _RECORDER.record(sql, "django") or not _RECORDER.inner_hooked:
+        return execute(sql, params, many, context)
+    token = object()  # this execution, alive until it returns
+    _RECORDER.claims.claim(id(token), sql)
+    try:
+        return execute(sql, params, many, context)
+    finally:
+        _RECORDER.claims.end(id(token))
 
 
 def _django_attach(connection: Any) -> None:
@@ -501,6 +653,7 @@ def watch(connection: Any) -> Callable[[], None]:
     """Count the statements of an already open connection; returns how to stop (may be a no-op)."""
     if isinstance(connection, sqlite3.Connection):
         if not getattr(connection, "_backend_gates_counting", False):  # opened while counting: counted already
+            _RECORDER.inner_hooked = True
             connection.set_trace_callback(_sqlite_trace)
         return lambda: None
     module = type(connection).__module__ or ""
@@ -514,6 +667,7 @@ def watch(connection: Any) -> Callable[[], None]:
         if getattr(factory, "_backend_gates_counting", False):
             return lambda: None
         counting_class = _counting_cursor(factory, "psycopg" if module.startswith("psycopg") else "dbapi")
+        _RECORDER.inner_hooked = True
         try:
             connection.cursor_factory = counting_class
         except (AttributeError, TypeError) as exc:
@@ -539,11 +693,11 @@ def _counting_cursor(base: type, source: str) -> type:
             return str(query)
 
     def execute(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
-        _RECORDER.record(text(self, query), source)
+        _RECORDER.record(text(self, query), source, inner=True)
         return base.execute(self, query, *args, **kwargs)  # type: ignore[attr-defined]
 
     def executemany(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
-        _RECORDER.record(text(self, query), source)
+        _RECORDER.record(text(self, query), source, inner=True)
         return base.executemany(self, query, *args, **kwargs)  # type: ignore[attr-defined]
 
     namespace: dict[str, Any] = {"execute": execute, "_backend_gates_counting": True, "__module__": __name__}

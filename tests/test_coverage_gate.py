@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import pytest
 from conftest import TESTS_FULL, gate, make_app, read_report
 
@@ -55,6 +57,8 @@ def test_raising_coverage_passes_with_exit_0(pytester: pytest.Pytester) -> None:
     assert result.ret == 0
     coverage = gate(read_report(pytester), "coverage")
     assert coverage["status"] == "passed"
+    # no greenlet user in the code: coverage.py's default, not the slower greenlet tracking
+    assert coverage["measured"]["concurrency"] == ["thread"] and "greenlet_found_in" not in coverage["measured"]
     # module-level code (RATE = ...) and def lines count: 100% means measuring began before import
     assert coverage["measured"]["total"] == 100.0
     assert coverage["measured"]["branches"] == 100.0
@@ -171,3 +175,172 @@ def test_helpers() -> None:
     assert most_specific_glob("app/sub/x.py", ["app/*", "app/sub/*"]) == "app/sub/*"
     assert most_specific_glob("lib/x.py", ["app/*"]) is None
     assert percent_text(89.999) == "89.99%"
+
+
+def test_the_apps_warnings_are_not_coverage_pys(pytester: pytest.Pytester) -> None:
+    make_app(pytester, COVERAGE_90.replace('source = ["app"]', 'source = ["app", "not_imported"]'))
+    pytester.makeconftest('''
+        import coverage
+
+        _stop = coverage.Coverage.stop
+
+
+        def stop(self):
+            # What a garbage-collected coroutine of the app does when the collection happens
+            # while coverage stops: a RuntimeWarning that is the app's, not coverage.py's.
+            async def error_response():
+                pass
+
+            error_response()
+            return _stop(self)
+
+
+        coverage.Coverage.stop = stop
+
+
+        def pytest_warning_recorded(warning_message, when, nodeid, location):
+            with open("warnings.txt", "a") as seen:
+                seen.write(f"{warning_message.category.__name__}: {warning_message.message}\\n")
+    ''')
+    result = pytester.runpytest_subprocess("--backend-gates")
+    result.assert_outcomes(passed=2)
+    warnings = gate(read_report(pytester), "coverage")["warnings"]
+    assert not [w for w in warnings if "never awaited" in w], warnings
+    assert [w for w in warnings if w.startswith("coverage.py: Module not_imported was never imported.")], warnings
+    # passed on to Python's warnings (and so to pytest), as if the gate had not caught it
+    assert "RuntimeWarning: coroutine 'stop.<locals>.error_response' was never awaited" in \
+        (pytester.path / "warnings.txt").read_text()
+    # warning filters that make it an error do not crash the gate; it is reported as the app's
+    result = pytester.runpytest_subprocess("--backend-gates", "-W", "error::RuntimeWarning")
+    coverage = gate(read_report(pytester), "coverage")
+    assert coverage["status"] == "failed", result.stdout.str()  # total under 90%, as before
+    assert [w for w in coverage["warnings"] if w.startswith(
+        "a warning of the application, not coverage.py's, came while coverage.py started or stopped: "
+        "RuntimeWarning: coroutine 'stop.<locals>.error_response' was never awaited (")], coverage["warnings"]
+
+
+# An async SQLAlchemy app served in-process: SQLAlchemy's asyncio layer runs each statement in a
+# greenlet, and coverage.py without greenlet concurrency loses the lines after some awaits.
+ASYNC_DB = '''
+from sqlalchemy import ForeignKey, select
+from sqlalchemy.ext.asyncio import AsyncAttrs, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.pool import NullPool
+
+engine = create_async_engine("sqlite+aiosqlite:///./tasks.db", poolclass=NullPool)
+sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+
+class Base(AsyncAttrs, DeclarativeBase):
+    pass
+
+
+class Project(Base):
+    __tablename__ = "project"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str]
+    tasks: Mapped[list["Task"]] = relationship(order_by="Task.id")
+
+
+class Task(Base):
+    __tablename__ = "task"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    title: Mapped[str]
+
+
+async def seed():
+    async with engine.begin() as connection:
+        await connection.run_sync(Base.metadata.drop_all)
+        await connection.run_sync(Base.metadata.create_all)
+    async with sessions.begin() as session:
+        session.add_all([Project(name=f"p{n}", tasks=[Task(title=f"t{n}.{i}") for i in (1, 2)]) for n in range(5)])
+
+
+async def project_page():
+    async with sessions() as session:
+        projects = (await session.scalars(select(Project).order_by(Project.id))).all()
+        return [{"id": p.id, "tasks": [t.title for t in await p.awaitable_attrs.tasks]} for p in projects]
+'''
+ASYNC_APP = '''
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app import db
+
+
+@asynccontextmanager
+async def lifespan(app):
+    await db.seed()
+    yield
+
+
+app = FastAPI(lifespan=lifespan)
+
+
+@app.get("/projects")
+async def projects():
+    return await db.project_page()
+'''
+ASYNC_COVERAGE_100 = """
+[tool.pytest.ini_options]
+pythonpath = ["."]
+[tool.backend-gates]
+report = "gates.json"
+[tool.backend-gates.contract]
+app = "app.web:app"
+[tool.backend-gates.coverage]
+source = ["app"]
+total = 100
+"""
+
+
+def async_sqlalchemy_app(pytester: pytest.Pytester, toml: str = ASYNC_COVERAGE_100) -> None:
+    for module in ("fastapi", "sqlalchemy.ext.asyncio", "aiosqlite", "greenlet"):
+        pytest.importorskip(module)
+    pytester.makepyprojecttoml(textwrap.dedent(toml))
+    package = pytester.mkpydir("app")
+    (package / "db.py").write_text(ASYNC_DB)
+    (package / "web.py").write_text(ASYNC_APP)
+    pytester.makepyfile(test_web="def test_projects(api):\n    assert len(api.get('/projects').json()) == 5\n")
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["central", "xdist"])
+def test_greenlet_code_is_measured_with_greenlet_concurrency(pytester: pytest.Pytester, xdist: list[str]) -> None:
+    async_sqlalchemy_app(pytester)  # no [tool.coverage.run]: the gate adds "greenlet" itself
+    result = pytester.runpytest_subprocess("--backend-gates=coverage", *xdist)
+    coverage = gate(read_report(pytester), "coverage")
+    assert coverage["measured"]["total"] == 100.0, result.stdout.str()
+    assert coverage["status"] == "passed" and result.ret == 0
+    assert coverage["measured"]["concurrency"] == ["thread", "greenlet"]
+    assert coverage["measured"]["greenlet_found_in"] == "app/db.py"
+    assert not coverage["warnings"]
+
+
+@pytest.mark.parametrize("measurer, xdist", [
+    ("pytest-cov", []), ("pytest-cov", ["-n", "2"]), ("coverage.py", []),
+], ids=["pytest-cov", "pytest-cov-xdist", "configured"])
+def test_measured_without_greenlet_concurrency_says_what_to_add(pytester: pytest.Pytester, measurer: str,
+                                                                xdist: list[str]) -> None:
+    # pytest-cov measures (the gate cannot choose how), or the project set a concurrency without
+    # greenlet (the gate keeps it): greenlet in use, measured without following it
+    if measurer == "pytest-cov":
+        async_sqlalchemy_app(pytester)
+        flags = ["--cov=app"]
+    else:
+        async_sqlalchemy_app(pytester, ASYNC_COVERAGE_100 + '[tool.coverage.run]\nconcurrency = ["thread"]\n')
+        flags = []
+    result = pytester.runpytest_subprocess("--backend-gates=coverage", *flags, *xdist)
+    coverage = gate(read_report(pytester), "coverage")
+    assert coverage["measured"]["measured_by"] == measurer, result.stdout.str()
+    line = 'concurrency = ["thread", "greenlet"]'
+    [warning] = [w for w in coverage["warnings"] if "greenlet" in w]
+    assert warning == (f"greenlet is in use (sqlalchemy.ext.asyncio is loaded) and {measurer} measured without "
+                       f"greenlet concurrency: coverage.py misses lines run after a switch between greenlets "
+                       f"(after an awaited query), so the figures may be too low; add {line} to "
+                       f"[tool.coverage.run] in pyproject.toml")
+    # under-measured (the lines after an awaited query are lost): the failure says why it may be
+    assert coverage["status"] == "failed" and coverage["measured"]["total"] < 100
+    assert coverage["measured"]["concurrency"] == ["thread"]
+    assert coverage["violations"][0]["message"].endswith(f"; {warning}")

@@ -220,6 +220,14 @@ def validate_checks(settings: ContractSettings) -> None:
                 )
 
 
+def _is_negative(case: Any) -> bool:
+    """Generated to be invalid: the whole case, or one of its parts (schemathesis 4.x metadata)."""
+    meta = case.meta
+    if meta is None:  # an explicit example, or a case built by hand
+        return False
+    return bool(meta.generation.mode.is_negative or any(c.mode.is_negative for c in meta.components.values()))
+
+
 class EventReader:
     """Reads one engine run's events into the outcomes of the items it ran for."""
 
@@ -284,6 +292,7 @@ class EventReader:
             source="contract",
             raised=raised.text() if (raised := self._raised(case.id, response.status_code)) is not None else None,
             reproduce=reproduce,
+            negative=_is_negative(case),
         )
 
     def _case_curl(self, case: Any) -> Callable[[], str | None]:
