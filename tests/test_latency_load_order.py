@@ -137,7 +137,11 @@ def test_a_contract_item_deleting_all_data_no_longer_fails_latency_and_load(pyte
     # ...after every measuring request: the first DELETE follows the last request of the load run
     lines = logged(pytester)
     first_delete = next(i for i, line in enumerate(lines) if line.endswith("DELETE /items"))
-    measuring = [i for i, line in enumerate(lines) if line.endswith(tuple(f"/items/{1000 + n}" for n in range(5)))]
+    # (the measurements are the first requests, all from the process that measured: the fuzzer
+    # of an xdist worker may draw the same ids)
+    measurer = lines[0].split()[0]
+    measuring = [i for i, line in enumerate(lines)
+                 if line.startswith(measurer + " ") and line.endswith(tuple(f"/items/{1000 + n}" for n in range(5)))]
     assert measuring and max(measuring) < first_delete
 
 
@@ -146,6 +150,6 @@ def test_collect_only_sends_no_request(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--backend-gates=latency,load", "--collect-only")
     assert result.ret == 0
     assert logged(pytester) == []
-    report = read_report(pytester)
-    assert gate(report, "load")["status"] == "skipped"
-    assert gate(report, "latency")["status"] == "skipped"
+    # nothing ran, so nothing is judged and no report is written
+    result.stdout.fnmatch_lines(["backend gates: not evaluated under --collect-only (no test ran)"])
+    assert not (pytester.path / "gates.json").exists()

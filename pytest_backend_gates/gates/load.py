@@ -285,7 +285,7 @@ class LoadGate(Gate):
 
     @contextmanager
     def _target(self) -> Iterator[str]:
-        from ..targets import is_asgi, load_app
+        from ..targets import load_target
         from .load_server import ServedApp, check_reachable
 
         contract = self.contract
@@ -297,9 +297,10 @@ class LoadGate(Gate):
             yield base_url
             return
         assert contract.app is not None
-        app = load_app(contract.app)
-        kind = "asgi" if is_asgi(app) else "wsgi"
-        served = ServedApp(app, kind, contract.app)
+        # The one in-process wrapper every gate uses (serving.py): the app's lifespan runs once
+        # for the whole session, not again (and shut down) by this server.
+        target = load_target(contract)
+        served = ServedApp(target.app, target.kind, contract.app)
         with served as base_url:
             self._target_text = f"{contract.app} served by {served.server_name} at {base_url}"
             yield base_url
