@@ -26,7 +26,7 @@ import threading
 import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,10 @@ from .sql_capture import request_scope
 # schemathesis marks its own with the test case id.
 REQUEST_ID_HEADER = "x-backend-gates-request"
 SCHEMATHESIS_ID_HEADER = "x-schemathesis-testcaseid"
+# The plugin's own requests (the schema document): not a request of the app's API, so not
+# counted by the gates that watch requests (queries). Removed before the app sees it.
+INTERNAL_HEADER = "x-backend-gates-internal"
+_WSGI_INTERNAL_KEY = "HTTP_" + INTERNAL_HEADER.upper().replace("-", "_")
 _WSGI_ID_KEY = "HTTP_" + REQUEST_ID_HEADER.upper().replace("-", "_")
 _WSGI_SCHEMATHESIS_KEY = "HTTP_" + SCHEMATHESIS_ID_HEADER.upper().replace("-", "_")
 _MAX_KEPT = 2048
@@ -380,11 +384,15 @@ class ASGIServed(_Served):
     async def _http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         headers = scope.get("headers") or []
         request_id = None
+        internal = False
         kept = []
         for name, value in headers:
             lowered = name.lower()
             if lowered == REQUEST_ID_HEADER.encode():
                 request_id = value.decode("latin-1")
+                continue
+            if lowered == INTERNAL_HEADER.encode():
+                internal = True
                 continue
             if lowered == SCHEMATHESIS_ID_HEADER.encode() and request_id is None:
                 request_id = value.decode("latin-1")
@@ -400,7 +408,8 @@ class ASGIServed(_Served):
         query = scope.get("query_string", b"").decode("latin-1")
         token = _current_request.set(request_id)
         try:
-            with request_scope(scope["method"], scope["path"] + (f"?{query}" if query else "")):
+            with nullcontext() if internal else request_scope(scope["method"],
+                                                              scope["path"] + (f"?{query}" if query else "")):
                 await self.app(scope, receive, tracking_send)
         except Exception as exc:
             # Starlette re-raises after sending its 500, for the server to log; a server
@@ -437,10 +446,11 @@ class WSGIServed(_Served):
 
         query = environ.get("QUERY_STRING", "")
         target = environ.get("PATH_INFO", "") + (f"?{query}" if query else "")
+        internal = environ.pop(_WSGI_INTERNAL_KEY, None) is not None
         token = _current_request.set(request_id)
         chunks: list[bytes] = []
         try:
-            with request_scope(environ.get("REQUEST_METHOD", "GET"), target):
+            with nullcontext() if internal else request_scope(environ.get("REQUEST_METHOD", "GET"), target):
                 body = self.app(environ, tracking_start_response)
                 try:
                     # Read inside the request: statements of a lazily built body count for it.
