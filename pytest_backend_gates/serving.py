@@ -235,6 +235,9 @@ class ASGIServed(_Served):
         self._lifespan_task: asyncio.Task[None] | None = None
         self._state: dict[str, Any] = {}
         self._shutdown: asyncio.Queue[dict[str, Any]] | None = None
+        # Requests that arrived on another event loop than the app's and were carried over to it
+        # (every message of each costs a round trip between two threads).
+        self.carried_over = 0
 
     # -- the app's loop --------------------------------------------------------
     def portal(self) -> Any:
@@ -319,7 +322,8 @@ class ASGIServed(_Served):
             await self._serve(scope, receive, send)
             return
 
-        # Another loop (schemathesis'): run on the app's loop, messages carried back to the caller's.
+        # Another loop: run on the app's loop, messages carried back to the caller's.
+        self.carried_over += 1
         async def on_caller(coroutine: Any) -> Any:
             return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, caller))
 
