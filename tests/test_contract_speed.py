@@ -106,3 +106,16 @@ def test_schemathesis_calls_the_asgi_app_on_the_apps_own_loop(pytester: pytest.P
     assert seen["carried_over"] == 0, seen
     assert seen["loops"] == 1 and seen["starts"] == 1, seen
 
+
+def test_the_engine_runs_on_a_frozen_heap_and_unfreezes_it(pytester: pytest.Pytester) -> None:
+    project(pytester)
+    result = pytester.runpytest_subprocess("--backend-gates=contract", "-p", "no:cacheprovider",
+                                           "--backend-gates-seed=1")
+    result.assert_outcomes(passed=3)
+    seen = json.loads((pytester.path / "seen.json").read_text())
+    during = seen["freeze_during"]
+    # The first request is the api test's (before the gate's items): nothing frozen then.
+    assert during[0] == 0, during
+    engine = during[1:]
+    assert engine and all(count > 0 for count in engine), during
+    assert seen["freeze_after"] == 0, seen  # the cyclic collector sees everything again
