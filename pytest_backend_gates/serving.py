@@ -340,6 +340,7 @@ class ASGIServed(_Served):
         # Another loop (schemathesis' when its portal could not be shared): run on the app's
         # loop, messages carried back to the caller's.
         self.carried_over += 1
+
         async def on_caller(coroutine: Any) -> Any:
             return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, caller))
 
