@@ -1,53 +1,56 @@
 """Throughput of the in-process contract gate vs. schemathesis' CLI against a live server.
 
-Copies the example app's ``shop`` package (examples/shop/shop) into a throwaway
-directory with its own pyproject.toml (so the shop's own tests are not collected)::
+Two subjects:
 
-    [tool.pytest.ini_options]
-    pythonpath = ["."]
+- default: the example app ``examples/shop`` (``shop.main:app``, no auth), max_examples 30,
+  stateful off;
+- ``--stack DIR``: a service folder such as ``examples/stacks/fastapi_sqlmodel``, with auth.
+  Its ``[tool.backend-gates.contract]`` table gives the app, the schema path, the headers and
+  ``exclude_operations``; ``${VAR}`` in the headers is taken from the environment, and a
+  ``STACK_API_TOKEN`` that is not set is minted with the folder's ``auth_token.api_token(secret)``
+  (``STACK_SECRET_KEY``, default the stacks' development key), as the stacks' READMEs do.
+  ``--env NAME=VALUE`` is set for every subprocess of both sides (the gate, the server, the
+  CLI): e.g. ``--env STACK_BCRYPT_ROUNDS=4``, which the stack's conftest.py sets for pytest runs
+  and the server must get too.
 
-    [tool.backend-gates]
-    report = "gates.json"
-    [tool.backend-gates.contract]
-    app = "shop.main:app"
-    max_examples = 30
-    stateful = false
+The subject is copied into a throwaway directory; before every run the files a run left there
+(the SQLite database, reports) are removed, so every run starts from the same state. Both sides
+run the same work: the same operations, ``max_examples``, seed, phases (examples, coverage,
+fuzzing, and stateful when on), all checks, ``continue-on-failure``, no example database, no
+schemathesis cache, one worker. Timed (wall clock, whole subprocesses):
 
-and, in that directory, times whole subprocesses (wall clock, start-up included):
+  A  the gate: ``python -m pytest NO_TESTS_DIR --backend-gates=contract --backend-gates-seed=S
+     -p no:cacheprovider -q`` (no test module: the contract items only); cases and engine time
+     from the JSON report (``measured.cases``, ``duration_s``).
+  S  start-up baseline: the same command with ``--collect-only`` (pytest, the plugins, the app
+     import and the schema load; no case).
+  B  the CLI: ``st run URL --max-examples N --seed S --phases ... --checks all
+     --continue-on-failure --generation-database none -H ... --exclude-name-regex ...``
+     against a fresh server started for the run (uvicorn for an ASGI app; Werkzeug's threaded
+     server, what ``flask run`` uses, for a WSGI app). Cases from its "N generated" line, engine
+     time from the phase times it prints. The server's start (until the schema answers) is
+     timed separately (B0) and is not part of B.
 
-  A  in-process gate: ``python -m pytest --backend-gates=contract --backend-gates-seed=1
-     -p no:cacheprovider -q``; cases = gates.json -> gate "contract" -> measured.cases.
-     The report's ``duration_s`` for the gate is its engine time (schemathesis
-     running the phases), the counterpart of the phase times the CLI prints.
-  S  start-up baseline: the same command with ``--collect-only`` (imports the app and
-     loads its schema, runs no case).  A - S is the gate's fuzzing time alone.
-  B  CLI: ``st run http://127.0.0.1:P/openapi.json --max-examples 30 --seed 1
-     --phases examples,coverage,fuzzing --generation-database none`` against
-     ``python -m uvicorn shop.main:app --host 127.0.0.1 --port P`` (a fresh server per
-     run, so every run starts from an empty in-memory database like the in-process app;
-     server start-up is not timed).  Checks: the defaults of both (all).  Stateful
-     testing is off in both (the CLI simply leaves "stateful" out of --phases).  As the
-     gate does, schemathesis' persistent cache is disabled (a schemathesis.toml with
-     ``[cache] enabled = false`` passed by --config-file) and so is the example database.
-     Cases = the "Test cases: N generated" line of the CLI's summary.
+One untimed warm-up of A and B, then N rounds, each A and B in alternating order (A, B then
+B, A), with S after them. Reported: medians, the ratio (A cases/s) / (B cases/s) of every
+round and their median (a ratio within one round is fair on a loaded machine, absolute
+figures are not), for the whole command (the goal), for the engines alone, and with the
+server's start counted on B's side. The load average is printed with every run.
 
-One untimed warm-up run of A and B each (bytecode, hypothesis' unicode cache), then
-3 timed rounds of S, A, B (interleaved); medians are reported.  Two ratios of
-(in-process cases/s) / (CLI cases/s), target at least as fast (ratio >= 1.0):
-  - fuzzing: the gate's engine time vs the CLI's printed phase times (same work:
-    phases examples, coverage, fuzzing over the same operations and seed);
-  - whole command: wall clock of `pytest --backend-gates=contract` vs `st run`, which
-    adds pytest's start-up (plugins, the app import) to one and the CLI's to the other.
+PYTHONDONTWRITEBYTECODE (set on some CI images) is dropped for both sides: with it, pytest
+re-runs its assertion rewriting of every module of a pytest11 plugin package (schemathesis,
+hypothesis) at each start, seconds that are the environment's, not the gate's.
 
-Exit status: 0 whatever the verdict (a measurement, not a test); 1 if a run failed to
-run at all (timeout, crash, missing/unparsable report or CLI summary, server that did
-not come up).  Contract FAILURES found in the app (pytest / st exit code 1) are fine.
-Only 127.0.0.1 traffic; every subprocess has a timeout.
+Exit status: 0 whatever the verdict (a measurement, not a test); 1 if a run failed to run at
+all (timeout, crash, missing report or CLI summary, a server that did not come up).  Contract
+failures found in the app (exit status 1 of pytest or st) are fine. Only 127.0.0.1 traffic;
+every subprocess has a timeout.
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import re
@@ -58,118 +61,248 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 REPO = Path(__file__).resolve().parent.parent
-SHOP = REPO / "examples" / "shop" / "shop"
+SHOP = REPO / "examples" / "shop"
 BIN = Path(sys.executable).parent
 ST = BIN / "st"
-TIMEOUT = 600.0  # seconds, per subprocess
-SERVER_WAIT = 30.0  # seconds for uvicorn to answer /health
+TIMEOUT = 900.0  # seconds, per subprocess
+SERVER_WAIT = 60.0  # seconds for the server to answer the schema request
 SEED = 1
-MAX_EXAMPLES = 30
-TARGET = 1.0
-PYPROJECT = f"""[tool.pytest.ini_options]
-pythonpath = ["."]
-
-[tool.backend-gates]
-report = "gates.json"
-[tool.backend-gates.contract]
-app = "shop.main:app"
-max_examples = {MAX_EXAMPLES}
-stateful = false
-"""
+TARGET = 1.5  # issue 11: in-process at least 1.5x the CLI's cases/s
+NO_TESTS = "bench_no_tests"  # an empty folder given to pytest: the contract items alone
+REPORT = "bench-gates.json"
 ST_CONFIG = "[cache]\nenabled = false\n"
-PYTEST_CMD = [sys.executable, "-m", "pytest", "--backend-gates=contract", f"--backend-gates-seed={SEED}",
-              "-p", "no:cacheprovider", "-q"]
-# PYTHONDONTWRITEBYTECODE (set on some CI images) makes pytest re-run its assertion
-# rewriting of every pytest11 plugin package (schemathesis, hypothesis) at each start:
-# seconds that are the environment's, not the gate's. Both variants run without it.
+DEFAULT_SECRET = "dev-secret-please-change-0123456789abcdef"  # the stacks' development key
+# PYTHONDONTWRITEBYTECODE: see the module docstring.
 _DROP = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD", "SCHEMATHESIS_CONFIG",
          "PYTHONDONTWRITEBYTECODE")
 ENV = {k: v for k, v in os.environ.items() if k not in _DROP and not k.startswith("SCHEMATHESIS_")}
 ENV.update(NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class RunFailed(Exception):
     pass
 
 
+@dataclass
+class Subject:
+    """What both sides test: a folder, its app, and the contract settings that matter."""
+
+    name: str
+    source: Path  # copied into the throwaway directory
+    app: str  # "module:attr" or "module:factory()"
+    schema: str  # path on the server, e.g. "/openapi.json"
+    max_examples: int
+    stateful: bool
+    headers: dict[str, str] = field(default_factory=dict)  # values with ${VAR}
+    exclude: list[str] = field(default_factory=list)  # exclude_operations globs
+    pythonpath: list[str] = field(default_factory=lambda: ["."])
+    pyproject: str | None = None  # the folder's own pyproject.toml text, or None (written here)
+
+    def phases(self) -> str:
+        return "examples,coverage,fuzzing" + (",stateful" if self.stateful else "")
+
+
+def shop_subject(max_examples: int | None, stateful: bool | None) -> Subject:
+    return Subject(name="examples/shop (shop.main:app)", source=SHOP / "shop", app="shop.main:app",
+                   schema="/openapi.json", max_examples=max_examples or 30, stateful=bool(stateful))
+
+
+def stack_subject(folder: Path, max_examples: int | None, stateful: bool | None) -> Subject:
+    text = (folder / "pyproject.toml").read_text()
+    data = tomllib.loads(text)
+    contract = data.get("tool", {}).get("backend-gates", {}).get("contract", {})
+    if "app" not in contract:
+        raise SystemExit(f"{folder}/pyproject.toml: [tool.backend-gates.contract] has no app (an in-process app "
+                         f"is what this benchmark compares with the CLI)")
+    ini = data.get("tool", {}).get("pytest", {}).get("ini_options", {})
+    return Subject(
+        name=f"{folder.name} ({contract['app']})", source=folder, app=contract["app"],
+        schema=contract.get("schema", "/openapi.json"),
+        max_examples=max_examples or int(contract.get("max_examples", 50)),
+        stateful=contract.get("stateful", True) if stateful is None else stateful,
+        headers=dict(contract.get("headers", {})), exclude=list(contract.get("exclude_operations", [])),
+        pythonpath=list(ini.get("pythonpath", ["."])), pyproject=text)
+
+
+def gate_pyproject(subject: Subject) -> str:
+    """The subject's pyproject.toml with the contract table's run settings replaced (the same
+    max_examples and stateful as the CLI gets, no max_time cut-off), everything else kept."""
+    settings = [f"max_examples = {subject.max_examples}", f"stateful = {'true' if subject.stateful else 'false'}",
+                f'max_time = "{int(TIMEOUT)}s"']
+    if subject.pyproject is None:
+        return "\n".join([
+            "[tool.pytest.ini_options]", 'pythonpath = ["."]', "",
+            "[tool.backend-gates.contract]", f"app = {json.dumps(subject.app)}", *settings, ""])
+    lines = subject.pyproject.splitlines()
+    out: list[str] = []
+    in_contract = False
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith("["):
+            in_contract = stripped == "[tool.backend-gates.contract]"
+            out.append(line)
+            if in_contract:
+                out.extend(settings)
+            continue
+        if in_contract and re.match(r"(max_examples|stateful|max_time|seed)\s*=", stripped):
+            continue
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
 def _tail(proc: subprocess.CompletedProcess[str], n: int = 2500) -> str:
     return f"--- stdout (tail) ---\n{proc.stdout[-n:]}\n--- stderr (tail) ---\n{proc.stderr[-n:]}"
 
 
-def timed(cmd: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProcess[str]]:
+def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[str]]:
     start = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, cwd=cwd, env=ENV, capture_output=True, text=True, timeout=TIMEOUT)
+        proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False)
     except subprocess.TimeoutExpired:
         raise RunFailed(f"timed out after {TIMEOUT:g}s: {' '.join(cmd)}") from None
     return time.perf_counter() - start, proc
 
 
+class Workdir:
+    """The throwaway copy; `reset()` removes what a run left (database files, reports, caches)."""
+
+    def __init__(self, root: Path, subject: Subject) -> None:
+        self.root = root
+        shutil.copytree(subject.source, root / subject.source.name if subject.pyproject is None else root,
+                        dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.db", "*.db-*", "backend-gates.json", ".hypothesis",
+                                                      ".pytest_cache", "*.lock"))
+        (root / "pyproject.toml").write_text(gate_pyproject(subject))
+        (root / NO_TESTS).mkdir()
+        (root / "schemathesis.toml").write_text(ST_CONFIG)
+        self.pristine = {path for path in root.rglob("*") if "__pycache__" not in path.parts}
+
+    def reset(self) -> None:
+        for path in sorted(self.root.rglob("*"), reverse=True):
+            if path in self.pristine or "__pycache__" in path.parts:
+                continue
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+
 # -- A and S: the pytest plugin -----------------------------------------------
-def run_gate(root: Path) -> tuple[int, float, float]:
-    report = root / "gates.json"
-    report.unlink(missing_ok=True)
-    wall, proc = timed(PYTEST_CMD, root)
+def gate_command(seed: int) -> list[str]:
+    return [sys.executable, "-m", "pytest", NO_TESTS, "--backend-gates=contract", f"--backend-gates-seed={seed}",
+            f"--backend-gates-report={REPORT}", "-p", "no:cacheprovider", "-q"]
+
+
+def run_gate(work: Workdir, env: dict[str, str], seed: int) -> tuple[int, float, float]:
+    work.reset()
+    wall, proc = timed(gate_command(seed), work.root, env)
     if proc.returncode not in (0, 1):  # 1 = contract failures found: fine here
         raise RunFailed(f"gate run exited {proc.returncode}\n{_tail(proc)}")
     try:
-        data = json.loads(report.read_text())
+        data = json.loads((work.root / REPORT).read_text())
         gate = next(g for g in data["gates"] if g["gate"] == "contract")
         cases = int(gate["measured"]["cases"])
         engine = float(gate["duration_s"])
     except (OSError, ValueError, KeyError, TypeError, StopIteration) as exc:
-        raise RunFailed(f"gate run: missing/unparsable gates.json ({type(exc).__name__}: {exc})\n{_tail(proc)}") from None
+        raise RunFailed(f"gate run: missing/unparsable {REPORT} ({type(exc).__name__}: {exc})\n{_tail(proc)}") from None
     if gate.get("status") == "error" or cases <= 0:
         raise RunFailed(f"gate could not test (status {gate.get('status')}, {cases} cases): {gate.get('summary')}")
     return cases, wall, engine
 
 
-def run_startup(root: Path) -> float:
-    wall, proc = timed([*PYTEST_CMD, "--collect-only"], root)
+def run_startup(work: Workdir, env: dict[str, str], seed: int) -> float:
+    work.reset()
+    wall, proc = timed([*gate_command(seed), "--collect-only"], work.root, env)
     if proc.returncode != 0 or "contract[" not in proc.stdout:
         raise RunFailed(f"--collect-only run exited {proc.returncode} or collected no contract item\n{_tail(proc)}")
     return wall
 
 
-# -- B: the CLI against uvicorn -----------------------------------------------
+# -- B: the CLI against a server ----------------------------------------------
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
+
+
+# A WSGI app under Werkzeug's threaded server (what `flask run` starts), the app found like the gate finds it.
+_WERKZEUG = """
+import importlib, sys
+from werkzeug.serving import run_simple
+module, _, attr = sys.argv[1].partition(":")
+factory = attr.endswith("()")
+app = getattr(importlib.import_module(module), attr.removesuffix("()"))
+run_simple("127.0.0.1", int(sys.argv[2]), app() if factory else app, threaded=True)
+"""
+_KIND = """
+import importlib, inspect, sys
+module, _, attr = sys.argv[1].partition(":")
+app = getattr(importlib.import_module(module), attr.removesuffix("()"))
+app = app() if attr.endswith("()") else app
+asgi = inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(getattr(app, "__call__", None))
+print("asgi" if asgi else "wsgi")
+"""
+
+
+def app_kind(work: Workdir, subject: Subject, env: dict[str, str]) -> str:
+    _, proc = timed([sys.executable, "-c", _KIND, subject.app], work.root, env)
+    kind = proc.stdout.strip().splitlines()[-1:] if proc.returncode == 0 else []
+    if kind not in (["asgi"], ["wsgi"]):
+        raise RunFailed(f"could not import {subject.app} to tell ASGI from WSGI\n{_tail(proc)}")
+    return kind[0]
 
 
 class Server:
-    """uvicorn serving shop.main:app on 127.0.0.1; always terminated on exit."""
+    """The subject's app on 127.0.0.1 (a fresh process per run); always terminated on exit."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, work: Workdir, subject: Subject, kind: str, env: dict[str, str],
+                 headers: dict[str, str]) -> None:
+        self.work, self.subject, self.kind, self.env, self.headers = work, subject, kind, env, headers
         self.port = free_port()
-        self.log = root / f"uvicorn-{self.port}.log"
+        self.log = work.root / f"server-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.started_in = 0.0
 
-    def __enter__(self) -> Server:
-        cmd = [sys.executable, "-m", "uvicorn", "shop.main:app", "--host", "127.0.0.1", "--port", str(self.port),
-               "--log-level", "warning"]
+    def __enter__(self) -> Self:
+        app = self.subject.app
+        if self.kind == "asgi":
+            cmd = [sys.executable, "-m", "uvicorn", app.removesuffix("()"), "--host", "127.0.0.1", "--port",
+                   str(self.port), "--log-level", "warning", *(["--factory"] if app.endswith("()") else [])]
+        else:
+            cmd = [sys.executable, "-c", _WERKZEUG, app, str(self.port)]
+        env = dict(self.env, PYTHONPATH=os.pathsep.join(
+            [str(self.work.root / p) for p in self.subject.pythonpath] + [self.env.get("PYTHONPATH", "")]))
+        start = time.perf_counter()
         with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(cmd, cwd=self.root, env=ENV, stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(cmd, cwd=self.work.root, env=env, stdout=log, stderr=subprocess.STDOUT)
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        request = urllib.request.Request(f"{self.url}{self.subject.schema}", headers=self.headers)
         deadline = time.monotonic() + SERVER_WAIT
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RunFailed(f"uvicorn exited {self.proc.returncode}:\n{self.log.read_text(errors='replace')[-2000:]}")
+                raise RunFailed(f"server exited {self.proc.returncode}:\n{self.log.read_text(errors='replace')[-2000:]}")
             try:
-                with opener.open(f"http://127.0.0.1:{self.port}/health", timeout=2) as resp:
-                    if resp.status == 200:
+                with opener.open(request, timeout=5) as resp:
+                    if 200 <= resp.status < 300:
+                        self.started_in = time.perf_counter() - start
                         return self
             except OSError:
                 pass
-            time.sleep(0.1)
-        raise RunFailed(f"uvicorn did not answer /health within {SERVER_WAIT:g}s:\n"
+            time.sleep(0.05)
+        raise RunFailed(f"the server did not answer {self.subject.schema} within {SERVER_WAIT:g}s:\n"
                         f"{self.log.read_text(errors='replace')[-2000:]}")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     def __exit__(self, *exc: object) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -182,94 +315,143 @@ class Server:
 
 
 CASES_RE = re.compile(r"Test cases:\s*\n\s*(\d+)\s+generated")
+PHASE_RE = re.compile(r"^\s*\S+\s+(?:Examples|Coverage|Fuzzing|Stateful) \(in ([\d.]+)s\)", re.MULTILINE)
 
 
-def run_cli(root: Path, config: Path) -> tuple[int, float, float]:
-    """(cases, wall s, seconds the CLI reports for its phases) for one fresh server."""
-    with Server(root) as server:
-        cmd = [str(ST), "--config-file", str(config), "run", f"http://127.0.0.1:{server.port}/openapi.json",
-               "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED), "--phases", "examples,coverage,fuzzing",
-               "--generation-database", "none", "--no-color"]
-        wall, proc = timed(cmd, root)
+def cli_command(subject: Subject, url: str, headers: dict[str, str], seed: int, config: Path) -> list[str]:
+    cmd = [str(ST), "--config-file", str(config), "run", f"{url}{subject.schema}",
+           "--max-examples", str(subject.max_examples), "--seed", str(seed), "--phases", subject.phases(),
+           "--checks", "all", "--continue-on-failure", "--generation-database", "none", "--no-color"]
+    for name, value in headers.items():
+        cmd += ["-H", f"{name}: {value}"]
+    if subject.exclude:  # the gate's globs over "METHOD /path", as one regex over st's operation names
+        cmd += ["--exclude-name-regex", "|".join(f"(?:{fnmatch.translate(glob)})" for glob in subject.exclude)]
+    return cmd
+
+
+def run_cli(work: Workdir, subject: Subject, kind: str, env: dict[str, str], headers: dict[str, str],
+            seed: int) -> tuple[int, float, float, float]:
+    """(cases, wall s, seconds st reports for its phases, server start-up s), fresh server."""
+    work.reset()
+    with Server(work, subject, kind, env, headers) as server:
+        wall, proc = timed(cli_command(subject, server.url, headers, seed, work.root / "schemathesis.toml"),
+                           work.root, env)
+        started_in = server.started_in
     if proc.returncode not in (0, 1):  # 1 = failures found: fine here
         raise RunFailed(f"st run exited {proc.returncode}\n{_tail(proc)}")
     match = CASES_RE.search(proc.stdout)
     if match is None:
         raise RunFailed(f"st run: no 'Test cases: N generated' line in its output\n{_tail(proc)}")
-    phases = sum(float(s) for s in re.findall(r"^\s*\S+\s+(?:Examples|Coverage|Fuzzing) \(in ([\d.]+)s\)",
-                                                proc.stdout, re.M))
-    return int(match.group(1)), wall, phases
+    phases = sum(float(s) for s in PHASE_RE.findall(proc.stdout))
+    return int(match.group(1)), wall, phases, started_in
+
+
+# -- credentials ----------------------------------------------------------------
+def resolve_headers(subject: Subject, work: Workdir, env: dict[str, str]) -> dict[str, str]:
+    """The headers with ${VAR} filled in; STACK_API_TOKEN minted from the folder's auth_token.py
+    when it is not set (added to `env`, so the gate's ${STACK_API_TOKEN} gets the same value)."""
+    needed = {name for value in subject.headers.values() for name in _VAR.findall(value)}
+    if "STACK_API_TOKEN" in needed and "STACK_API_TOKEN" not in env and (work.root / "auth_token.py").exists():
+        env.setdefault("STACK_SECRET_KEY", DEFAULT_SECRET)
+        mint = "import auth_token, os; print(auth_token.api_token(os.environ['STACK_SECRET_KEY']))"
+        _, proc = timed([sys.executable, "-c", mint], work.root, env)
+        if proc.returncode != 0:
+            raise RunFailed(f"could not mint STACK_API_TOKEN with auth_token.py\n{_tail(proc)}")
+        env["STACK_API_TOKEN"] = proc.stdout.strip().splitlines()[-1]
+    missing = sorted(name for name in needed if name not in env)
+    if missing:
+        raise RunFailed(f"the headers need {', '.join(missing)}: set them (or pass --env NAME=VALUE)")
+    return {name: _VAR.sub(lambda m: env[m.group(1)], value) for name, value in subject.headers.items()}
 
 
 # -- main ----------------------------------------------------------------------
+def load() -> str:
+    return f"{os.getloadavg()[0]:.1f}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3, help="timed rounds (default 3)")
+    parser.add_argument("--stack", type=Path, help="a service folder with [tool.backend-gates.contract] app = ...")
+    parser.add_argument("--max-examples", type=int, help="default: the folder's max_examples (shop: 30)")
+    stateful = parser.add_mutually_exclusive_group()
+    stateful.add_argument("--stateful", dest="stateful", action="store_true", default=None,
+                          help="stateful phase on both sides (default: the folder's setting; shop: off)")
+    stateful.add_argument("--no-stateful", dest="stateful", action="store_false")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="set for every subprocess of both sides (repeatable)")
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--repeats", type=int, default=5, help="timed rounds (default 5)")
     args = parser.parse_args()
     if not ST.exists():
         print(f"FAILED: no schemathesis CLI at {ST}", file=sys.stderr)
         return 1
+    subject = (stack_subject(args.stack.resolve(), args.max_examples, args.stateful) if args.stack
+               else shop_subject(args.max_examples, args.stateful))
+    env = dict(ENV)
+    for item in args.env:
+        name, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--env {item!r}: expected NAME=VALUE")
+        env[name] = value
     t0 = time.perf_counter()
     gate: list[tuple[int, float, float]] = []
-    cli: list[tuple[int, float, float]] = []
+    cli: list[tuple[int, float, float, float]] = []
     startup: list[float] = []
+    loads: list[float] = []
     with tempfile.TemporaryDirectory(prefix="bg-contract-") as tmp:
-        root = Path(tmp)
-        shutil.copytree(SHOP, root / "shop", ignore=shutil.ignore_patterns("__pycache__"))
-        (root / "pyproject.toml").write_text(PYPROJECT)
-        config = root / "schemathesis.toml"
-        config.write_text(ST_CONFIG)
+        work = Workdir(Path(tmp), subject)
         try:
-            run_gate(root)  # warm-ups, not timed
-            run_cli(root, config)
-            for _ in range(args.repeats):
-                startup.append(run_startup(root))
-                gate.append(run_gate(root))
-                cli.append(run_cli(root, config))
+            headers = resolve_headers(subject, work, env)
+            kind = app_kind(work, subject, env)
+            print(f"contract throughput: {subject.name}, {kind.upper()}, max_examples {subject.max_examples}, "
+                  f"seed {args.seed}, phases {subject.phases()}, checks all, excluded {subject.exclude or 'none'}; "
+                  f"{os.cpu_count()} CPUs; python {sys.version.split()[0]}", flush=True)
+            run_gate(work, env, args.seed)  # warm-ups, not timed
+            run_cli(work, subject, kind, env, headers, args.seed)
+            for round_ in range(args.repeats):
+                sides = ("A", "B") if round_ % 2 == 0 else ("B", "A")
+                for side in sides:
+                    loads.append(os.getloadavg()[0])
+                    if side == "A":
+                        gate.append(run_gate(work, env, args.seed))
+                        c, w, e = gate[-1]
+                        print(f"  round {round_ + 1} A gate: {c} cases, {w:.2f} s (engine {e:.2f} s), load {load()}",
+                              flush=True)
+                    else:
+                        cli.append(run_cli(work, subject, kind, env, headers, args.seed))
+                        c, w, p, s = cli[-1]
+                        print(f"  round {round_ + 1} B st:   {c} cases, {w:.2f} s (phases {p:.2f} s, server start "
+                              f"{s:.2f} s), load {load()}", flush=True)
+                startup.append(run_startup(work, env, args.seed))
         except RunFailed as exc:
             print(f"FAILED: {exc}", file=sys.stderr)
             return 1
     total = time.perf_counter() - t0
 
-    a_cases = statistics.median(c for c, _, _ in gate)
-    a_wall = statistics.median(w for _, w, _ in gate)
-    a_engine = statistics.median(e for _, _, e in gate)
-    b_cases = statistics.median(c for c, _, _ in cli)
-    b_wall = statistics.median(w for _, w, _ in cli)
-    b_phases = statistics.median(p for _, _, p in cli)
-    s_wall = statistics.median(startup)
-    a_rate, b_rate = a_cases / a_wall, b_cases / b_wall
-    ratio = a_rate / b_rate
+    def rate_ratios(a_time: list[float], b_time: list[float]) -> list[float]:
+        return [(a[0] / ta) / (b[0] / tb) for a, b, ta, tb in zip(gate, cli, a_time, b_time, strict=True)]
 
-    print(f"contract throughput: examples/shop (shop.main:app), max_examples {MAX_EXAMPLES}, seed {SEED}, "
-          f"phases examples,coverage,fuzzing, no stateful; python {sys.version.split()[0]}")
-    print(f"{args.repeats} timed rounds after 1 warm-up each; medians; wall = whole subprocess, start-up included")
+    whole = rate_ratios([w for _, w, _ in gate], [w for _, w, _, _ in cli])
+    engines = rate_ratios([e for _, _, e in gate], [p for _, _, p, _ in cli])
+    with_server = rate_ratios([w for _, w, _ in gate], [w + s for _, w, _, s in cli])
+    med = statistics.median
+    a_cases, a_wall, a_engine = med(c for c, _, _ in gate), med(w for _, w, _ in gate), med(e for _, _, e in gate)
+    b_cases, b_wall, b_phases = med(c for c, _, _, _ in cli), med(w for _, w, _, _ in cli), med(p for _, _, p, _ in cli)
+    b_server = med(s for _, _, _, s in cli)
     print()
-    rows = [
-        ("A in-process gate (pytest)", a_cases, a_wall, a_rate),
-        ("B st run -> uvicorn", b_cases, b_wall, b_rate),
-    ]
-    print(f"  {'variant':<30} {'cases':>7} {'wall s':>8} {'cases/s':>9}")
-    for name, cases, wall, rate in rows:
-        print(f"  {name:<30} {cases:>7g} {wall:>8.2f} {rate:>9.1f}")
+    print(f"{args.repeats} rounds (A and B alternating) after 1 warm-up each; medians; load average "
+          f"{min(loads):.1f}-{max(loads):.1f} (median {med(loads):.1f}) on {os.cpu_count()} CPUs")
+    print(f"  {'variant':<34} {'cases':>7} {'wall s':>8} {'cases/s':>9} {'engine s':>9} {'cases/s':>9}")
+    print(f"  {'A in-process gate (pytest)':<34} {a_cases:>7g} {a_wall:>8.2f} {a_cases / a_wall:>9.1f} "
+          f"{a_engine:>9.2f} {a_cases / a_engine:>9.1f}")
+    print(f"  {'B st run -> server':<34} {b_cases:>7g} {b_wall:>8.2f} {b_cases / b_wall:>9.1f} "
+          f"{b_phases:>9.2f} {b_cases / b_phases if b_phases else float('nan'):>9.1f}")
+    print(f"  S start-up of A (--collect-only): {med(startup):.2f} s; B0 server start-up: {b_server:.2f} s")
     print()
-    print(f"  start-up baseline (same pytest command, --collect-only): {s_wall:.2f} s")
-    net = a_wall - s_wall
-    if net > 0:
-        print(f"  A minus start-up: {net:.2f} s -> {a_cases / net:.1f} cases/s (fuzzing only)")
-    print(f"  B phase times printed by st (examples+coverage+fuzzing): {b_phases:.2f} s -> "
-          f"{b_cases / b_phases:.1f} cases/s" if b_phases > 0 else "  B phase times: not found in st output")
-    print(f"  A engine time (gates.json duration_s): {a_engine:.2f} s -> {a_cases / a_engine:.1f} cases/s")
-    print()
-    print("  raw runs:")
-    print("    A  (cases, wall s, engine s): " + ", ".join(f"({c}, {w:.2f}, {e:.2f})" for c, w, e in gate))
-    print("    B  (cases, wall s): " + ", ".join(f"({c}, {w:.2f})" for c, w, _ in cli))
-    print("    S  (wall s):        " + ", ".join(f"{w:.2f}" for w in startup))
-    print()
-    fuzz_ratio = (a_cases / a_engine) / (b_cases / b_phases) if b_phases > 0 and a_engine > 0 else float("nan")
-    for name, value in (("fuzzing (engine vs CLI phases)", fuzz_ratio), ("whole command (wall clock)", ratio)):
-        verdict = "MET" if value >= TARGET else "NOT MET"
-        print(f"ratio {name}: (in-process cases/s) / (CLI cases/s) = {value:.2f}   "
+    for name, values in (("whole command (the goal)", whole), ("engines (gate duration_s vs st phases)", engines),
+                         ("whole command, server start counted for B", with_server)):
+        verdict = "MET" if med(values) >= TARGET else "NOT MET"
+        print(f"ratio {name}: median {med(values):.2f} (rounds: {', '.join(f'{v:.2f}' for v in values)})   "
               f"target >= {TARGET:.1f} -> {verdict}")
     print(f"total benchmark time: {total:.1f} s")
     return 0

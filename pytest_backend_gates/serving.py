@@ -3,10 +3,11 @@
 Every HTTP gate and the `api` fixture reach an in-process app through the one
 wrapper this module keeps per app object (`served(app)`), so that:
 
-- an ASGI app runs on one event loop of its own, whoever calls it: its lifespan
-  starts once, and what the startup created (an async engine, a pool) is used
-  from the loop that created it. schemathesis calls the app from its own loop;
-  the call is carried over to the app's loop.
+- an ASGI app runs on one event loop, whoever calls it: its lifespan starts
+  once, and what the startup created (an async engine, a pool) is used from the
+  loop that created it. That loop is schemathesis' own when schemathesis is
+  loaded (its engine calls the app from there, with no hop between threads);
+  a call from any other loop is carried over to it.
 - an exception the app raises becomes the 500 a server would send, and is kept
   (by request id) so a finding can say what raised and where, in the app's own
   code; also when the framework answered the 500 itself and only logged the
@@ -234,11 +235,11 @@ class _Served:
 
 
 class ASGIServed(_Served):
-    """An ASGI app on an event loop of its own (one thread), its lifespan started once.
+    """An ASGI app on one event loop (one thread), its lifespan started once.
 
-    schemathesis ends lifespans after every test item and calls the app from its own
-    loop; both are answered here as a server would: the startup runs once on the app's
-    loop, later startups are acknowledged with its state, shutdowns happen at exit."""
+    schemathesis ends lifespans after every test item; that is answered here as a server
+    would: the startup runs once on the app's loop, later startups are acknowledged with
+    its state, shutdowns happen at exit."""
 
     kind = "asgi"
 
@@ -252,17 +253,32 @@ class ASGIServed(_Served):
         self._lifespan_task: asyncio.Task[None] | None = None
         self._state: dict[str, Any] = {}
         self._shutdown: asyncio.Queue[dict[str, Any]] | None = None
+        # Requests that arrived on another event loop than the app's and were carried over to it
+        # (every message of each costs a round trip between two threads).
+        self.carried_over = 0
 
     # -- the app's loop --------------------------------------------------------
     def portal(self) -> Any:
+        """The portal of the app's loop: schemathesis' own when schemathesis is loaded (it calls
+        every ASGI app from that loop, so its requests reach the app with no hop between threads),
+        else one of our own."""
+        if self._portal is not None:
+            return self._portal
+        shared = _schemathesis_portal()
+        # Outside the lock: finding the shared loop may need that loop, whose thread may be
+        # waiting for this lock in __call__.
+        loop = _loop_of(shared) if shared is not None else None
         with self._lock:
             if self._portal is None:
-                from anyio.from_thread import start_blocking_portal
+                if shared is not None:
+                    self._portal, self._loop = shared, loop
+                else:
+                    from anyio.from_thread import start_blocking_portal
 
-                stack = ExitStack()
-                self._portal = stack.enter_context(start_blocking_portal())
-                self._loop = self._portal.call(asyncio.get_running_loop)
-                self._stack = stack
+                    stack = ExitStack()
+                    self._portal = stack.enter_context(start_blocking_portal())
+                    self._loop = self._portal.call(asyncio.get_running_loop)
+                    self._stack = stack
             return self._portal
 
     def call(self, function: Callable[[], Any]) -> Any:
@@ -301,18 +317,20 @@ class ASGIServed(_Served):
         await asyncio.shield(self._startup)
 
     def close(self) -> None:
-        """End the lifespan (the app's shutdown) and stop the loop; at the end of the session."""
+        """End the lifespan (the app's shutdown) and stop our loop (schemathesis stops its own at
+        exit); at the end of the session."""
         with self._lock:
             portal, stack = self._portal, self._stack
             self._portal = self._stack = None
-        if portal is None or stack is None:
+        if portal is None:
             return
         try:
             portal.call(self._end_lifespan)
         except Exception:  # noqa: S110 - a failing shutdown at exit has nobody to tell
             pass
         finally:
-            stack.close()
+            if stack is not None:
+                stack.close()
 
     async def _end_lifespan(self) -> None:
         task, inbox = self._lifespan_task, self._shutdown
@@ -336,7 +354,10 @@ class ASGIServed(_Served):
             await self._serve(scope, receive, send)
             return
 
-        # Another loop (schemathesis'): run on the app's loop, messages carried back to the caller's.
+        # Another loop (schemathesis' when its portal could not be shared): run on the app's
+        # loop, messages carried back to the caller's.
+        self.carried_over += 1
+
         async def on_caller(coroutine: Any) -> Any:
             return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, caller))
 
@@ -422,6 +443,30 @@ class ASGIServed(_Served):
                 await send({"type": "http.response.body", "body": _SERVER_ERROR_BODY})
         finally:
             _current_request.reset(token)
+
+
+def _schemathesis_portal() -> Any | None:
+    """The blocking portal of the event-loop thread from which schemathesis 4.x calls every ASGI
+    app (`schemathesis.python.asgi`, one loop per process). A private function of schemathesis:
+    without it the app gets a loop of its own, and schemathesis' requests are carried over to it
+    (the same answers, more thread hops). Not imported for a passive run that has not loaded
+    schemathesis."""
+    if "schemathesis" not in sys.modules:
+        return None
+    try:
+        from schemathesis.python import asgi
+    except ImportError:
+        return None
+    get_portal = getattr(asgi, "_get_portal", None)
+    return get_portal() if callable(get_portal) else None
+
+
+def _loop_of(portal: Any) -> asyncio.AbstractEventLoop:
+    try:
+        loop: asyncio.AbstractEventLoop = portal.call(asyncio.get_running_loop)
+    except RuntimeError:  # anyio refuses calls from the portal's own thread: the loop running here
+        return asyncio.get_running_loop()
+    return loop
 
 
 class WSGIServed(_Served):
