@@ -556,7 +556,7 @@ def _transports() -> tuple[type, type]:
 
         def __init__(self, app: ASGIServed) -> None:
             self.app = app
-            self._inner = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+            self._inner = httpx.ASGITransport(app=app, raise_app_exceptions=False)  # type: ignore[arg-type]
             app.start()
 
         def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -571,7 +571,8 @@ def _transports() -> tuple[type, type]:
                 return response.status_code, response.headers.raw, await response.aread()
 
             status, headers, content = self.app.call(send)
-            return _response(httpx, self.app, request_id, status, headers, content, request)
+            response: httpx.Response = _response(httpx, self.app, request_id, status, headers, content, request)
+            return response
 
     class InProcessWSGITransport(httpx.WSGITransport):
         def __init__(self, app: WSGIServed) -> None:
@@ -584,9 +585,10 @@ def _transports() -> tuple[type, type]:
             inner = httpx.Request(request.method, request.url, content=body,
                                   headers=[*request.headers.raw, (REQUEST_ID_HEADER.encode(), request_id.encode())],
                                   extensions=request.extensions)
-            response = super().handle_request(inner)
-            return _response(httpx, self.served, request_id, response.status_code, response.headers.raw,
-                             response.read(), request)
+            answer = super().handle_request(inner)
+            response: httpx.Response = _response(httpx, self.served, request_id, answer.status_code,
+                                                 answer.headers.raw, answer.read(), request)
+            return response
 
     return InProcessASGITransport, InProcessWSGITransport
 
@@ -608,4 +610,4 @@ def raised_of(response: Any) -> Raised | None:
     value = getattr(response, "extensions", {}).get(RAISED_EXTENSION)
     # Not isinstance: pytester's in-process runs re-import this module, and a Raised of the
     # previous import is still one.
-    return value if value is not None and hasattr(value, "text") else None  # type: ignore[no-any-return]
+    return value if value is not None and hasattr(value, "text") else None

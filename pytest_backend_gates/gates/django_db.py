@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -41,7 +42,7 @@ def database_outside_tests(config: pytest.Config) -> Iterator[None]:
             teardown_databases(databases, verbosity=0)
 
 
-def _blocker(config: pytest.Config) -> object:
+def _blocker(config: pytest.Config) -> Any:
     from pytest_django import plugin
 
     key = getattr(plugin, "blocking_manager_key", None)  # pytest-django >= 4.7

@@ -64,10 +64,10 @@ class GateItem(pytest.Function):
     def runtest(self) -> None:
         raise NotImplementedError
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
         if isinstance(excinfo.value, GateItemFailure):
             return excinfo.value.text
-        return super().repr_failure(excinfo, style=style)
+        return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, None, f"{self.kind_name}: {self.label}"

@@ -147,7 +147,7 @@ def load_schema(settings: ContractSettings, target: Target, rootpath: Path, conf
                     "{ Authorization = \"Bearer ${API_TOKEN}\" })")
         raise TargetError(f"could not load the OpenAPI schema from {source}: {short_error(exc)}{hint}") from exc
     if settings.exclude_operations:
-        schema = schema.exclude(func=lambda ctx: excluded(ctx.operation, settings.exclude_operations))
+        return schema.exclude(func=lambda ctx: excluded(ctx.operation, settings.exclude_operations))
     return schema
 
 
@@ -326,7 +326,8 @@ class EventReader:
         attached to another answer)."""
         if status is None or status < 500 or self._target is None or not self._target.in_process:
             return None
-        return self._target.app.raised(case_id)
+        raised: Raised | None = self._target.app.raised(case_id)
+        return raised
 
     def _absorb_scenario(self, recorder: Any, outcome: OperationOutcome, seen: set[tuple[str, ...]]) -> None:
         outcome.cases += len(recorder.cases)
