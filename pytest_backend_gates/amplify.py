@@ -191,6 +191,8 @@ class Perturbation:
                 if sys.gettrace() is global_hook:  # the probe is over: leave this thread alone
                     sys.settrace(previous)
                 return local
+            if previous is not None and sys.gettrace() is not global_hook:
+                reinstate(global_hook)
             code = frame.f_code
             mine = verdicts.get(code)
             if mine is None:
@@ -200,6 +202,14 @@ class Perturbation:
             return line_hook if local is None else chained_line_hook(local)
 
         return global_hook
+
+
+def reinstate(hook: TraceFunction) -> None:
+    """Put the probe's hook back after the tracer it calls replaced it. coverage.py's C tracer,
+    when called through `sys.settrace` (as the hook calls it), installs itself back "the C way"
+    at every call event, for speed: without this, a probe under coverage (pytest-cov, the
+    coverage gate) lost its hook at the first call and perturbed nothing."""
+    sys.settrace(hook)
 
 
 class SchedulerStuck(Exception):
@@ -318,6 +328,8 @@ class ControlledScheduler:
 
         def global_hook(frame: FrameType, event: str, arg: Any) -> Any:
             local = previous(frame, event, arg) if previous is not None else None
+            if previous is not None and sys.gettrace() is not global_hook:
+                reinstate(global_hook)
             if frame.f_code not in own:
                 return local
             if local is None:
