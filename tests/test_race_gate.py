@@ -983,6 +983,50 @@ class Account:
         return 1
 
 
+def test_requests_line_up_at_a_stage_and_a_late_one_is_not_waited_for_again() -> None:
+    from pytest_backend_gates.amplify import Gathering
+    from pytest_backend_gates.serving import Answering
+
+    requests = [Answering() for _ in range(4)]
+    in_flight = tuple(requests)
+    gathering = Gathering(lambda: in_flight, timeout=30.0)  # generous: only the order is asserted
+    arrived: list[int] = []
+    seen_on_leaving: list[int] = []
+    lock = threading.Lock()
+    go = [threading.Event() for _ in requests]
+
+    # Each request comes only when the one before it has come (chained by events), so they
+    # arrive one by one, as they reach an app through a server's machinery.
+    def chain(index: int) -> None:
+        go[index].wait()
+        with lock:
+            arrived.append(index)
+        if index + 1 < len(go):
+            go[index + 1].set()
+        gathering.enter(requests[index])
+        with lock:
+            seen_on_leaving.append(len(arrived))
+
+    threads = [threading.Thread(target=chain, args=(i,)) for i in range(len(requests))]
+    for thread in threads:
+        thread.start()
+    go[0].set()
+    for thread in threads:
+        thread.join(60)
+    assert seen_on_leaving == [4, 4, 4, 4]  # nobody ran the stage before the last one had come
+    assert all(r.stage == 1 and r.followed for r in requests) and gathering.timeouts == 0
+
+    # A request that never comes (answered where nothing is traced, or held by a lock) holds the
+    # others for the timeout once, then is not waited for again.
+    late = Answering()
+    on_time = Answering()
+    quick = Gathering(lambda: (late, on_time), timeout=0.05)
+    quick.enter(on_time)
+    assert late.followed is False and quick.timeouts == 1
+    quick.enter(on_time)  # its next stage: nobody left to wait for
+    assert quick.timeouts == 1 and on_time.stage == 2
+
+
 def test_interpreter_settings_are_restored_even_on_failure(tmp_path: object) -> None:
     interval, trace, thread_trace = sys.getswitchinterval(), sys.gettrace(), threading.gettrace()
     race = Race(rootdir=os.path.dirname(__file__), seed=1)
