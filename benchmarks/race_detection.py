@@ -13,12 +13,13 @@ under 2 s.
 
 `--stacks` measures the automatic probe (`auto = true`) on the real-framework services of
 examples/stacks instead: each twin (buggy: `STACK_DEFECTS=1`) is run with `pytest
---backend-gates=race` (or `--gates race,coverage`: what a full run has, coverage.py's tracer
-included) on `--runs` random seeds (printed, to replay), and a run counts as found when its
-report holds the stack's expected race finding (expected.toml, the automatic probe's entry),
-as a false positive when the fixed twin's report holds any race finding. `--before REF` runs
+--backend-gates=race` (`--gates race,coverage`: with coverage.py's tracer on, as in a full
+run; `--gates all`: the full run) on `--runs` random seeds (printed, to replay), and a run
+counts as found when its report holds the stack's expected race finding (expected.toml, the
+automatic probe's entry), as a false positive when the fixed twin's report holds any race
+finding, as "no verdict" when it crashed or the race gate was `error`. `--before REF` runs
 the plugin as it was at that git commit too, in the same run, for a before/after table.
-Target: found in every run on every stack, no false positive.
+Target: found in every run on every stack, no false positive, a verdict every time.
 
     .venv/bin/python benchmarks/race_detection.py --stacks [fastapi_sqlmodel ...] [--runs 10] [--before REF]
 """
@@ -147,8 +148,13 @@ def _ignore(folder: str, names: list[str]) -> set[str]:
             or name in ("__pycache__", ".pytest_cache", ".benchmarks", ".backend-gates")}
 
 
+class StackRunFailed(Exception):
+    """A run that gave no verdict on races: no report (a crash), or the race gate `error`."""
+
+
 def run_stack(stack: str, buggy: bool, seed: int, gates: str, plugin: Path) -> tuple[bool, bool, float, str]:
-    """One run of one twin: (found the expected race, any race finding at all, seconds, first finding)."""
+    """One run of one twin: (found the expected race, any race finding at all, seconds, first finding);
+    StackRunFailed when the run gave no verdict."""
     with tempfile.TemporaryDirectory(prefix=f"race-{stack}-") as where:
         project = Path(where) / stack
         shutil.copytree(STACKS_DIR / stack, project, ignore=_ignore)
@@ -167,11 +173,11 @@ def run_stack(stack: str, buggy: bool, seed: int, gates: str, plugin: Path) -> t
         seconds = time.perf_counter() - started
         report_file = project / "backend-gates.json"
         if not report_file.exists():
-            raise RuntimeError(f"{stack}: no report (exit {done.returncode}):\n{done.stdout[-3000:]}")
+            raise StackRunFailed(f"no report (exit {done.returncode}): {done.stdout.strip()[-300:]}")
         report = json.loads(report_file.read_text())
     race = next(g for g in report["gates"] if g["gate"] == "race")
     if race["status"] == "error":
-        raise RuntimeError(f"{stack}: the race gate is error: {race['summary']}")
+        raise StackRunFailed(f"the race gate is error: {race['summary']}")
     findings = [v for v in race["violations"] if v["check"] in AUTO_CHECKS]
     found = any(v["check"] == d["check"] and fnmatch.fnmatchcase(v["where"], d["where"])
                 for v in findings for d in _stack_race_defects(stack))
@@ -196,29 +202,38 @@ def stacks_main(args: argparse.Namespace) -> int:
         plugins = [("after", ROOT)]
         if args.before:
             plugins.insert(0, (f"before ({args.before})", _export_plugin(args.before, Path(before_dir))))
-        print(f"{'stack':18} {'plugin':22} {'buggy found':>12} {'fixed flagged':>14} {'mean run':>9}")
+        print(f"{'stack':18} {'plugin':22} {'buggy found':>12} {'fixed flagged':>14} {'no verdict':>11} {'mean run':>9}")
         missed = []
         for stack in stacks:
             for label, plugin in plugins:
-                found = flagged = 0
+                found = flagged = failed = 0
                 times = []
                 for seed in seeds:
-                    hit, _, seconds, first = run_stack(stack, True, seed, args.gates, plugin)
-                    found += hit
-                    times.append(seconds)
-                    if not hit:
-                        print(f"  {stack} {label}: buggy twin, seed {seed}: not found", flush=True)
-                    _, any_finding, seconds, first = run_stack(stack, False, seed, args.gates, plugin)
-                    flagged += any_finding
-                    times.append(seconds)
-                    if any_finding:
-                        print(f"  {stack} {label}: fixed twin, seed {seed}: {first}", flush=True)
+                    for buggy in (True, False):
+                        twin = "buggy" if buggy else "fixed"
+                        try:
+                            hit, any_finding, seconds, first = run_stack(stack, buggy, seed, args.gates, plugin)
+                        except StackRunFailed as exc:  # a crash is counted, and the table goes on
+                            failed += 1
+                            print(f"  {stack} {label}: {twin} twin, seed {seed}: {exc}", flush=True)
+                            continue
+                        times.append(seconds)
+                        if buggy:
+                            found += hit
+                            if not hit:
+                                print(f"  {stack} {label}: buggy twin, seed {seed}: not found", flush=True)
+                        elif any_finding:
+                            flagged += 1
+                            print(f"  {stack} {label}: fixed twin, seed {seed}: {first}", flush=True)
+                mean = f"{statistics.mean(times):>8.1f}s" if times else f"{'-':>9}"
                 print(f"{stack:18} {label:22} {found:>9}/{args.runs} {flagged:>11}/{args.runs} "
-                      f"{statistics.mean(times):>8.1f}s", flush=True)
+                      f"{failed:>8}/{2 * args.runs} {mean}", flush=True)
                 if plugin is ROOT and found < args.runs:
                     missed.append(f"{stack}: found in {found}/{args.runs}")
                 if plugin is ROOT and flagged:
                     missed.append(f"{stack} fixed twin: flagged in {flagged}/{args.runs}")
+                if plugin is ROOT and failed:
+                    missed.append(f"{stack}: {failed} runs without a verdict")
     print("targets met" if not missed else "targets MISSED:\n  " + "\n  ".join(missed))
     return 1 if missed else 0
 
