@@ -10,16 +10,39 @@ Targets: every race found in at least 49/50 probes, every twin clean in 50/50, a
 under 2 s.
 
     .venv/bin/python benchmarks/race_detection.py [--probes 50]
+
+`--stacks` measures the automatic probe (`auto = true`) on the real-framework services of
+examples/stacks instead: each twin (buggy: `STACK_DEFECTS=1`) is run with `pytest
+--backend-gates=race` (`--gates race,coverage`: with coverage.py's tracer on, as in a full
+run; `--gates all`: the full run) on `--runs` random seeds (printed, to replay), and a run
+counts as found when its report holds the stack's expected race finding (expected.toml, the
+automatic probe's entry), as a false positive when the fixed twin's report holds any race
+finding, as "no verdict" when it crashed or the race gate was `error`. `--before REF` runs
+the plugin as it was at that git commit too, in the same run, for a before/after table.
+Target: found in every run on every stack, no false positive, a verdict every time.
+
+    .venv/bin/python benchmarks/race_detection.py --stacks [fastapi_sqlmodel ...] [--runs 10] [--before REF]
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import importlib
+import io
+import json
 import os
+import random
+import runpy
+import secrets
+import shutil
 import statistics
+import subprocess
 import sys
+import tarfile
+import tempfile
 import time
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -106,10 +129,126 @@ def measure(check: Check, module: Any, probes: int, schedule: str) -> tuple[int,
     return found, times
 
 
+# -- the automatic probe on the real-framework stacks -----------------------------------------
+
+STACKS_DIR = ROOT / "examples" / "stacks"
+STACK_RUN_TIMEOUT = 900  # seconds for one run of one twin, on a loaded machine
+AUTO_CHECKS = ("race-server-error", "race-duplicate-id", "race-read-back")
+
+
+def _stack_race_defects(stack: str) -> list[dict[str, str]]:
+    """The automatic probe's expected findings on the buggy twin (not the team's own race tests)."""
+    defects = tomllib.loads((STACKS_DIR / stack / "expected.toml").read_text())["defect"]
+    return [d for d in defects if d["gate"] == "race" and d["check"] in AUTO_CHECKS]
+
+
+def _ignore(folder: str, names: list[str]) -> set[str]:
+    return {name for name in names
+            if name.startswith(("stack.db", "test_stack.db", "backend-gates.json", ".hypothesis", ".coverage"))
+            or name in ("__pycache__", ".pytest_cache", ".benchmarks", ".backend-gates")}
+
+
+class StackRunFailed(Exception):
+    """A run that gave no verdict on races: no report (a crash), or the race gate `error`."""
+
+
+def run_stack(stack: str, buggy: bool, seed: int, gates: str, plugin: Path) -> tuple[bool, bool, float, str]:
+    """One run of one twin: (found the expected race, any race finding at all, seconds, first finding);
+    StackRunFailed when the run gave no verdict."""
+    with tempfile.TemporaryDirectory(prefix=f"race-{stack}-") as where:
+        project = Path(where) / stack
+        shutil.copytree(STACKS_DIR / stack, project, ignore=_ignore)
+        secret = secrets.token_hex(24)
+        token = runpy.run_path(str(project / "auth_token.py"))["api_token"](secret)
+        env = {**os.environ, "STACK_SECRET_KEY": secret, "STACK_API_TOKEN": token, "PYTHONDONTWRITEBYTECODE": "1",
+               "PYTHONPATH": os.pathsep.join([str(plugin), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+        env.pop("STACK_DEFECTS", None)
+        if buggy:
+            env["STACK_DEFECTS"] = "1"
+        command = [sys.executable, "-m", "pytest", f"--backend-gates={gates}", "-p", "no:cacheprovider", "-q",
+                   f"--backend-gates-seed={seed}", f"--backend-gates-race-seed={seed}"]
+        started = time.perf_counter()
+        done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, check=False,
+                              timeout=STACK_RUN_TIMEOUT)
+        seconds = time.perf_counter() - started
+        report_file = project / "backend-gates.json"
+        if not report_file.exists():
+            raise StackRunFailed(f"no report (exit {done.returncode}): {done.stdout.strip()[-300:]}")
+        report = json.loads(report_file.read_text())
+    race = next(g for g in report["gates"] if g["gate"] == "race")
+    if race["status"] == "error":
+        raise StackRunFailed(f"the race gate is error: {race['summary']}")
+    findings = [v for v in race["violations"] if v["check"] in AUTO_CHECKS]
+    found = any(v["check"] == d["check"] and fnmatch.fnmatchcase(v["where"], d["where"])
+                for v in findings for d in _stack_race_defects(stack))
+    first = f"{findings[0]['where']} [{findings[0]['check']}]: {findings[0]['message'][:120]}" if findings else ""
+    return found, bool(findings), seconds, first
+
+
+def _export_plugin(ref: str, into: Path) -> Path:
+    """The plugin package as it was at git commit `ref` (for a before/after table in one run)."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "pytest_backend_gates"],
+                             capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+def stacks_main(args: argparse.Namespace) -> int:
+    stacks = args.stacks or sorted(p.parent.name for p in STACKS_DIR.glob("*/expected.toml"))
+    seeds = [random.SystemRandom().randrange(2**31) for _ in range(args.runs)]
+    print(f"{args.runs} runs per twin, pytest --backend-gates={args.gates}, seeds {seeds}")
+    with tempfile.TemporaryDirectory(prefix="race-before-") as before_dir:
+        plugins = [("after", ROOT)]
+        if args.before:
+            plugins.insert(0, (f"before ({args.before})", _export_plugin(args.before, Path(before_dir))))
+        print(f"{'stack':18} {'plugin':22} {'buggy found':>12} {'fixed flagged':>14} {'no verdict':>11} {'mean run':>9}")
+        missed = []
+        for stack in stacks:
+            for label, plugin in plugins:
+                found = flagged = failed = 0
+                times = []
+                for seed in seeds:
+                    for buggy in (True, False):
+                        twin = "buggy" if buggy else "fixed"
+                        try:
+                            hit, any_finding, seconds, first = run_stack(stack, buggy, seed, args.gates, plugin)
+                        except StackRunFailed as exc:  # a crash is counted, and the table goes on
+                            failed += 1
+                            print(f"  {stack} {label}: {twin} twin, seed {seed}: {exc}", flush=True)
+                            continue
+                        times.append(seconds)
+                        if buggy:
+                            found += hit
+                            if not hit:
+                                print(f"  {stack} {label}: buggy twin, seed {seed}: not found", flush=True)
+                        elif any_finding:
+                            flagged += 1
+                            print(f"  {stack} {label}: fixed twin, seed {seed}: {first}", flush=True)
+                mean = f"{statistics.mean(times):>8.1f}s" if times else f"{'-':>9}"
+                print(f"{stack:18} {label:22} {found:>9}/{args.runs} {flagged:>11}/{args.runs} "
+                      f"{failed:>8}/{2 * args.runs} {mean}", flush=True)
+                if plugin is ROOT and found < args.runs:
+                    missed.append(f"{stack}: found in {found}/{args.runs}")
+                if plugin is ROOT and flagged:
+                    missed.append(f"{stack} fixed twin: flagged in {flagged}/{args.runs}")
+                if plugin is ROOT and failed:
+                    missed.append(f"{stack}: {failed} runs without a verdict")
+    print("targets met" if not missed else "targets MISSED:\n  " + "\n  ".join(missed))
+    return 1 if missed else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--probes", type=int, default=50)
+    parser.add_argument("--stacks", nargs="*", default=None, metavar="STACK",
+                        help="measure the automatic probe on examples/stacks (all, or the ones named)")
+    parser.add_argument("--runs", type=int, default=10, help="runs per twin with --stacks (random seeds)")
+    parser.add_argument("--gates", default="race", help="gates enabled with --stacks, e.g. race,coverage")
+    parser.add_argument("--before", metavar="REF", help="with --stacks: also the plugin at this git commit")
     args = parser.parse_args()
+    if args.stacks is not None:
+        return stacks_main(args)
     n = args.probes
     examples = list(EXAMPLES_TO_RUN)
     if postgres_reachable():

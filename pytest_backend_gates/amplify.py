@@ -13,6 +13,15 @@ that, so two threads almost never interleave inside it. Two things change that:
   same seed makes the same decisions at the same line visits (a replay of the
   stagger schedule; the OS still decides which waiting thread gets the GIL).
 
+Requests to an in-process app (the `api` fixture, the automatic probe) are
+answered in threads the probe did not start: an ASGI app's worker pool, whose
+threads exist before the probe and which `threading.settrace` never reaches
+(Python 3.11 has no `settrace_all_threads`), so the hook is installed in them
+by running a function in each through the pool itself (serving.py). And
+concurrent requests reach the app's code milliseconds apart (the server's
+machinery takes them one by one), far more than a check-then-insert window
+lasts: :class:`Gathering` lines them up each time the framework calls the app.
+
 :class:`ControlledScheduler` goes further for pure-Python code: only one thread
 runs at a time and the seed alone decides, at each line of the project's code,
 which thread runs next, so a failing seed fails again every time.
@@ -24,6 +33,7 @@ speed and cannot be perturbed. What the hook cannot reach is in docs/race.md.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import sys
@@ -39,6 +49,10 @@ TraceFunction = Callable[[FrameType, str, Any], Any]
 
 DEFAULT_PROBABILITY = 0.5  # of giving the GIL away at a traced line
 SWITCH_INTERVAL = 1e-6  # seconds, while a probe runs
+GATHER_TIMEOUT = 0.1  # seconds a request waits at most for the others at a stage (Gathering)
+GATHER_SPINS = 2000  # turns a waiting request looks at the others as fast as it can
+GATHER_POLL = 0.0002  # seconds between later looks
+MAX_STACK = 400  # frames looked at under a call of the app's code
 
 _PLUGIN_DIR = str(Path(__file__).resolve().parent) + os.sep
 
@@ -105,23 +119,86 @@ class ProbeThread(threading.Thread):
     """A thread of a probe itself (as opposed to threads the probed code starts)."""
 
 
+class Gathering:
+    """Where concurrent requests line up each time the framework calls the app's own code.
+
+    Concurrent requests do not reach the app's code together: each first passes the server's
+    machinery (an ASGI app's event loop handles them one at a time and hands each to a worker
+    thread), so they arrive milliseconds apart, while a check-then-insert window lasts a
+    fraction of that. So each time the framework calls into the app's code for a request
+    (a dependency, the endpoint, a view method: a *stage*), the thread answering it waits until
+    every other request in flight has reached that stage too (or finished); then they run the
+    stage together, as the probe's threads run a function together after its barrier.
+
+    `timeout` bounds a wait: a request that does not come (held by a lock another waiting
+    request holds, or answered where nothing is traced) is not waited for again.
+    """
+
+    def __init__(self, in_flight: Callable[[], tuple[Any, ...]], timeout: float = GATHER_TIMEOUT) -> None:
+        self.in_flight = in_flight
+        self.timeout = timeout
+        self.stages = 0  # stages entered by requests
+        self.timeouts = 0  # waits that ended without every request
+
+    def enter(self, request: Any) -> None:
+        """`request` (serving.Answering) enters its next stage: wait for the others to reach it."""
+        request.stage += 1
+        stage = request.stage
+        self.stages += 1
+        deadline = time.monotonic() + self.timeout
+        # Arrived: every other request is at this stage or past it. Then running: every other
+        # request of this stage has seen that too (the last one to arrive would otherwise run
+        # the stage alone while the others notice, one by one).
+        arrived = self._wait(request, deadline, lambda r: r.stage >= stage)
+        request.released = stage
+        if arrived:
+            self._wait(request, deadline, lambda r: r.stage > stage or r.released >= stage)
+
+    def _wait(self, request: Any, deadline: float, ready: Callable[[Any], bool]) -> bool:
+        spins = 0
+        while True:
+            waiting = [r for r in self.in_flight() if r is not request and r.followed and not ready(r)]
+            if not waiting:
+                return True
+            if time.monotonic() >= deadline:
+                for late in waiting:
+                    late.followed = False
+                self.timeouts += 1
+                return False
+            # Spun, not waited on a condition: threads woken by a notify leave one by one (each
+            # takes the lock back in turn). Each turn gives the GIL away; after a while the turns
+            # slow down to spare the CPU.
+            spins += 1
+            time.sleep(0 if spins < GATHER_SPINS else GATHER_POLL)
+
+
 class Perturbation:
     """Seeded GIL hand-offs at the project's lines, installed in the threads of one probe.
 
     `install(round, thread)` is called inside each probe thread; threads the
     probed code itself starts while the probe runs (a server's worker threads)
-    get the hook too, through `threading.settrace`, with their own decisions.
-    Another tracer already there (coverage.py, a debugger) keeps running: the
-    hook calls it for every event it receives.
+    get the hook too, through `threading.settrace`, with their own decisions,
+    and so do the worker threads of in-process ASGI apps that exist already
+    (`start`). Requests answered in those threads line up at each call of the
+    app's code (Gathering). Another tracer already there (coverage.py, a
+    debugger) keeps running: the hook calls it for every event it receives.
     """
 
-    def __init__(self, seed: int, own: OwnCode, probability: float = DEFAULT_PROBABILITY) -> None:
+    def __init__(self, seed: int, own: OwnCode, probability: float = DEFAULT_PROBABILITY, threads: int = 8) -> None:
+        from . import serving
+
         self.seed = seed
         self.own = own
         self.probability = probability
+        self.threads = threads
         self.active = False
         self.yields = 0  # GIL hand-offs made (approximate under concurrency)
+        self._answering = serving.answering
+        self._serving = serving
+        self._serving_file = serving.__file__
+        self.gathering = Gathering(serving.requests_in_flight)
         self._spawned = 0
+        self._adopted = 0
         self._lock = threading.Lock()
         self._previous_thread_hook: Any = None
 
@@ -131,6 +208,9 @@ class Perturbation:
         self._previous_thread_hook = threading.gettrace()
         sys.setswitchinterval(SWITCH_INTERVAL)
         threading.settrace(self._thread_started)
+        # Threads that answer requests and exist already (an ASGI app's worker pool) get the hook
+        # too: two per probe thread, as a request may hold one worker while the next is taken.
+        self._serving.run_in_serving_threads(self._adopt, 2 * self.threads)
 
     def stop(self) -> None:
         self.active = False
@@ -160,10 +240,53 @@ class Perturbation:
         sys.settrace(tracer)
         return tracer(frame, event, arg) if local is None else local
 
+    def _adopt(self) -> None:
+        """Trace the calling thread, one that existed before the probe (see `start`)."""
+        with self._lock:
+            self._adopted += 1
+            adopted = self._adopted
+        previous: Any = sys.gettrace()
+        # The hook of an earlier probe stays in an idle worker until its next call: not chained twice.
+        while hasattr(previous, "backend_gates_previous") and not previous.backend_gates_perturbation.active:
+            previous = previous.backend_gates_previous
+        sys.settrace(self._tracer(random.Random(f"{self.seed}:adopted:{adopted}"), previous))
+
+    def _line_up(self, frame: FrameType) -> None:
+        """A call of the app's code: if the framework makes it for a request (see `_from_the_framework`),
+        the request waits here for the others (Gathering). Not in a thread that runs an event
+        loop: that one must go on serving the other requests."""
+        request = self._answering()
+        if request is None or not request.followed or not self._from_the_framework(frame) or _in_event_loop():
+            return
+        self.gathering.enter(request)
+
+    def _from_the_framework(self, frame: FrameType) -> bool:
+        """Is this call of the app's code made by the framework, with no frame of the app's own
+        code under it: a dependency, an endpoint, a view method, a stage every request passes?
+        Not a callback of a library the app's code called (a connection listener, which only
+        the requests that open a connection run). The search stops at the in-process wrapper:
+        what sent the request (a test's own function) is not the app."""
+        caller = frame.f_back
+        depth = 0
+        verdicts, judge, wrapper = self.own.verdicts, self.own.judge, self._serving_file
+        while caller is not None and depth < MAX_STACK:
+            code = caller.f_code
+            if code.co_filename == wrapper:
+                return True
+            mine = verdicts.get(code)
+            if mine is None:
+                mine = judge(code)
+            if mine:
+                return False
+            caller = caller.f_back
+            depth += 1
+        return caller is None
+
     def _tracer(self, rng: random.Random, previous: TraceFunction | None) -> TraceFunction:
         own = self.own
         probability = self.probability
         perturbation = self
+        line_up = self._line_up
 
         def line_hook(frame: FrameType, event: str, arg: Any) -> Any:
             if event == "line" and perturbation.active and rng.random() < probability:
@@ -191,15 +314,37 @@ class Perturbation:
                 if sys.gettrace() is global_hook:  # the probe is over: leave this thread alone
                     sys.settrace(previous)
                 return local
+            if previous is not None and sys.gettrace() is not global_hook:
+                reinstate(global_hook)
             code = frame.f_code
             mine = verdicts.get(code)
             if mine is None:
                 mine = judge(code)
             if not mine:
                 return local
+            if event == "call":
+                line_up(frame)
             return line_hook if local is None else chained_line_hook(local)
 
+        global_hook.backend_gates_previous = previous  # type: ignore[attr-defined]
+        global_hook.backend_gates_perturbation = perturbation  # type: ignore[attr-defined]
         return global_hook
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def reinstate(hook: TraceFunction) -> None:
+    """Put the probe's hook back after the tracer it calls replaced it. coverage.py's C tracer,
+    when called through `sys.settrace` (as the hook calls it), installs itself back "the C way"
+    at every call event, for speed: without this, a probe under coverage (pytest-cov, the
+    coverage gate) lost its hook at the first call and perturbed nothing."""
+    sys.settrace(hook)
 
 
 class SchedulerStuck(Exception):
@@ -318,6 +463,8 @@ class ControlledScheduler:
 
         def global_hook(frame: FrameType, event: str, arg: Any) -> Any:
             local = previous(frame, event, arg) if previous is not None else None
+            if previous is not None and sys.gettrace() is not global_hook:
+                reinstate(global_hook)
             if frame.f_code not in own:
                 return local
             if local is None:

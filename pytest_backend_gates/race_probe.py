@@ -194,7 +194,7 @@ class Race:
         lock = threading.Lock()
         barrier = threading.Barrier(threads, timeout=self.timeout)
         deadline = time.monotonic() + self.timeout
-        perturbation = Perturbation(probe.seed, self.own) if probe.schedule == "stagger" else None
+        perturbation = Perturbation(probe.seed, self.own, threads=threads) if probe.schedule == "stagger" else None
         schedulers = [ControlledScheduler(probe.seed, self.own, threads, r) for r in range(rounds)] \
             if probe.schedule == "controlled" else []
         stuck: list[str] = []

@@ -26,8 +26,8 @@ import sys
 import threading
 import traceback
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
-from contextlib import ExitStack, nullcontext
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,12 +48,62 @@ _MAX_KEPT = 2048
 _SERVER_ERROR_BODY = b"Internal Server Error"
 
 _current_request: contextvars.ContextVar[str | None] = contextvars.ContextVar("backend_gates_request", default=None)
+# The request being answered in this context (the handler's thread, and the worker threads a
+# framework hands it to with a copied context: anyio's, a2wsgi's); the race probe lines
+# concurrent requests up by it (amplify.Gathering).
+_answering: contextvars.ContextVar[Answering | None] = contextvars.ContextVar("backend_gates_answering", default=None)
 _ids = itertools.count(1)
 _PLUGIN_DIR = str(Path(__file__).resolve().parent)
 
 
 def new_request_id() -> str:
     return f"bg-{next(_ids)}"
+
+
+class Answering:
+    """A request an in-process wrapper is answering: how far it got into the app's own code
+    (`stage`: the calls the framework made into it, counted by the race probe; `released`: the
+    last stage it was let go on), and whether the probe still waits for it."""
+
+    __slots__ = ("followed", "released", "stage")
+
+    def __init__(self) -> None:
+        self.stage = 0
+        self.released = 0
+        self.followed = True
+
+
+class _InFlight:
+    """The requests the in-process wrappers are answering right now (any app, any thread)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests: tuple[Answering, ...] = ()  # replaced, never changed: read without the lock
+
+    @contextmanager
+    def answering(self) -> Iterator[None]:
+        request = Answering()
+        token = _answering.set(request)
+        with self._lock:
+            self.requests = (*self.requests, request)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.requests = tuple(r for r in self.requests if r is not request)
+            _answering.reset(token)
+
+
+_IN_FLIGHT = _InFlight()
+
+
+def requests_in_flight() -> tuple[Answering, ...]:
+    return _IN_FLIGHT.requests
+
+
+def answering() -> Answering | None:
+    """The request the calling thread works for, if an in-process wrapper is answering one."""
+    return _answering.get()
 
 
 # --------------------------------------------------------------------------
@@ -285,6 +335,39 @@ class ASGIServed(_Served):
         """Run the coroutine function on the app's loop, from a thread outside it."""
         return self.portal().call(function)
 
+    def run_in_worker_threads(self, function: Callable[[], None], count: int, timeout: float = 1.0) -> None:
+        """Run `function` once in each of `count` distinct threads of the app's anyio worker pool,
+        where Starlette and FastAPI run sync endpoints and dependencies: also in the idle workers
+        earlier requests left, which `threading.settrace` does not reach (it only sees threads
+        started after it). Each call waits at a barrier until all `count` run at once, so no
+        worker takes two; a pool with fewer free workers (its limiter's tokens) breaks the barrier
+        after `timeout` and the workers that came have run it."""
+        with self._lock:
+            portal = self._portal
+        if portal is None:
+            return  # no request was answered yet: the pool has no worker
+        import anyio
+        import anyio.to_thread
+
+        barrier = threading.Barrier(count, timeout=timeout)
+
+        def job() -> None:
+            function()
+            try:
+                barrier.wait()
+            except threading.BrokenBarrierError:
+                pass
+
+        async def spread() -> None:
+            async with anyio.create_task_group() as group:
+                for _ in range(count):
+                    group.start_soon(anyio.to_thread.run_sync, job)
+
+        try:
+            portal.call(spread)
+        except RuntimeError:  # the loop is closing (end of session): no request will be answered there
+            pass
+
     def start(self) -> None:
         """Run the app's lifespan startup (once); raises what the startup failed with."""
         self.call(self._ensure_started)
@@ -429,8 +512,8 @@ class ASGIServed(_Served):
         query = scope.get("query_string", b"").decode("latin-1")
         token = _current_request.set(request_id)
         try:
-            with nullcontext() if internal else request_scope(scope["method"],
-                                                              scope["path"] + (f"?{query}" if query else "")):
+            with _IN_FLIGHT.answering(), nullcontext() if internal else request_scope(
+                    scope["method"], scope["path"] + (f"?{query}" if query else "")):
                 await self.app(scope, receive, tracking_send)
         except Exception as exc:
             # Starlette re-raises after sending its 500, for the server to log; a server
@@ -495,7 +578,8 @@ class WSGIServed(_Served):
         token = _current_request.set(request_id)
         chunks: list[bytes] = []
         try:
-            with nullcontext() if internal else request_scope(environ.get("REQUEST_METHOD", "GET"), target):
+            with _IN_FLIGHT.answering(), nullcontext() if internal else request_scope(
+                    environ.get("REQUEST_METHOD", "GET"), target):
                 body = self.app(environ, tracking_start_response)
                 try:
                     # Read inside the request: statements of a lazily built body count for it.
@@ -529,6 +613,17 @@ def served(app: Any, kind: str) -> _Served:
             known = (app, ASGIServed(app) if kind == "asgi" else WSGIServed(app))
             _SERVED[id(app)] = known
         return known[1]
+
+
+def run_in_serving_threads(function: Callable[[], None], count: int) -> None:
+    """Run `function` in the threads that answer the requests of the apps served in this process
+    and exist already: the worker pools of ASGI apps (see ASGIServed.run_in_worker_threads). A
+    WSGI app answers in its caller's thread; threads started later are the caller's to reach."""
+    with _SERVED_LOCK:
+        apps = [wrapper for _, wrapper in _SERVED.values()]
+    for wrapper in apps:
+        if isinstance(wrapper, ASGIServed):
+            wrapper.run_in_worker_threads(function, count)
 
 
 def close_all() -> None:
