@@ -554,3 +554,28 @@ def test_probes_without_a_schema_make_the_gate_error(pytester: pytest.Pytester) 
     assert security["summary"] == ("the security probes sent no request (auth, cors, injection, mass-assignment: "
                                    "the contract gate could not load the schema (see its error))")
     assert security["measured"]["responses"] == 1
+
+
+def test_without_the_contract_gate_the_summary_says_the_checks_were_passive(pytester: pytest.Pytester) -> None:
+    """Security alone judges the api fixture's answers; no probe runs, which the summary says (a
+    pass on the answers it saw, not on probes that never ran)."""
+    pytester.makepyfile(service=FASTAPI_NOTES.format(check_token=False), test_notes="""
+        def test_notes(api):
+            assert api.get("/api/notes").status_code == 200
+    """)
+    pytester.makepyprojecttoml(textwrap.dedent("""
+        [tool.pytest.ini_options]
+        pythonpath = ["."]
+        [tool.backend-gates]
+        report = "gates.json"
+        [tool.backend-gates.contract]
+        app = "service:app"
+        [tool.backend-gates.security]
+    """))
+    result = pytester.runpytest("--backend-gates=security", "-p", "no:cacheprovider")
+    security = gate(read_report(pytester, "gates.json"), "security")
+    assert security["status"] == "passed", security
+    assert security["summary"] == ("1 responses checked, passive checks only (the active probes need the "
+                                   "contract gate), no failing finding (1 warned)"), security
+    assert security["measured"]["probe_requests"] == 0
+    assert result.ret == 0

@@ -441,7 +441,9 @@ class SecurityGate(Gate):
         if violations:
             summary, status = found, Status.FAILED
         else:
-            summary = f"{self._responses} responses checked, {self.probe_requests} probe requests, no failing finding" \
+            probed = f"{self.probe_requests} probe requests" if probing else \
+                "passive checks only (the active probes need the contract gate)"
+            summary = f"{self._responses} responses checked, {probed}, no failing finding" \
                 + (f" ({len(notes)} warned)" if notes else "")
             status = Status.PASSED
         return GateResult(gate=self.name, status=status, summary=summary, violations=violations,
