@@ -54,6 +54,7 @@ import fnmatch
 import json
 import os
 import re
+import resource
 import shutil
 import socket
 import statistics
@@ -193,6 +194,13 @@ class Workdir:
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 path.unlink(missing_ok=True)
+
+
+def children_cpu() -> float:
+    """CPU seconds (user + system) of the child processes waited for so far: a run's CPU is the
+    difference around it (the CLI's server included, as it is waited for inside run_cli)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 # -- A and S: the pytest plugin -----------------------------------------------
@@ -397,6 +405,8 @@ def main() -> int:
     gate: list[tuple[int, float, float]] = []
     cli: list[tuple[int, float, float, float]] = []
     startup: list[float] = []
+    gate_cpu: list[float] = []
+    cli_cpu: list[float] = []
     loads: list[float] = []
     with tempfile.TemporaryDirectory(prefix="bg-contract-") as tmp:
         work = Workdir(Path(tmp), subject)
@@ -412,16 +422,19 @@ def main() -> int:
                 sides = ("A", "B") if round_ % 2 == 0 else ("B", "A")
                 for side in sides:
                     loads.append(os.getloadavg()[0])
+                    cpu_before = children_cpu()
                     if side == "A":
                         gate.append(run_gate(work, env, args.seed))
                         c, w, e = gate[-1]
-                        print(f"  round {round_ + 1} A gate: {c} cases, {w:.2f} s (engine {e:.2f} s), load {load()}",
-                              flush=True)
+                        gate_cpu.append(children_cpu() - cpu_before)
+                        print(f"  round {round_ + 1} A gate: {c} cases, {w:.2f} s (engine {e:.2f} s), "
+                              f"CPU {gate_cpu[-1]:.2f} s, load {load()}", flush=True)
                     else:
                         cli.append(run_cli(work, subject, kind, env, headers, args.seed))
+                        cli_cpu.append(children_cpu() - cpu_before)
                         c, w, p, s = cli[-1]
                         print(f"  round {round_ + 1} B st:   {c} cases, {w:.2f} s (phases {p:.2f} s, server start "
-                              f"{s:.2f} s), load {load()}", flush=True)
+                              f"{s:.2f} s), CPU {cli_cpu[-1]:.2f} s (client + server), load {load()}", flush=True)
                 startup.append(run_startup(work, env, args.seed))
         except RunFailed as exc:
             print(f"FAILED: {exc}", file=sys.stderr)
@@ -434,6 +447,7 @@ def main() -> int:
     whole = rate_ratios([w for _, w, _ in gate], [w for _, w, _, _ in cli])
     engines = rate_ratios([e for _, _, e in gate], [p for _, _, p, _ in cli])
     with_server = rate_ratios([w for _, w, _ in gate], [w + s for _, w, _, s in cli])
+    per_cpu = rate_ratios(gate_cpu, cli_cpu)
     med = statistics.median
     a_cases, a_wall, a_engine = med(c for c, _, _ in gate), med(w for _, w, _ in gate), med(e for _, _, e in gate)
     b_cases, b_wall, b_phases = med(c for c, _, _, _ in cli), med(w for _, w, _, _ in cli), med(p for _, _, p, _ in cli)
@@ -449,7 +463,8 @@ def main() -> int:
     print(f"  S start-up of A (--collect-only): {med(startup):.2f} s; B0 server start-up: {b_server:.2f} s")
     print()
     for name, values in (("whole command (the goal)", whole), ("engines (gate duration_s vs st phases)", engines),
-                         ("whole command, server start counted for B", with_server)):
+                         ("whole command, server start counted for B", with_server),
+                         ("cases per CPU second (B: client + server processes)", per_cpu)):
         verdict = "MET" if med(values) >= TARGET else "NOT MET"
         print(f"ratio {name}: median {med(values):.2f} (rounds: {', '.join(f'{v:.2f}' for v in values)})   "
               f"target >= {TARGET:.1f} -> {verdict}")

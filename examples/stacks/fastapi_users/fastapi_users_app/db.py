@@ -136,7 +136,11 @@ engine = create_async_engine(
     settings.database_url,
     # aiosqlite runs each connection in its own thread; `timeout` is SQLite's busy timeout,
     # so concurrent writers wait for the lock instead of failing with "database is locked".
-    connect_args={"check_same_thread": False, "timeout": 30},
+    # A write transaction begins IMMEDIATE (sqlite3 begins one before the first INSERT, UPDATE
+    # or DELETE; reads stay outside it): a DEFERRED one starts as a reader, and in WAL mode its
+    # upgrade to writer fails at once, without the busy wait, when another writer committed
+    # in between ("database is locked" under concurrent creates).
+    connect_args={"check_same_thread": False, "timeout": 30, "isolation_level": "IMMEDIATE"},
 )
 async_session_maker = async_sessionmaker(engine, expire_on_commit=False)
 
