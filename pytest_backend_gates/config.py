@@ -8,6 +8,7 @@ the key, the value and what is allowed.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import re
 import tomllib
@@ -15,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from .budget import Budget, BudgetError, parse_budget, parse_duration
 from .redaction import MissingVariable, Redactor, interpolate
@@ -418,7 +420,7 @@ def parse_contract(t: Table) -> ContractSettings:
         else:
             t.error("checks", checks_raw, "is not allowed; expected \"all\" or a non-empty list of schemathesis check names")
     headers = t.entries("headers", t.string_value)
-    return ContractSettings(
+    settings = ContractSettings(
         app=app,
         base_url=base_url,
         schema=t.string("schema", "/openapi.json") or "/openapi.json",
@@ -433,6 +435,28 @@ def parse_contract(t: Table) -> ContractSettings:
         seed=t.integer("seed", None, minimum=0),
         exclude_operations=_operation_globs(t, "exclude_operations"),
     )
+    _refuse_remote_schema(t, settings)
+    return settings
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether `url`'s host is this machine: 127.0.0.0/8, ::1 or localhost (no name is resolved)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _refuse_remote_schema(t: Table, settings: ContractSettings) -> None:
+    """A schema URL is fetched before any gate runs: on another host, only with allow_remote."""
+    schema = settings.schema
+    if schema.startswith(("http://", "https://")) and not settings.allow_remote and not is_loopback_url(schema):
+        t.error("schema", t.raw("schema"), "is not on a loopback host (127.0.0.0/8, ::1 or localhost): the schema "
+                "is fetched from it, so it must be on this machine unless you set allow_remote = true (the "
+                "generated requests still go to app or base_url, never to the schema's host)")
 
 
 # 'METHOD /path' where both parts may hold globs: "DELETE /users/*", "* /admin/*"

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
-from .config import ContractSettings
+from .config import ContractSettings, is_loopback_url
 from .serving import served
 
 IN_PROCESS_BASE_URL = "http://testserver"
@@ -71,18 +69,12 @@ def load_app(spec: str) -> Any:
     return obj
 
 
-def check_loopback(base_url: str, allow_remote: bool) -> None:
+def check_loopback(url: str, allow_remote: bool, key: str = "base_url") -> None:
     """Generated (and hostile) traffic goes to this machine only, unless the user says otherwise."""
-    host = urlsplit(base_url).hostname or ""
-    if allow_remote or host == "localhost":
+    if allow_remote or is_loopback_url(url):
         return
-    try:
-        if ipaddress.ip_address(host).is_loopback:
-            return
-    except ValueError:
-        pass
     raise TargetError(
-        f"base_url = {base_url!r} is not a loopback address (127.0.0.0/8, ::1 or localhost): the gates send "
+        f"{key} = {url!r} is not a loopback address (127.0.0.0/8, ::1 or localhost): the gates send "
         "thousands of generated, partly hostile requests, so they only target this machine unless you set "
         "allow_remote = true"
     )

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -22,7 +23,7 @@ from ..config import ContractSettings, did_you_mean
 from ..credentials import CredentialWatch
 from ..exchange import Exchange
 from ..serving import INTERNAL_HEADER, Raised, describe_raised
-from ..targets import REPLAY_BASE_URL, Target, TargetError, schema_location
+from ..targets import REPLAY_BASE_URL, Target, TargetError, check_loopback, schema_location
 
 STATEFUL = "stateful"
 UNIT_PHASES = ("examples", "coverage", "fuzzing")
@@ -123,14 +124,18 @@ def load_schema(settings: ContractSettings, target: Target, rootpath: Path, conf
 
     kind, where = schema_location(settings.schema, rootpath)
     headers = {} if anonymous else dict(settings.headers)
-    if target.in_process:
+    if target.in_process and kind != "url":
         headers[INTERNAL_HEADER] = "schema"  # not a request of the API: no gate counts it
+    if kind == "url":  # config.py refuses it already; this holds for settings built another way
+        check_loopback(where, settings.allow_remote, key="schema")
     try:
         if kind == "file":
             schema = schemathesis.openapi.from_path(where, config=config)
             schema.app = target.app
         elif kind == "url":
             schema = schemathesis.openapi.from_url(where, config=config, headers=headers)
+            if target.in_process:
+                bind_to_app(schema, target, where)
         elif target.kind == "asgi":
             schema = schemathesis.openapi.from_asgi(where, target.app, config=config, headers=headers)
         elif target.kind == "wsgi":
@@ -149,6 +154,15 @@ def load_schema(settings: ContractSettings, target: Target, rootpath: Path, conf
     if settings.exclude_operations:
         return schema.exclude(func=lambda ctx: excluded(ctx.operation, settings.exclude_operations))
     return schema
+
+
+def bind_to_app(schema: Any, target: Target, url: str) -> None:
+    """A schema document fetched from a URL, tested against the in-process app, as a local file
+    is: the URL only says where the document is. Without the relative location, schemathesis
+    takes the URL's host as the base URL, and its start-up probes (`GET /`, a probe path) and
+    every generated case would go to that host rather than to the app."""
+    schema.app = target.app
+    schema.location = urlsplit(url).path or "/"
 
 
 def schema_fetched_over_the_network(settings: ContractSettings, rootpath: Path) -> bool:
