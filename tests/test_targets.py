@@ -173,3 +173,140 @@ def test_schema_url_on_another_host_is_refused_before_any_connection(pytester: p
                                  "is not on a loopback host*allow_remote = true*"])
     assert "Traceback" not in result.stderr.str()
     assert not (pytester.path / "connections.log").exists()
+
+
+# --------------------------------------------------------------------------
+# What `app` may be (issue 12, point 11)
+# --------------------------------------------------------------------------
+
+APP_MODULE = '''
+import functools
+from fastapi import FastAPI
+from flask import Flask
+
+
+def plain():
+    return None
+
+
+def create_app(config=None):
+    return FastAPI()
+
+
+def make_none():
+    return None
+
+
+def wsgi(environ, start_response):
+    start_response("200 OK", [])
+    return [b""]
+
+
+async def asgi(scope, receive, send):
+    pass
+
+
+async def async_one_arg(scope):
+    pass
+
+
+def sync_three(scope, receive, send):
+    pass
+
+
+class Callable:
+    def __call__(self, environ, start_response):
+        return wsgi(environ, start_response)
+
+
+class NotCallableWithArgs:
+    def __call__(self):
+        pass
+
+
+fastapi_class = FastAPI
+fastapi_app = FastAPI()
+flask_app = Flask(__name__)
+none = None
+number = 42
+text = "app"
+callable_instance = Callable()
+not_an_app_instance = NotCallableWithArgs()
+partial_wsgi = functools.partial(wsgi)
+anything = lambda *args, **kwargs: None  # noqa: E731 - cannot be told apart: taken
+'''
+
+
+@pytest.fixture
+def apps_module(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    (tmp_path / "i12_apps.py").write_text(APP_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return "i12_apps"
+
+
+@pytest.mark.parametrize("attribute, kind", [
+    ("fastapi_app", "asgi"),
+    ("asgi", "asgi"),
+    ("flask_app", "wsgi"),
+    ("wsgi", "wsgi"),
+    ("callable_instance", "wsgi"),
+    ("partial_wsgi", "wsgi"),
+    ("anything", "wsgi"),
+    ("create_app()", "asgi"),
+])
+def test_applications_are_taken(apps_module: str, attribute: str, kind: str) -> None:
+    from pytest_backend_gates.targets import is_asgi, load_app
+
+    app = load_app(f"{apps_module}:{attribute}")
+    assert ("asgi" if is_asgi(app) else "wsgi") == kind
+
+
+@pytest.mark.parametrize("attribute, says", [
+    ("plain", "is the function plain() (if it builds the app, write 'i12_apps:plain()' so that it is called)"),
+    ("create_app", "is the function create_app(config=None) (if it builds the app, write 'i12_apps:create_app()'"),
+    ("make_none()", "the factory returned None"),
+    ("none", "is None"),
+    ("number", "is 42"),
+    ("text", "is 'app'"),
+    ("fastapi_class", "is the class FastAPI (an instance of it may be: 'i12_apps:fastapi_class()' creates one)"),
+    ("Callable", "is the class Callable"),
+    ("async_one_arg", "is the function async_one_arg(scope): async, but not (scope, receive, send)"),
+    ("sync_three", "is the function sync_three(scope, receive, send) (an ASGI app is async def)"),
+    ("not_an_app_instance", "is a NotCallableWithArgs called with ()"),
+    ("functools", "is the module 'functools'; name the application in it"),
+])
+def test_what_is_not_an_application_is_said(apps_module: str, attribute: str, says: str) -> None:
+    from pytest_backend_gates.targets import TargetError, load_app
+
+    with pytest.raises(TargetError) as raised:
+        load_app(f"{apps_module}:{attribute}")
+    message = str(raised.value)
+    assert message.startswith(f"app = '{apps_module}:{attribute}' {says}"), message
+    assert "not an ASGI or WSGI application; expected an ASGI app (async def app(scope, receive, send)" in message
+    assert "or a WSGI app (app(environ, start_response)" in message
+
+
+def test_an_ordinary_function_as_app_is_an_error_naming_it(pytester: pytest.Pytester) -> None:
+    """It failed with `TypeError: cannot unpack non-iterable NoneType object` (issue 12, point 11)."""
+    pytester.makepyfile(myapp="def app():\n    return None\n", test_api='''
+        def test_api(api):
+            api.get("/")
+    ''')
+    pytester.makepyprojecttoml(textwrap.dedent("""
+        [tool.pytest.ini_options]
+        pythonpath = ["."]
+        [tool.backend-gates]
+        report = "gates.json"
+        [tool.backend-gates.contract]
+        app = "myapp:app"
+    """))
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == 1, output
+    assert "cannot unpack" not in output and "Traceback" not in output
+    contract = gate(read_report(pytester), "contract")
+    assert contract["status"] == "error"
+    assert "app = 'myapp:app' is the function app() (if it builds the app, write 'myapp:app()' so that it is " \
+           "called), not an ASGI or WSGI application" in contract["summary"], contract
+    result.stdout.fnmatch_lines(["api fixture: [[]tool.backend-gates.contract[]] app = 'myapp:app' is the function app()*"])
+    assert "During handling" not in output
