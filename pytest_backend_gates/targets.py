@@ -12,6 +12,7 @@ import inspect
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from .config import ContractSettings, is_loopback_url
 from .serving import served
@@ -135,6 +136,15 @@ def load_target(settings: ContractSettings) -> Target:
     app = load_app(settings.app)
     kind: Literal["asgi", "wsgi"] = "asgi" if is_asgi(app) else "wsgi"
     return Target(kind, served(app, kind), IN_PROCESS_BASE_URL, f"{settings.app} ({kind.upper()}, in-process)")
+
+
+def bind_to_app(schema: Any, target: Target, url: str) -> None:
+    """A schema document fetched from a URL, tested against the in-process app, as a local file
+    is: the URL only says where the document is. Without the relative location, schemathesis
+    takes the URL's host as the base URL, and its start-up probes (`GET /`, a probe path) and
+    every generated case would go to that host rather than to the app."""
+    schema.app = target.app
+    schema.location = urlsplit(url).path or "/"
 
 
 def schema_location(schema: str, rootpath: Path) -> tuple[Literal["file", "path", "url"], str]:

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -23,7 +22,7 @@ from ..config import ContractSettings, did_you_mean
 from ..credentials import CredentialWatch
 from ..exchange import Exchange
 from ..serving import INTERNAL_HEADER, Raised, describe_raised
-from ..targets import REPLAY_BASE_URL, Target, TargetError, check_loopback, schema_location
+from ..targets import REPLAY_BASE_URL, Target, TargetError, bind_to_app, check_loopback, schema_location
 
 STATEFUL = "stateful"
 UNIT_PHASES = ("examples", "coverage", "fuzzing")
@@ -154,15 +153,6 @@ def load_schema(settings: ContractSettings, target: Target, rootpath: Path, conf
     if settings.exclude_operations:
         return schema.exclude(func=lambda ctx: excluded(ctx.operation, settings.exclude_operations))
     return schema
-
-
-def bind_to_app(schema: Any, target: Target, url: str) -> None:
-    """A schema document fetched from a URL, tested against the in-process app, as a local file
-    is: the URL only says where the document is. Without the relative location, schemathesis
-    takes the URL's host as the base URL, and its start-up probes (`GET /`, a probe path) and
-    every generated case would go to that host rather than to the app."""
-    schema.app = target.app
-    schema.location = urlsplit(url).path or "/"
 
 
 def schema_fetched_over_the_network(settings: ContractSettings, rootpath: Path) -> bool:
