@@ -310,3 +310,33 @@ def test_an_ordinary_function_as_app_is_an_error_naming_it(pytester: pytest.Pyte
            "called), not an ASGI or WSGI application" in contract["summary"], contract
     result.stdout.fnmatch_lines(["api fixture: [[]tool.backend-gates.contract[]] app = 'myapp:app' is the function app()*"])
     assert "During handling" not in output
+
+
+@pytest.mark.parametrize("schema, extra, refused", [
+    ("http://127.0.0.1:8000/openapi.json", {}, False),
+    ("http://127.0.0.2/openapi.json", {}, False),
+    ("http://localhost:8000/openapi.json", {}, False),
+    ("http://[::1]:8000/openapi.json", {}, False),
+    ("/openapi.json", {}, False),
+    ("openapi.yaml", {}, False),
+    ("http://10.99.0.1:8000/openapi.json", {}, True),
+    ("https://api.example.com/openapi.json", {}, True),  # a name is not resolved: not loopback
+    ("http://localhost.example.com/openapi.json", {}, True),
+    ("http://10.99.0.1:8000/openapi.json", {"allow_remote": True}, False),
+    ("http://10.99.0.1:8000/openapi.json", {"app": None, "base_url": "http://127.0.0.1:8000"}, True),
+])
+def test_a_schema_url_on_another_host_needs_allow_remote(schema: str, extra: dict[str, Any], refused: bool) -> None:
+    from pathlib import Path
+
+    from pytest_backend_gates.config import ConfigError, parse_section
+
+    table = {key: value for key, value in {"app": "m:app", "schema": schema, **extra}.items() if value is not None}
+    if not refused:
+        parse_section({"contract": table}, Path("pyproject.toml"), {}, {})
+        return
+    with pytest.raises(ConfigError) as raised:
+        parse_section({"contract": table}, Path("pyproject.toml"), {}, {})
+    assert raised.value.messages == [
+        f"[tool.backend-gates.contract] schema: {schema!r} is not on a loopback host (127.0.0.0/8, ::1 or localhost): "
+        "the schema is fetched from it, so it must be on this machine unless you set allow_remote = true (the "
+        "generated requests still go to app or base_url, never to the schema's host)"]
