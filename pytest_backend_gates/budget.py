@@ -3,7 +3,8 @@
 Grammar: ``METRIC OP VALUE`` where METRIC is min, max, mean, median, pNN
 (e.g. p95, p99.9), rps or failures; OP is <, <=, > or >=; VALUE is a duration
 (ns, us, ms, s) for time metrics, a percentage for failures and a plain number
-for rps.
+for rps. Values are finite and at least 0; a duration is at most 24 hours, a
+percentage at most 100%, rps at most 10 000 000 (limits.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+
+from .limits import MAX_BUDGET_RPS, MAX_BUDGET_TIME
 
 __all__ = [
     "Budget", "BudgetCheck", "BudgetError", "compute_metric", "format_duration", "parse_budget", "parse_duration",
@@ -74,8 +77,9 @@ def _percentile_of(metric: str) -> float | None:
     return float(metric[1:]) if metric.startswith("p") else None
 
 
-def _check_amount(metric: str, kind: str, amount: float, unit: str, shown: str) -> None:
-    """Raise BudgetError if ``amount``/``unit`` (written as ``shown``) do not suit the metric."""
+def _check_amount(metric: str, kind: str, amount: float, unit: str, shown: str, budget: bool = True) -> None:
+    """Raise BudgetError if ``amount``/``unit`` (written as ``shown``) do not suit the metric; `budget`: also
+    the upper bounds of values in a budget (a plain duration's range is its setting's)."""
     if kind == "time" and unit not in _TIME_UNITS:
         if unit == "":
             raise BudgetError(f"{shown!r} has no unit; expected {_EXPECTS[kind]}")
@@ -90,6 +94,10 @@ def _check_amount(metric: str, kind: str, amount: float, unit: str, shown: str) 
         raise BudgetError(f"{shown!r} is negative; expected a value of at least 0")
     if kind == "percent" and amount > 100:
         raise BudgetError(f"{shown!r} is above 100%; failures must be between 0% and 100%")
+    if budget and kind == "time" and amount / _TIME_UNITS[unit] > MAX_BUDGET_TIME:
+        raise BudgetError(f"{shown!r} is out of range; a duration in a budget is at most {MAX_BUDGET_TIME:g}s (24 hours)")
+    if kind == "rate" and amount > MAX_BUDGET_RPS:
+        raise BudgetError(f"{shown!r} is out of range; rps is at most {MAX_BUDGET_RPS:.0f}")
 
 
 @dataclass(frozen=True)
@@ -194,11 +202,11 @@ def parse_duration(text: str) -> float:
     """Seconds in a duration such as ``'50ms'`` or ``'0.2s'``; raise BudgetError if invalid."""
     if not isinstance(text, str):
         raise BudgetError(f"duration must be a string such as '50ms', not {type(text).__name__}")
-    amount, unit = _parse_amount(text.strip(), "duration", "time")
+    amount, unit = _parse_amount(text.strip(), "duration", "time", budget=False)
     return amount / _TIME_UNITS[unit]
 
 
-def _parse_amount(value_text: str, metric: str, kind: str) -> tuple[float, str]:
+def _parse_amount(value_text: str, metric: str, kind: str, budget: bool = True) -> tuple[float, str]:
     """Split a VALUE such as '50ms' into (amount, canonical unit), checking it suits the metric."""
     number = _VALUE.fullmatch(value_text)
     if number is None and kind == "time":
@@ -208,7 +216,7 @@ def _parse_amount(value_text: str, metric: str, kind: str) -> tuple[float, str]:
     if number["sign"] == "-":
         raise BudgetError(f"{value_text!r} is negative; expected a value of at least 0")
     amount, unit = float(number["num"]), _UNIT_ALIASES.get(number["unit"], number["unit"])
-    _check_amount(metric, kind, amount, unit, value_text)
+    _check_amount(metric, kind, amount, unit, value_text, budget)
     return amount, unit
 
 

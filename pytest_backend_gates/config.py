@@ -8,6 +8,8 @@ the key, the value and what is allowed.
 from __future__ import annotations
 
 import difflib
+import ipaddress
+import math
 import os
 import re
 import tomllib
@@ -15,8 +17,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
+from . import limits
 from .budget import Budget, BudgetError, parse_budget, parse_duration
+from .limits import seconds_text
 from .redaction import MissingVariable, Redactor, interpolate
 
 GATE_NAMES: tuple[str, ...] = (
@@ -284,15 +289,21 @@ class Table:
             return default
         return value
 
-    def number(self, key: str, default: T, *, minimum: float = 0.0, exclusive: bool = False) -> float | T:
+    def number(self, key: str, default: T, *, minimum: float = 0.0, exclusive: bool = False,
+               maximum: float | None = None) -> float | T:
         value = self._take(key)
         if value is None:
             return default
         allowed = f"a number {'above' if exclusive else 'of at least'} {minimum:g}"
+        if maximum is not None:
+            allowed += f" and at most {maximum:g}"
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.error(key, value, f"is not a number; expected {allowed}")
             return default
-        if value < minimum or (exclusive and value == minimum):
+        if not math.isfinite(value):
+            self.error(key, value, f"is not a finite number; expected {allowed}")
+            return default
+        if value < minimum or (exclusive and value == minimum) or (maximum is not None and value > maximum):
             self.error(key, value, f"is out of range; expected {allowed}")
             return default
         return float(value)
@@ -308,25 +319,37 @@ class Table:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.error(key, value, f"is not a number; expected {allowed}")
             return default
+        if not math.isfinite(value):
+            self.error(key, value, f"is not a finite number; expected {allowed}")
+            return default
         if not 0 <= value <= 100:
             self.error(key, value, f"is out of range; expected {allowed}")
             return default
         return float(value)
 
-    def duration(self, key: str, default: float) -> float:
+    def duration(self, key: str, default: float, *, maximum: float | None = None, positive: bool = False) -> float:
+        """Seconds; `positive`: above 0 (else at least 0); `maximum`: at most that many seconds."""
         value = self._take(key)
         if value is None:
             return default
+        allowed = "above 0s" if positive else "from 0s"
+        if maximum is not None:
+            allowed += f" {'and at most' if positive else 'to'} {seconds_text(maximum)}"
         text = self._expand(key, value) if isinstance(value, str) else None
         if text is None:
             if not isinstance(value, str):
-                self.error(key, value, "is not a duration; expected a string such as '15s' or '500ms'")
+                self.error(key, value, f"is not a duration; expected a string such as '15s' or '500ms', {allowed}")
             return default
         try:
-            return parse_duration(text)
-        except BudgetError:
-            self.error(key, value, "is not a duration; expected e.g. '15s' or '500ms'")
+            seconds = parse_duration(text)
+        except BudgetError as exc:
+            why = "is not a finite duration" if "finite" in str(exc) else "is not a duration"
+            self.error(key, value, f"{why}; expected e.g. '15s' or '500ms', {allowed}")
             return default
+        if (positive and seconds <= 0) or (maximum is not None and seconds > maximum):
+            self.error(key, value, f"is out of range; expected a duration {allowed}")
+            return default
+        return seconds
 
     def strings(self, key: str, default: tuple[str, ...] = (), *, allow_single: bool = False) -> tuple[str, ...]:
         value = self._take(key)
@@ -418,21 +441,43 @@ def parse_contract(t: Table) -> ContractSettings:
         else:
             t.error("checks", checks_raw, "is not allowed; expected \"all\" or a non-empty list of schemathesis check names")
     headers = t.entries("headers", t.string_value)
-    return ContractSettings(
+    settings = ContractSettings(
         app=app,
         base_url=base_url,
         schema=t.string("schema", "/openapi.json") or "/openapi.json",
-        max_examples=t.integer("max_examples", 50, minimum=1),
+        max_examples=t.integer("max_examples", 50, minimum=1, maximum=limits.MAX_EXAMPLES),
         checks=checks,
         exclude_checks=t.strings("exclude_checks"),
         stateful=t.boolean("stateful", True),
-        max_time=t.duration("max_time", 300.0),
+        max_time=t.duration("max_time", 300.0, maximum=limits.MAX_CONTRACT_TIME, positive=True),
         require_success=t.boolean("require_success", False),
         headers=headers,
         allow_remote=t.boolean("allow_remote", False),
-        seed=t.integer("seed", None, minimum=0),
+        seed=t.integer("seed", None, minimum=0, maximum=limits.MAX_SEED),
         exclude_operations=_operation_globs(t, "exclude_operations"),
     )
+    _refuse_remote_schema(t, settings)
+    return settings
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether `url`'s host is this machine: 127.0.0.0/8, ::1 or localhost (no name is resolved)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _refuse_remote_schema(t: Table, settings: ContractSettings) -> None:
+    """A schema URL is fetched before any gate runs: on another host, only with allow_remote."""
+    schema = settings.schema
+    if schema.startswith(("http://", "https://")) and not settings.allow_remote and not is_loopback_url(schema):
+        t.error("schema", t.raw("schema"), "is not on a loopback host (127.0.0.0/8, ::1 or localhost): the schema "
+                "is fetched from it, so it must be on this machine unless you set allow_remote = true (the "
+                "generated requests still go to app or base_url, never to the schema's host)")
 
 
 # 'METHOD /path' where both parts may hold globs: "DELETE /users/*", "* /admin/*"
@@ -452,7 +497,7 @@ def parse_security(t: Table) -> SecuritySettings:
     def rate_limit(key: str, value: Any) -> int | None:
         if not _operation_key(t, key):
             return None
-        return t._check_int(key, value, None, 1, None)
+        return t._check_int(key, value, None, 1, limits.MAX_RATE_LIMIT)
 
     def severity(key: str, value: Any) -> str | None:
         rule = key.split(".", 1)[1].strip('"')
@@ -471,8 +516,8 @@ def parse_security(t: Table) -> SecuritySettings:
 
 
 def parse_validation(t: Table) -> ValidationSettings:
-    return ValidationSettings(max_examples=t.integer("max_examples", None, minimum=1),
-                              deadline=t.duration("deadline", 1.0))
+    return ValidationSettings(max_examples=t.integer("max_examples", None, minimum=1, maximum=limits.MAX_EXAMPLES),
+                              deadline=t.duration("deadline", 1.0, maximum=limits.MAX_DEADLINE, positive=True))
 
 
 def _latency_target_ok(t: Table, key: str) -> bool:
@@ -492,12 +537,15 @@ def parse_latency(t: Table) -> LatencySettings:
     raw = t._take("regression")
     if raw is not None:
         match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%\s*", raw) if isinstance(raw, str) else None
+        allowed = f"a percentage from 0% to {limits.MAX_REGRESSION:g}%, e.g. '10%'"
         if match is None:
-            t.error("regression", raw, "is not a percentage; expected e.g. '10%'")
+            t.error("regression", raw, f"is not a percentage; expected {allowed}")
+        elif float(match.group(1)) > limits.MAX_REGRESSION:
+            t.error("regression", raw, f"is out of range; expected {allowed}")
         else:
             regression = float(match.group(1))
     return LatencySettings(
-        samples=t.integer("samples", 50, minimum=1),
+        samples=t.integer("samples", 50, minimum=1, maximum=limits.MAX_SAMPLES),
         budgets=t.entries("budgets", lambda k, v: t.budgets(k, v) if _latency_target_ok(t, k) else None),
         regression=regression,
     )
@@ -520,8 +568,8 @@ def parse_coverage(t: Table) -> CoverageSettings:
 def parse_race(t: Table) -> RaceSettings:
     schedule = t._take("schedule")
     return RaceSettings(
-        threads=t.integer("threads", 8, minimum=2, maximum=256),
-        rounds=t.integer("rounds", 20, minimum=1),
+        threads=t.integer("threads", 8, minimum=2, maximum=limits.MAX_THREADS),
+        rounds=t.integer("rounds", 20, minimum=1, maximum=limits.MAX_ROUNDS),
         auto=t.boolean("auto", False),
         schedule="stagger" if schedule is None else (t.choice("schedule", schedule, RACE_SCHEDULES) or "stagger"),
     )
@@ -529,8 +577,8 @@ def parse_race(t: Table) -> RaceSettings:
 
 def parse_queries(t: Table) -> QueriesSettings:
     return QueriesSettings(
-        max_per_request=t.integer("max_per_request", None, minimum=1),
-        max_repeats=t.integer("max_repeats", None, minimum=1),
+        max_per_request=t.integer("max_per_request", None, minimum=1, maximum=limits.MAX_QUERIES),
+        max_repeats=t.integer("max_repeats", None, minimum=1, maximum=limits.MAX_QUERIES),
     )
 
 
@@ -543,10 +591,13 @@ def parse_load(t: Table) -> LoadSettings:
     def endpoint(key: str, value: Any) -> tuple[Budget, ...] | None:
         return t.budgets(key, value) if _operation_key(t, key) else None
 
-    remote_workers = t.integer("remote_workers", 0, minimum=0)
+    remote_workers = t.integer("remote_workers", 0, minimum=0, maximum=limits.MAX_REMOTE_WORKERS)
     master_bind = t.string("master_bind")
     if master_bind is not None and not re.fullmatch(r"[^\s:]+:\d{1,5}", master_bind):
         t.error("master_bind", t.raw("master_bind"), "is not HOST:PORT; expected e.g. '0.0.0.0:5557'")
+    elif master_bind is not None and not 1 <= int(master_bind.rpartition(":")[2]) <= 65535:
+        t.error("master_bind", t.raw("master_bind"), "has a port out of range; expected HOST:PORT with a port "
+                "from 1 to 65535, e.g. '0.0.0.0:5557'")
     if remote_workers and not t.has("locustfile"):
         t.error("remote_workers", remote_workers, "needs a locustfile: workers on other machines run "
                 "`locust -f <locustfile> --worker --master-host <this machine>`")
@@ -556,13 +607,13 @@ def parse_load(t: Table) -> LoadSettings:
 
     return LoadSettings(
         locustfile=t.string("locustfile"),
-        users=t.integer("users", 10, minimum=1),
-        spawn_rate=t.number("spawn_rate", 10.0, minimum=0.0, exclusive=True),
-        duration=t.duration("duration", 15.0),
+        users=t.integer("users", 10, minimum=1, maximum=limits.MAX_USERS),
+        spawn_rate=t.number("spawn_rate", 10.0, minimum=0.0, exclusive=True, maximum=limits.MAX_SPAWN_RATE),
+        duration=t.duration("duration", 15.0, maximum=limits.MAX_LOAD_DURATION, positive=True),
         thresholds=thresholds,
         thresholds_per_endpoint=t.entries("thresholds_per_endpoint", endpoint),
-        workers=t.integer("workers", 0, minimum=0),
-        margin=t.duration("margin", 10.0),
+        workers=t.integer("workers", 0, minimum=0, maximum=limits.MAX_WORKERS),
+        margin=t.duration("margin", 10.0, maximum=limits.MAX_LOAD_MARGIN),
         remote_workers=remote_workers,
         master_bind=master_bind,
     )

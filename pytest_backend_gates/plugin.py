@@ -209,11 +209,14 @@ def api(pytestconfig: pytest.Config) -> Iterator[Any]:
     if settings is None:
         pytest.fail("the api fixture needs a [tool.backend-gates.contract] table with app or base_url "
                     "in pyproject.toml", pytrace=False)
+    problem = None
     try:
         with open_client(settings, publisher(pytestconfig), pytestconfig.rootpath) as client:
             yield client
     except TargetError as exc:
-        pytest.fail(f"api fixture: [tool.backend-gates.contract] {exc}", pytrace=False)
+        problem = str(exc)
+    if problem is not None:  # outside the handler: the message alone, not "During handling of ..."
+        pytest.fail(f"api fixture: [tool.backend-gates.contract] {problem}", pytrace=False)
 
 
 @pytest.fixture

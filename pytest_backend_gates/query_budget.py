@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from .limits import MAX_QUERIES
 from .sql_capture import QueryLog, ShapeGroup, WatchError, counting, shape_key, shorten, watch
 
 SHAPES_SHOWN = 10
@@ -43,9 +44,9 @@ class Problem:
 def check_count(value: Any, name: str, source: str, minimum: int) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise QueryUsageError(f"{source}: {name}={value!r} is not allowed; expected an integer of at least {minimum} "
-                              "(or None for no limit)")
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= MAX_QUERIES:
+        raise QueryUsageError(f"{source}: {name}={value!r} is not allowed; expected an integer from {minimum} to "
+                              f"{MAX_QUERIES} (or None for no limit)")
     return value
 
 

@@ -29,10 +29,10 @@ from typing import Any, Literal
 import pytest
 
 from .amplify import ControlledScheduler, InterpreterSettings, OwnCode, Perturbation, ProbeThread
+from .limits import MAX_ROUNDS, MAX_THREADS
 
 Schedule = Literal["stagger", "controlled", "none"]
 SCHEDULES: tuple[str, ...] = ("stagger", "controlled", "none")
-MAX_THREADS = 256
 DEFAULT_TIMEOUT = 120.0  # seconds for one probe: a deadlock ends the test instead of hanging the run
 SHOWN_FAILURES = 8
 
@@ -104,8 +104,8 @@ def check_threads(value: Any, source: str) -> int:
 
 
 def check_rounds(value: Any, source: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise RaceUsageError(f"{source}: rounds={value!r} is not allowed; expected an integer of at least 1")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ROUNDS:
+        raise RaceUsageError(f"{source}: rounds={value!r} is not allowed; expected an integer from 1 to {MAX_ROUNDS}")
     return value
 
 

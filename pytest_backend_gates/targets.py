@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from .config import ContractSettings
+from .config import ContractSettings, is_loopback_url
 from .serving import served
 
 IN_PROCESS_BASE_URL = "http://testserver"
@@ -66,23 +65,64 @@ def load_app(spec: str) -> Any:
             obj = obj()
         except Exception as exc:
             raise TargetError(f"app = {spec!r}: calling the factory failed with {type(exc).__name__}: {exc}") from exc
-    if not callable(obj):
-        raise TargetError(f"app = {spec!r} is a {type(obj).__name__}, not an ASGI or WSGI application")
+    problem = application_problem(obj, spec, call)
+    if problem is not None:
+        raise TargetError(f"app = {spec!r} {problem}, not an ASGI or WSGI application; expected an ASGI app "
+                          f"(async def app(scope, receive, send), e.g. FastAPI() or Starlette()) or a WSGI app "
+                          f"(app(environ, start_response), e.g. Flask() or Django's get_wsgi_application())")
     return obj
 
 
-def check_loopback(base_url: str, allow_remote: bool) -> None:
-    """Generated (and hostile) traffic goes to this machine only, unless the user says otherwise."""
-    host = urlsplit(base_url).hostname or ""
-    if allow_remote or host == "localhost":
-        return
+def _binds(signature: inspect.Signature | None, count: int) -> bool:
+    if signature is None:  # a builtin or C callable: nothing to tell, take it
+        return True
     try:
-        if ipaddress.ip_address(host).is_loopback:
-            return
-    except ValueError:
-        pass
+        signature.bind(*range(count))
+    except TypeError:
+        return False
+    return True
+
+
+def application_problem(obj: Any, spec: str, called: bool) -> str | None:
+    """What `obj` is when it is no ASGI 3 or WSGI application (the start of a sentence), else None.
+
+    Served with a wrong interface, it would only fail at the first request, with an error
+    about the call (`cannot unpack non-iterable NoneType object`) rather than about the setting."""
+    source = "the factory returned " if called else "is "
+    factory_hint = "" if called else f" (if it builds the app, write {spec + '()'!r} so that it is called)"
+    if obj is None or isinstance(obj, (bool, int, float, str, bytes, list, tuple, dict, set)):
+        shown = repr(obj)
+        return f"{source}{shown if len(shown) <= 60 else shown[:57] + '...'}"
+    if inspect.ismodule(obj):
+        return f"{source}the module {obj.__name__!r}; name the application in it, e.g. '{obj.__name__}:app'"
+    if inspect.isclass(obj):
+        hint = "" if called else f" (an instance of it may be: {spec + '()'!r} creates one)"
+        return f"{source}the class {obj.__qualname__}{hint}"
+    if not callable(obj):
+        return f"{source}a {type(obj).__name__}"
+    try:
+        signature: inspect.Signature | None = inspect.signature(obj)
+    except (TypeError, ValueError):
+        signature = None
+    shown = "(...)" if signature is None else str(signature)
+    described = (f"the function {getattr(obj, '__qualname__', '?')}{shown}"
+                 if inspect.isfunction(obj) or inspect.ismethod(obj)
+                 else f"a {type(obj).__qualname__} called with {shown}")
+    if is_asgi(obj):
+        return None if _binds(signature, 3) else f"{source}{described}: async, but not (scope, receive, send)"
+    if _binds(signature, 2):
+        return None
+    if _binds(signature, 3):
+        return f"{source}{described} (an ASGI app is async def)"
+    return f"{source}{described}{factory_hint if _binds(signature, 0) else ''}"
+
+
+def check_loopback(url: str, allow_remote: bool, key: str = "base_url") -> None:
+    """Generated (and hostile) traffic goes to this machine only, unless the user says otherwise."""
+    if allow_remote or is_loopback_url(url):
+        return
     raise TargetError(
-        f"base_url = {base_url!r} is not a loopback address (127.0.0.0/8, ::1 or localhost): the gates send "
+        f"{key} = {url!r} is not a loopback address (127.0.0.0/8, ::1 or localhost): the gates send "
         "thousands of generated, partly hostile requests, so they only target this machine unless you set "
         "allow_remote = true"
     )
@@ -96,6 +136,15 @@ def load_target(settings: ContractSettings) -> Target:
     app = load_app(settings.app)
     kind: Literal["asgi", "wsgi"] = "asgi" if is_asgi(app) else "wsgi"
     return Target(kind, served(app, kind), IN_PROCESS_BASE_URL, f"{settings.app} ({kind.upper()}, in-process)")
+
+
+def bind_to_app(schema: Any, target: Target, url: str) -> None:
+    """A schema document fetched from a URL, tested against the in-process app, as a local file
+    is: the URL only says where the document is. Without the relative location, schemathesis
+    takes the URL's host as the base URL, and its start-up probes (`GET /`, a probe path) and
+    every generated case would go to that host rather than to the app."""
+    schema.app = target.app
+    schema.location = urlsplit(url).path or "/"
 
 
 def schema_location(schema: str, rootpath: Path) -> tuple[Literal["file", "path", "url"], str]:

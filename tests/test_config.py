@@ -74,7 +74,7 @@ def test_every_problem_is_listed_together(pytester: pytest.Pytester) -> None:
     result.stderr.fnmatch_lines([
         "ERROR: backend-gates configuration has 2 problems:",
         "*coverage] totl: unknown key*",
-        "*race] rounds: -1 is out of range; expected an integer of at least 1",
+        "*race] rounds: -1 is out of range; expected an integer from 1 to 10000",
     ])
 
 

@@ -112,7 +112,7 @@ def test_a_violation_seen_once_but_not_on_re_measuring_is_noise(pytester: pytest
     ('"p95 < banana"', "@pytest.mark.latency_budget('p95 < banana'): 'banana' is not a duration; "
                        "expected e.g. '50ms', '0.2s'"),
     ('"rps > 5"', "'rps > 5' is not a latency budget; expected a time metric"),
-    ('"p95 < 5ms", samples=0', "samples=0 is not a positive integer"),
+    ('"p95 < 5ms", samples=0', "samples=0 is not allowed; expected an integer from 1 to 100000"),
     ("42", "budget must be a string such as 'p95 < 50ms', not int"),
     ("", "names no budget"),
 ])

@@ -381,7 +381,7 @@ def test_bad_configuration_is_one_clear_usage_error(pytester: pytest.Pytester) -
     result.stderr.fnmatch_lines([
         "ERROR: backend-gates configuration has 3 problems:",
         "  [[]tool.backend-gates.load[]] thresholds: 'p95 < banana': 'banana' is not a duration*",
-        "  [[]tool.backend-gates.load[]] users: 0 is out of range; expected an integer of at least 1",
+        "  [[]tool.backend-gates.load[]] users: 0 is out of range; expected an integer from 1 to 100000",
         "  [[]tool.backend-gates.load[]] thresholds_per_endpoint.\"/items\": not an API operation*",
     ])
 

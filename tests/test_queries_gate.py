@@ -711,8 +711,8 @@ def test_bad_markers_are_one_clear_error_each(pytester: pytest.Pytester) -> None
     result = pytester.runpytest(*NO_FUZZ, "--backend-gates")
     result.assert_outcomes(errors=4)
     result.stdout.fnmatch_lines([
-        "*@pytest.mark.query_budget(max='x'): max='x' is not allowed; expected an integer of at least 0*",
-        "*@pytest.mark.query_budget(max=-1): max=-1 is not allowed; expected an integer of at least 0*",
+        "*@pytest.mark.query_budget(max='x'): max='x' is not allowed; expected an integer from 0 to 1000000*",
+        "*@pytest.mark.query_budget(max=-1): max=-1 is not allowed; expected an integer from 0 to 1000000*",
         "*@pytest.mark.query_budget(maxx=3): unknown argument 'maxx'; did you mean 'max'? allowed: max, repeats",
         "*@pytest.mark.query_budget(): no budget: give max= and/or repeats=, or set max_per_request / max_repeats "
         "in ?tool.backend-gates.queries?",
@@ -730,7 +730,7 @@ def test_bad_config_is_one_clear_error(pytester: pytest.Pytester) -> None:
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert result.stderr.lines[:3] == [
         "ERROR: backend-gates configuration has 2 problems:",
-        "  [tool.backend-gates.queries] max_per_request: 'ten' is not an integer; expected an integer of at least 1",
+        "  [tool.backend-gates.queries] max_per_request: 'ten' is not an integer; expected an integer from 1 to 1000000",
         "  [tool.backend-gates.queries] max_repeat: unknown key; did you mean 'max_repeats'? allowed keys: "
         "max_per_request, max_repeats",
     ]
@@ -750,7 +750,7 @@ def test_assert_max_with_a_bad_argument_is_a_clear_failure(pytester: pytest.Pyte
     result = pytester.runpytest(*NO_FUZZ)
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines([
-        "*query_counter.assert_max: n='3' is not allowed; expected an integer of at least 0 (or None for no limit)",
+        "*query_counter.assert_max: n='3' is not allowed; expected an integer from 0 to 1000000 (or None for no limit)",
         "*query_counter.watch(): cannot count the statements of a builtins.object: watch() takes a sqlite3 "
         "connection*",
     ])

@@ -245,7 +245,7 @@ def test_without_backend_gates_the_fixture_still_fails_the_test(pytester: pytest
      "input_validation.check: accepts=42: expected a hypothesis strategy, a type *"),
     ("check(parsers.parse_percent)", "input_validation.check: accepts is missing; *"),
     ("check(parsers.parse_percent, accepts=parsers.PERCENT, max_examples=0)",
-     "input_validation.check: max_examples=0: expected an integer of at least 1"),
+     "input_validation.check: max_examples=0: expected an integer from 1 to 100000"),
     ("check(parsers.parse_percent, accepts=parsers.PERCENT, deadline='soon')",
      "input_validation.check: deadline='soon' is not a duration; *"),
 ])
@@ -268,8 +268,8 @@ def test_bad_configuration_is_one_clear_usage_error(pytester: pytest.Pytester) -
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([
         "*backend-gates configuration has 2 problems:",
-        "*[[]tool.backend-gates.validation[]] max_examples: 0 is out of range; expected an integer of at least 1",
-        "*[[]tool.backend-gates.validation[]] deadline: 'soon' is not a duration; expected e.g. '15s' or '500ms'",
+        "*[[]tool.backend-gates.validation[]] max_examples: 0 is out of range; expected an integer from 1 to 100000",
+        "*[[]tool.backend-gates.validation[]] deadline: 'soon' is not a duration; expected e.g. '15s' or '500ms', above 0s and at most 3600s (1 hour)",
     ])
 
 

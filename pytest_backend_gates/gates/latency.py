@@ -48,6 +48,7 @@ from typing import Any
 import pytest
 
 from ..budget import Budget, BudgetError, compute_metric, format_duration, parse_budget
+from .. import limits
 from ..config import LatencySettings
 from ..result import GateResult, Status, Violation
 from .django_db import database_outside_tests
@@ -99,8 +100,10 @@ def parse_marker(mark: pytest.Mark) -> tuple[tuple[Budget, ...], int | None]:
     except TypeError as exc:
         raise LatencyConfigError(f"{shown}: {exc}; expected budget strings such as 'p95 < 20ms' "
                                  "and optionally samples=N") from None
-    if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int) or samples < 1):
-        raise LatencyConfigError(f"{shown}: samples={samples!r} is not a positive integer")
+    if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int)
+                                or not 1 <= samples <= limits.MAX_SAMPLES):
+        raise LatencyConfigError(f"{shown}: samples={samples!r} is not allowed; expected an integer from 1 to "
+                                 f"{limits.MAX_SAMPLES}")
     budgets: list[Budget] = []
     for text in texts:
         try:

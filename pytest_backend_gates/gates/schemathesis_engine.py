@@ -22,7 +22,7 @@ from ..config import ContractSettings, did_you_mean
 from ..credentials import CredentialWatch
 from ..exchange import Exchange
 from ..serving import INTERNAL_HEADER, Raised, describe_raised
-from ..targets import REPLAY_BASE_URL, Target, TargetError, schema_location
+from ..targets import REPLAY_BASE_URL, Target, TargetError, bind_to_app, check_loopback, schema_location
 
 STATEFUL = "stateful"
 UNIT_PHASES = ("examples", "coverage", "fuzzing")
@@ -123,14 +123,18 @@ def load_schema(settings: ContractSettings, target: Target, rootpath: Path, conf
 
     kind, where = schema_location(settings.schema, rootpath)
     headers = {} if anonymous else dict(settings.headers)
-    if target.in_process:
+    if target.in_process and kind != "url":
         headers[INTERNAL_HEADER] = "schema"  # not a request of the API: no gate counts it
+    if kind == "url":  # config.py refuses it already; this holds for settings built another way
+        check_loopback(where, settings.allow_remote, key="schema")
     try:
         if kind == "file":
             schema = schemathesis.openapi.from_path(where, config=config)
             schema.app = target.app
         elif kind == "url":
             schema = schemathesis.openapi.from_url(where, config=config, headers=headers)
+            if target.in_process:
+                bind_to_app(schema, target, where)
         elif target.kind == "asgi":
             schema = schemathesis.openapi.from_asgi(where, target.app, config=config, headers=headers)
         elif target.kind == "wsgi":

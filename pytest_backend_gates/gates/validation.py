@@ -38,6 +38,7 @@ import pytest
 
 from ..budget import BudgetError, format_duration, parse_duration
 from ..config import ValidationSettings
+from ..limits import MAX_DEADLINE, MAX_EXAMPLES
 from ..result import GateResult, Violation
 from .test_attributed import TestAttributedGate
 
@@ -289,8 +290,8 @@ class InputValidation:
         from hypothesis import Phase, settings
 
         if max_examples is not None and (isinstance(max_examples, bool) or not isinstance(max_examples, int)
-                                         or max_examples < 1):
-            raise UsageProblem(f"max_examples={max_examples!r}: expected an integer of at least 1")
+                                         or not 1 <= max_examples <= MAX_EXAMPLES):
+            raise UsageProblem(f"max_examples={max_examples!r}: expected an integer from 1 to {MAX_EXAMPLES}")
         active = settings.default
         assert active is not None  # a profile is always loaded
         changes: dict[str, Any] = {"print_blob": True}
@@ -493,15 +494,19 @@ def _rejects(rejects: Any) -> tuple[type[BaseException], ...]:
 def _deadline(value: float | str | None, default: float) -> float:
     if value is None:
         return default
+    allowed = f"a number of seconds or a duration like '2s', above 0s and at most {MAX_DEADLINE:g}s (1 hour)"
     if isinstance(value, str):
         try:
-            return parse_duration(value)
+            seconds = parse_duration(value)
         except BudgetError:
-            raise UsageProblem(f"deadline={value!r} is not a duration; expected e.g. '2s', '500ms' or "
-                               "a number of seconds") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise UsageProblem(f"deadline={value!r}: expected a positive number of seconds or a duration like '2s'")
-    return float(value)
+            raise UsageProblem(f"deadline={value!r} is not a duration; expected {allowed}") from None
+    elif isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UsageProblem(f"deadline={value!r}: expected {allowed}")
+    else:
+        seconds = float(value)
+    if not 0 < seconds <= MAX_DEADLINE:  # also NaN
+        raise UsageProblem(f"deadline={value!r} is out of range; expected {allowed}")
+    return seconds
 
 
 _RUN = re.compile(r"(.{1,8}?)\1{15,}", re.DOTALL)
