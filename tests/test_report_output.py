@@ -4,6 +4,7 @@ run does not pass; the file gets the mode an ordinary file gets."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -99,3 +100,43 @@ def test_report_replacing_a_file_keeps_its_mode(pytester: pytest.Pytester) -> No
     report.chmod(0o640)
     assert pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider").ret == 0
     assert stat.S_IMODE(report.stat().st_mode) == 0o640 and '"version": 1' in report.read_text()
+
+
+LATENCY_PROJECT = """
+[tool.backend-gates]
+report = "gates.json"
+[tool.backend-gates.latency]
+regression = "10%"
+"""
+TIMED_TEST = """
+import pytest
+
+@pytest.mark.latency_budget(samples=5)
+def test_lookup():
+    sum(range(100))
+"""
+
+
+def test_latency_baseline_that_cannot_be_written_is_one_warning(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml(LATENCY_PROJECT)
+    pytester.makepyfile(test_perf=TIMED_TEST)
+    (pytester.path / ".backend-gates").write_text("a file where the baseline's folder goes")
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
+    assert result.ret == 0  # this run's verdicts stand
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    latency = next(g for g in json.loads((pytester.path / "gates.json").read_text())["gates"] if g["gate"] == "latency")
+    assert latency["status"] == "passed"
+    assert [w for w in latency["warnings"] if w.startswith("the latency baseline could not be written to ")
+            and w.endswith("; regressions cannot be checked in the next run")], latency["warnings"]
+
+
+def test_latency_baseline_has_the_mode_of_an_ordinary_file(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml(LATENCY_PROJECT)
+    pytester.makepyfile(test_perf=TIMED_TEST)
+    previous = os.umask(0o022)
+    try:
+        assert pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider").ret == 0
+    finally:
+        os.umask(previous)
+    baseline = pytester.path / ".backend-gates" / "latency-baseline.json"
+    assert stat.S_IMODE(baseline.stat().st_mode) == 0o644
