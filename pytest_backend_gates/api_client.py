@@ -12,6 +12,7 @@ Starlette 1.x, httpx2; httpx is our own dependency.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -37,11 +38,24 @@ def open_client(settings: ContractSettings, on_exchange: Callable[[Exchange], No
             def publish(response: Any) -> None:
                 response.read()
                 exchange = from_httpx(response, "api fixture", replay_base)
-                operation = names.resolve(exchange.method, response.request.url.path)
-                on_exchange(replace(exchange, operation=operation) if operation else exchange)
+                path = response.request.url.path
+                operation = names.resolve(exchange.method, path) or guessed_operation(exchange.method, path)
+                on_exchange(replace(exchange, operation=operation))
 
             client.event_hooks["response"] = [*client.event_hooks["response"], publish]
         yield client
+
+
+# A path segment that names one resource: a number, a UUID, a long hex id (ObjectId, digest).
+_ID_SEGMENT = re.compile(r"\d+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+                         r"|[0-9a-fA-F]{16,}")
+
+
+def guessed_operation(method: str, path: str) -> str:
+    """For a path no schema names (no schema loaded, or not in it): its id-like segments as
+    `{id}` ('GET /users/{id}' for /users/1000), so one defect seen on many ids is one finding."""
+    segments = ["{id}" if _ID_SEGMENT.fullmatch(segment) else segment for segment in path.split("/")]
+    return f"{method.upper()} {'/'.join(segments)}"
 
 
 class OperationNames:

@@ -247,9 +247,11 @@ class Table:
         self._read.add(key)
         return self._raw.get(key)
 
-    def _expand(self, key: str, value: str) -> str | None:
+    def _expand(self, key: str, value: str, *, secret: bool = True) -> str | None:
+        """`secret=False` for values that cannot carry one (durations, lists of names): their
+        environment values are not redacted, nor warned about when short."""
         try:
-            return interpolate(value, self._environ, self._redactor)
+            return interpolate(value, self._environ, self._redactor if secret else None, f"[{self.name}] {key}")
         except MissingVariable as exc:
             self.error(key, value, f"uses environment variable {exc.name}, which is not set")
             return None
@@ -335,7 +337,7 @@ class Table:
         allowed = "above 0s" if positive else "from 0s"
         if maximum is not None:
             allowed += f" {'and at most' if positive else 'to'} {seconds_text(maximum)}"
-        text = self._expand(key, value) if isinstance(value, str) else None
+        text = self._expand(key, value, secret=False) if isinstance(value, str) else None
         if text is None:
             if not isinstance(value, str):
                 self.error(key, value, f"is not a duration; expected a string such as '15s' or '500ms', {allowed}")
@@ -360,7 +362,7 @@ class Table:
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             self.error(key, value, "is not a list of strings; expected e.g. [\"a\", \"b\"]")
             return default
-        expanded = [self._expand(key, item) for item in value]
+        expanded = [self._expand(key, item, secret=False) for item in value]
         return tuple(item for item in expanded if item is not None)
 
     def choice(self, key: str, value: Any, choices: tuple[str, ...]) -> str | None:
@@ -678,6 +680,9 @@ def parse_section(
     parsers = {**BUILTIN_PARSERS, **extra_parsers}
     root = Table(ROOT_TABLE, section, errors, redactor, environ)
     report = root.string("report")
+    if report is not None and not report.strip():  # else nothing is written, silently
+        root.error("report", section.get("report"), "is empty; expected a file path such as 'backend-gates.json' "
+                   "(or leave the key out for no JSON report)")
     tables: dict[str, Any] = {}
     for name, raw in section.items():
         if name == "report":

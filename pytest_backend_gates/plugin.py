@@ -104,6 +104,9 @@ def _start_gates(config: pytest.Config, selection: tuple[str, ...]) -> None:
     from .session import GateRun  # noqa: F401 - used in a string annotation
 
     run = GateRun.build(config, selection)
+    # Before any gate starts or test runs: a report that cannot be written is a usage error now,
+    # not a traceback at the end that loses the summary.
+    run.check_report_path(getattr(config.known_args_namespace, "backend_gates_report", None))
     config.stash[gate_run_key] = run
     config.pluginmanager.register(run, "backend-gates-run")  # it counts the time of gate items
     run.start()
@@ -155,12 +158,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         results = run.evaluate()
     finally:
         if report_path is not None and run.results is not None:
-            write_json_report(report_path, report_data(run.results, interrupted=interrupted, workers=run.workers_reported))
+            try:
+                write_json_report(report_path, report_data(run.results, interrupted=interrupted,
+                                                           workers=run.workers_reported))
+            except OSError as exc:  # said in one line under the summary, which is kept
+                from .files import unwritable_reason
+
+                run.report_problem = unwritable_reason(report_path) or exc.strerror or str(exc)
     for result in results:
         config.hook.pytest_backend_gates_result(config=config, result=result)
     # Like pytest's own --max-warnings: only turn a success into a failure,
     # never mask a real test failure or usage error.
-    if not run.passed and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+    # A report that was asked for and not written fails the run too: CI must not go on without it.
+    if (not run.passed or run.report_problem) and \
+            session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
@@ -177,10 +188,17 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
     terminalreporter.ensure_newline()  # else the first line after the header comes out blank
     terminalreporter.section("backend gates")
+    for warning in run.gates_config.redactor.warnings:  # secrets too short to redact: named, never shown
+        terminalreporter.write_line(f"warning: {warning}", yellow=True)
     for text, markup in terminal_lines(run.results, verbose=config.get_verbosity()):
         terminalreporter.write_line(text, **markup)
-    text, markup = verdict_line(run.results, run.shown_report_path(config.getoption("backend_gates_report")))
+    shown_path = run.shown_report_path(config.getoption("backend_gates_report"))
+    text, markup = verdict_line(run.results, None if run.report_problem else shown_path)
     terminalreporter.write_line(text, **markup)
+    if run.report_problem:
+        redact = run.gates_config.redactor.redact
+        terminalreporter.write_line(f"backend gates: the JSON report was NOT written to {shown_path}: "
+                                    f"{redact(run.report_problem)}", red=True, bold=True)
 
 
 def _gates_config(config: pytest.Config) -> GatesConfig:

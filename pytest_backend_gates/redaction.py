@@ -1,9 +1,14 @@
 """`${ENV}` interpolation for config strings, and redaction of what it produced.
 
-Every value taken from the environment is remembered by a :class:`Redactor`,
-and everything the plugin prints or writes goes through :meth:`Redactor.redact`,
-so a token in `headers = { Authorization = "Bearer ${API_TOKEN}" }` shows up
-as `${API_TOKEN}` in output, reports and reproductions, never as its value.
+Every value taken from the environment where the configuration may carry a secret (a header,
+a URL, a path, a third-party gate's string) is remembered by a :class:`Redactor`, and
+everything the plugin prints or writes goes through :meth:`Redactor.redact`, so a token in
+`headers = { Authorization = "Bearer ${API_TOKEN}" }` shows up as `${API_TOKEN}` in output,
+reports and reproductions, never as its value.
+
+Redaction replaces the value wherever it appears, so a value shorter than
+:data:`MIN_SECRET_LENGTH` (a tenant id "1", a port "8000") is not redacted: it would rewrite
+seeds, counts and paths all over the output. The variable is named in a warning instead.
 """
 
 from __future__ import annotations
@@ -15,6 +20,10 @@ from typing import Any
 # ${NAME} or ${NAME:-default}; "$$" escapes a literal "$".
 _REFERENCE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
+# Shorter values occur by chance in seeds, ports, counts and paths (any 5 digits do in a
+# 10-digit seed often enough); a real credential is longer.
+MIN_SECRET_LENGTH = 6
+
 
 class MissingVariable(LookupError):
     def __init__(self, name: str) -> None:
@@ -25,10 +34,26 @@ class MissingVariable(LookupError):
 class Redactor:
     def __init__(self) -> None:
         self._secrets: dict[str, str] = {}  # value -> placeholder
+        self._too_short: dict[str, list[str]] = {}  # variable -> where it is used
 
-    def add(self, value: str, placeholder: str) -> None:
-        if value:
-            self._secrets[value] = placeholder
+    def add(self, value: str, placeholder: str, where: str = "") -> None:
+        if not value:
+            return
+        if len(value) < MIN_SECRET_LENGTH:
+            used = self._too_short.setdefault(placeholder, [])
+            if where and where not in used:
+                used.append(where)
+            return
+        self._secrets[value] = placeholder
+
+    @property
+    def warnings(self) -> list[str]:
+        """One line per variable whose value was too short to redact; never the value."""
+        return [f"environment variable {placeholder[2:-1]} (used as {placeholder}"
+                f"{' in ' + ', '.join(used) if used else ''}) has a value shorter than {MIN_SECRET_LENGTH} "
+                "characters, too short to redact safely: it is not redacted from the output and the report. "
+                "If it is a secret, use a longer one"
+                for placeholder, used in self._too_short.items()]
 
     def redact(self, text: str) -> str:
         # Longest first, so a secret that contains another is replaced whole.
@@ -50,8 +75,9 @@ class Redactor:
         return data
 
 
-def interpolate(text: str, environ: Mapping[str, str], redactor: Redactor) -> str:
-    """Expand `${NAME}` / `${NAME:-default}`; values from `environ` become secrets.
+def interpolate(text: str, environ: Mapping[str, str], redactor: Redactor | None, where: str = "") -> str:
+    """Expand `${NAME}` / `${NAME:-default}`; values from `environ` become secrets of `redactor`
+    (None: the value is not one, e.g. a duration or a list of names).
 
     Raises :class:`MissingVariable` for an unset variable without a default.
     """
@@ -62,7 +88,8 @@ def interpolate(text: str, environ: Mapping[str, str], redactor: Redactor) -> st
         name, default = match.group(1), match.group(2)
         if name in environ:
             value = environ[name]
-            redactor.add(value, "${" + name + "}")
+            if redactor is not None:
+                redactor.add(value, "${" + name + "}", where)
             return value
         if default is not None:
             return default

@@ -8,11 +8,10 @@ a file, even when the run was interrupted.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from .files import atomic_write_text
 from .result import GateResult, Status
 
 REPORT_VERSION = 1
@@ -32,18 +31,7 @@ def report_data(results: list[GateResult], *, interrupted: bool, workers: int) -
 
 
 def write_json_report(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            json.dump(data, stream, indent=2)
-            stream.write("\n")
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
 
 
 _MARKUP: dict[Status, dict[str, bool]] = {

@@ -28,6 +28,7 @@ class GateRun:
         self.workers_reported = 0
         self.selection: tuple[str, ...] = ()
         self._item_seconds: dict[str, float] = {}  # gate -> time of its items (backend-gates::race[...])
+        self.report_problem: str | None = None  # why the JSON report asked for was not written
 
     # -- building ----------------------------------------------------------
     @classmethod
@@ -169,6 +170,22 @@ class GateRun:
             return Path(option).expanduser().absolute()
         return self.gates_config.report
 
+    def check_report_path(self, option: str | None) -> None:
+        """A report path that cannot be written is a usage error before any test runs, naming the
+        flag or key it came from (the path shown redacted: it may come from ${ENV})."""
+        from .files import unwritable_reason
+
+        if option is not None and not option.strip():
+            raise pytest.UsageError("--backend-gates-report: '' is empty; expected a file path, e.g. "
+                                    "--backend-gates-report=backend-gates.json")
+        path = self.report_path(option)
+        reason = None if path is None else unwritable_reason(path)
+        if path is not None and reason is not None:
+            source = f"--backend-gates-report={option}" if option else "[tool.backend-gates] report"
+            shown = self.gates_config.redactor.redact(str(path))
+            raise pytest.UsageError(f"{self.gates_config.redactor.redact(source)}: the JSON report cannot be "
+                                    f"written to {shown}: {self.gates_config.redactor.redact(reason)}")
+
     def shown_report_path(self, option: str | None) -> str | None:
         """The report path for display: it may come from ${ENV}, so redacted."""
         path = self.report_path(option)
@@ -188,17 +205,27 @@ def _enabled_gates(selection: tuple[str, ...], gates_config: GatesConfig, known:
         # Gates driven by markers/fixtures are on even without a table (SPEC: every gate
         # marker is enforced); unused, they are left out of the report.
         return [name for name in known if name in gates_config.tables or (name in TEST_DRIVEN_GATES and name in BUILTIN_GATES)]
-    for name in selection:
-        if name not in known:
-            hint = did_you_mean(name, known)
-            if not hint and Path(name.split("::")[0]).exists():
-                # `pytest --backend-gates tests/`: the flag's optional value swallowed the path
-                hint = (f"{name!r} is a path that the flag took as its value: write "
-                        f"`pytest {name} --backend-gates` or `pytest --backend-gates=all {name}`; ")
-            raise pytest.UsageError(
-                f"--backend-gates={','.join(selection)}: unknown gate {name!r}; {hint}valid gates: {', '.join(known)}"
-            )
+    unknown = [name for name in dict.fromkeys(selection) if name not in known]
+    hints = {name: _unknown_gate_hint(name, known) for name in unknown}
+    if len(unknown) == 1:
+        name = unknown[0]
+        raise pytest.UsageError(f"--backend-gates={','.join(selection)}: unknown gate {name!r}; {hints[name]}"
+                                f"valid gates: {', '.join(known)}")
+    if unknown:  # every one, each with its own hint, not only the first
+        shown = ", ".join(f"{name!r}" + (f" ({hints[name].strip().rstrip(';')})" if hints[name] else "")
+                          for name in unknown)
+        raise pytest.UsageError(f"--backend-gates={','.join(selection)}: unknown gates {shown}; "
+                                f"valid gates: {', '.join(known)}")
     return list(dict.fromkeys(selection))
+
+
+def _unknown_gate_hint(name: str, known: list[str]) -> str:
+    hint = did_you_mean(name, known)
+    if not hint and Path(name.split("::")[0]).exists():
+        # `pytest --backend-gates tests/`: the flag's optional value swallowed the path
+        hint = (f"{name!r} is a path that the flag took as its value: write "
+                f"`pytest {name} --backend-gates` or `pytest --backend-gates=all {name}`; ")
+    return hint
 
 
 def _gate_order(name: str) -> tuple[int, str]:

@@ -177,3 +177,30 @@ def test_errors_never_show_interpolated_values() -> None:
     assert "hunter2" not in str(info.value)
     assert "'${TARGET}' is not an http(s) URL" in str(info.value)
     assert "max_time: '${TIMEOUT}' is not a duration" in str(info.value)
+
+
+def test_every_unknown_gate_on_command_line_is_named(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml("[tool.backend-gates.coverage]\ntotal = 1")
+    pytester.makepyfile("def test_never_runs(): raise AssertionError('tests must not run')")
+    result = pytester.runpytest_inprocess("--backend-gates=contrat,coverage,secruity,zzz")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --backend-gates=contrat,coverage,secruity,zzz: unknown gates "
+                                 "'contrat' (did you mean 'contract'?), 'secruity' (did you mean 'security'?), 'zzz'; "
+                                 "valid gates: contract, security, validation, latency, coverage, race, queries, load"])
+
+
+def test_empty_report_key_is_an_error() -> None:
+    with pytest.raises(ConfigError) as info:
+        _parse('[tool.backend-gates]\nreport = ""')
+    assert info.value.messages == ["[tool.backend-gates] report: '' is empty; expected a file path such as "
+                                   "'backend-gates.json' (or leave the key out for no JSON report)"]
+
+
+def test_missing_coverage_source_package_is_named(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml("[tool.backend-gates]\nreport = 'gates.json'\n"
+                               "[tool.backend-gates.coverage]\nsource = ['shopp']\ntotal = 80")
+    pytester.makepyfile("def test_ok(): pass")
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["coverage  ERROR   could not measure coverage: *; [[]tool.backend-gates.coverage[]] "
+                                 "source 'shopp': neither a directory under * nor an importable package*"])

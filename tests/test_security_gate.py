@@ -97,7 +97,8 @@ def test_leaks_exposures_banner_and_missing_header_are_found(pytester: pytest.Py
     assert "$.password_hash" in exposure["message"] and "API3:2023" in exposure["message"]
     assert exposure["reproduce"].startswith("curl ") and "http://127.0.0.1:8000/users/1" in exposure["reproduce"]
     assert exposure["details"] == {"owasp": "API3:2023 Broken Object Property Level Authorization",
-                                   "seen_by": "contract", "count": exposure["details"]["count"]}
+                                   "seen_by": "contract", "count": exposure["details"]["count"],
+                                   "paths": 1, "path_examples": ["/users/1"]}  # the one user there is
     assert security["measured"]["responses"] > 10
     # one finding per rule, operation and subject, with how often it was seen; each names its
     # operation and comes with a curl reproduction
@@ -403,3 +404,54 @@ def test_an_app_wide_leak_is_one_finding_with_a_count(pytester: pytest.Pytester)
     assert leak["details"]["count"] >= 9 and f"(seen in {leak['details']['count']} responses)" in leak["message"]
     assert leak["reproduce"].startswith("curl -X GET http://127.0.0.1:8000/invoices")
     assert result.ret == 1
+
+
+MANY_USERS_APP = '''
+from fastapi import FastAPI
+
+app = FastAPI()
+USERS = {user_id: {"id": user_id, "name": f"u{user_id}", "password_hash": "$2b$12$9aXh0fz1"}
+         for user_id in range(1000, 1620, 20)}
+
+
+@app.get("/users/{user_id}")
+def get_user(user_id: int):
+    return USERS[user_id]
+
+
+@app.get("/legacy/users/{user_id}", include_in_schema=False)  # a route no schema names
+def legacy_user(user_id: int):
+    return USERS[user_id]
+'''
+
+
+@pytest.mark.parametrize("prefix, where", [("/users", "GET /users/{user_id}"), ("/legacy/users", "GET /legacy/users/{id}")],
+                         ids=["from the schema", "no schema names it"])
+def test_one_defect_on_many_ids_is_one_finding_with_examples(pytester: pytest.Pytester, prefix: str,
+                                                             where: str) -> None:
+    pytester.makepyfile(manyusers=MANY_USERS_APP)
+    pytester.makepyprojecttoml(textwrap.dedent("""
+        [tool.pytest.ini_options]
+        pythonpath = ["."]
+        [tool.backend-gates]
+        report = "gates.json"
+        [tool.backend-gates.contract]
+        app = "manyusers:app"
+        [tool.backend-gates.security]
+    """))
+    pytester.makepyfile(test_users=f"""
+        def test_every_user(api):
+            for user_id in range(1000, 1620, 20):
+                assert api.get(f"{prefix}/{{user_id}}").status_code == 200
+    """)
+    result = pytester.runpytest_subprocess("--backend-gates=security", "-p", "no:cacheprovider")
+    assert result.ret == 1
+    security = gate(read_report(pytester), "security")
+    exposures = [v for v in security["violations"] if v["check"] == "sensitive-field"]
+    assert [v["where"] for v in exposures] == [where], exposures  # one finding, not 31
+    details = exposures[0]["details"]
+    assert details["count"] == 31 and details["paths"] == 31
+    assert details["path_examples"] == [f"{prefix}/1000", f"{prefix}/1020", f"{prefix}/1040"]
+    result.stdout.fnmatch_lines([f"{where} [[]sensitive-field[]]: the response (200) exposes $.password_hash * "
+                                 f"(seen in 31 responses; on 31 paths, e.g. {prefix}/1000, {prefix}/1020, "
+                                 f"{prefix}/1040)*"])

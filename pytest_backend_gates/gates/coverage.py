@@ -258,6 +258,25 @@ class CoverageGate(Gate):
                     paths.append(Path(spec.origin))
         return paths
 
+    def _missing_source_text(self) -> str:
+        """'; source 'shopp' is neither a directory under ROOT nor an importable package' for each
+        entry of `source` that names nothing (no data is then the consequence, not the cause)."""
+        missing = []
+        for entry in self.settings.source:
+            if (self.context.rootpath / entry).exists():
+                continue
+            try:
+                found = importlib.util.find_spec(entry) is not None
+            except (ImportError, ValueError):
+                found = False
+            if not found:
+                missing.append(repr(self.context.config.redactor.redact(entry)))
+        if not missing:
+            return ""
+        return (f"; [tool.backend-gates.coverage] source {', '.join(missing)}: neither a directory under "
+                f"{self.context.rootpath} nor an importable package (check the name and that the package is "
+                "installed or on the pythonpath)")
+
     def stop(self) -> None:
         if self._owned and self._cov is not None:
             with warnings.catch_warnings(record=True) as caught:
@@ -396,7 +415,9 @@ class CoverageGate(Gate):
         try:
             files, totals = self._read_files()
         except _CannotMeasure as exc:
-            return GateResult.error(self.name, f"could not measure coverage: {exc}")
+            result = GateResult.error(self.name, f"could not measure coverage: {exc}{self._missing_source_text()}")
+            result.warnings = [f"coverage.py: {text}" for text in self._coverage_warnings]  # they name the module
+            return result
         settings = self.settings
         violations: list[Violation] = []
         warnings_out = [f"coverage.py: {text}" for text in self._coverage_warnings] + self._other_warnings

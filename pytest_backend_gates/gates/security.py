@@ -25,6 +25,7 @@ from ..exchange import Exchange, publisher
 from ..result import GateResult, Status, Violation
 from . import Gate
 from .items import GateItem, GateItemFailure, gate_suite, problem_lines
+from .security_paths import add_path, concrete_path, merge_paths, paths_details, paths_text
 from .security_rules import OWASP, Finding, inspect
 
 RULE_ORDER = ("sqli-error", "xss-reflected", "auth-ignored", "mass-assignment", "rate-limit", "leak-traceback",
@@ -183,9 +184,11 @@ class SecurityGate(Gate):
     def pytest_backend_gates_exchange(self, config: pytest.Config, exchange: Exchange) -> None:
         self._responses += 1
         for finding in inspect(exchange, self.settings):
-            self.record(finding, exchange.reproduce, exchange.source, sniffable=sniffable(exchange))
+            self.record(finding, exchange.reproduce, exchange.source, sniffable=sniffable(exchange),
+                        path=concrete_path(exchange.url))
 
-    def record(self, finding: Finding, reproduce: Any, source: str, *, sniffable: bool = False) -> None:
+    def record(self, finding: Finding, reproduce: Any, source: str, *, sniffable: bool = False,
+               path: str | None = None) -> None:
         """One finding per rule, operation and subject, counted; `reproduce` is a string or a callable
         making one. The first instance is kept, except that one seen on a sniffable answer replaces
         one seen on others only (for a missing header, that answer is the one to show)."""
@@ -195,9 +198,11 @@ class SecurityGate(Gate):
         known = self._findings.get(key)
         if known is not None:
             known["count"] += 1
+            if path is not None:
+                add_path(known, path)
             if not (sniffable and not known["sniffable"]):
                 return
-        self._findings[key] = {
+        self._findings[key] = entry = {
             "rule": finding.rule,
             "where": finding.where,
             "message": finding.message,
@@ -207,6 +212,10 @@ class SecurityGate(Gate):
             "count": known["count"] if known is not None else 1,
             "sniffable": sniffable,
         }
+        if known is not None:
+            merge_paths(entry, known)
+        if path is not None:
+            add_path(entry, path)
 
     # -- probes ------------------------------------------------------------
     def _probe_kinds(self) -> list[str]:
@@ -300,8 +309,10 @@ class SecurityGate(Gate):
                 continue
             count = known["count"] + finding["count"]
             if finding["sniffable"] and not known["sniffable"]:
-                self._findings[key] = known = finding
+                known, finding = finding, known
+                self._findings[key] = known
             known["count"] = count
+            merge_paths(known, finding)
 
     @property
     def probe_requests(self) -> int:
@@ -320,7 +331,7 @@ class SecurityGate(Gate):
                 continue
             key = (finding["rule"], finding["key"])
             if key not in grouped:
-                grouped[key] = {**finding, "also": []}
+                grouped[key] = {**finding, "also": [], "paths": []}  # app-wide: operations, not ids
                 result.append(grouped[key])
             else:
                 first = grouped[key]
@@ -334,8 +345,8 @@ class SecurityGate(Gate):
             if also:
                 shown = ", ".join(also[:5]) + (f" and {len(also) - 5} more" if len(also) > 5 else "")
                 finding["message"] += f"; also on {shown}"
-            if finding["count"] > 1:
-                finding["message"] += f" (seen in {finding['count']} responses)"
+            if finding["count"] > 1:  # one operation on many ids is one finding: say where it was seen
+                finding["message"] += f" (seen in {finding['count']} responses{paths_text(finding)})"
             if finding["rule"] == "header-missing" and self.finding_severity(finding) == "warn":
                 finding["message"] += (": every answer without it was JSON or bare text, which browsers do not "
                                        "sniff into a page, so this is a warning; list the header in "
@@ -398,7 +409,7 @@ class SecurityGate(Gate):
             violations.append(Violation(where=finding["where"], check=finding["rule"], message=message,
                                         reproduce=finding["reproduce"],
                                         details={"owasp": OWASP[finding["rule"]], "seen_by": finding["source"],
-                                                 "count": finding["count"]}))
+                                                 "count": finding["count"], **paths_details(finding)}))
         notes.extend(self._probe_notes)
         for outcome in sorted(self._probes.values(), key=lambda o: o.kind):
             if outcome.raised_count and outcome.answered:  # all raised: an error below, not a note
