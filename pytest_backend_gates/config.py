@@ -96,6 +96,9 @@ class ContractSettings:
     exclude_checks: tuple[str, ...] = ()
     stateful: bool = True
     max_time: float = 300.0  # seconds
+    # extension: "error" (default): reaching max_time before every operation was tested is the gate's
+    # error; "warn": the user accepts a partial run, judged on what ran, the rest named in a warning.
+    on_max_time: Literal["error", "warn"] = "error"
     require_success: bool = False
     headers: Mapping[str, str] = field(default_factory=dict)
     allow_remote: bool = False
@@ -452,6 +455,7 @@ def parse_contract(t: Table) -> ContractSettings:
         exclude_checks=t.strings("exclude_checks"),
         stateful=t.boolean("stateful", True),
         max_time=t.duration("max_time", 300.0, maximum=limits.MAX_CONTRACT_TIME, positive=True),
+        on_max_time=_on_max_time(t),
         require_success=t.boolean("require_success", False),
         headers=headers,
         allow_remote=t.boolean("allow_remote", False),
@@ -480,6 +484,11 @@ def _refuse_remote_schema(t: Table, settings: ContractSettings) -> None:
         t.error("schema", t.raw("schema"), "is not on a loopback host (127.0.0.0/8, ::1 or localhost): the schema "
                 "is fetched from it, so it must be on this machine unless you set allow_remote = true (the "
                 "generated requests still go to app or base_url, never to the schema's host)")
+
+
+def _on_max_time(t: Table) -> Literal["error", "warn"]:
+    value = t._take("on_max_time")
+    return "warn" if value is not None and t.choice("on_max_time", value, ("error", "warn")) == "warn" else "error"
 
 
 # 'METHOD /path' where both parts may hold globs: "DELETE /users/*", "* /admin/*"

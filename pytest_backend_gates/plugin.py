@@ -136,7 +136,7 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     run = node.config.stash.get(gate_run_key, None)
     output = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT_KEY)
     if run is not None and output is not None:
-        run.absorb_worker_output(output)
+        run.absorb_worker_output(output, worker=str(getattr(node.gateway, "id", id(node))))
 
 
 @pytest.hookimpl(trylast=True)
@@ -152,7 +152,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return  # nothing ran (or the command line is wrong): nothing to judge, no measurement, no request
     from .report import report_data, write_json_report
 
-    interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+    interrupted = run.interrupted = run.interrupted or exitstatus == pytest.ExitCode.INTERRUPTED
     report_path = run.report_path(config.getoption("backend_gates_report"))
     try:
         results = run.evaluate()
@@ -187,13 +187,14 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     from .report import terminal_lines, verdict_line
 
     terminalreporter.ensure_newline()  # else the first line after the header comes out blank
-    terminalreporter.section("backend gates")
+    terminalreporter.section("backend gates (run interrupted)" if run.interrupted else "backend gates",
+                             **({"red": True, "bold": True} if run.interrupted else {}))
     for warning in run.gates_config.redactor.warnings:  # secrets too short to redact: named, never shown
         terminalreporter.write_line(f"warning: {warning}", yellow=True)
     for text, markup in terminal_lines(run.results, verbose=config.get_verbosity()):
         terminalreporter.write_line(text, **markup)
     shown_path = run.shown_report_path(config.getoption("backend_gates_report"))
-    text, markup = verdict_line(run.results, None if run.report_problem else shown_path)
+    text, markup = verdict_line(run.results, None if run.report_problem else shown_path, interrupted=run.interrupted)
     terminalreporter.write_line(text, **markup)
     if run.report_problem:
         redact = run.gates_config.redactor.redact

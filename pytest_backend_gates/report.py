@@ -74,9 +74,14 @@ def terminal_lines(results: list[GateResult], *, verbose: int = 0) -> list[tuple
     return lines
 
 
-def verdict_line(results: list[GateResult], report_path: str | None) -> tuple[str, dict[str, bool]]:
+def verdict_line(results: list[GateResult], report_path: str | None,
+                 interrupted: bool = False) -> tuple[str, dict[str, bool]]:
     bad = [r for r in results if r.status.fails_run]
     where = f"; report: {report_path}" if report_path else ""
+    if interrupted:
+        from .interruption import interrupted_verdict
+
+        return interrupted_verdict(results) + where, {"red": True, "bold": True}
     if not results:
         return (f"backend gates: no gate enabled (add a [tool.backend-gates.<gate>] table to pyproject.toml){where}",
                 {"yellow": True})

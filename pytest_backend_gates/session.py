@@ -16,6 +16,7 @@ import pytest
 
 from .config import GATE_NAMES, ConfigError, GatesConfig, did_you_mean, find_pyproject, load_config
 from .gates import BUILTIN_GATES, TEST_DRIVEN_GATES, Gate, GateContext, load_builtin_gate
+from .interruption import after_interruption
 from .result import GateResult, redact_result
 
 class GateRun:
@@ -29,6 +30,11 @@ class GateRun:
         self.selection: tuple[str, ...] = ()
         self._item_seconds: dict[str, float] = {}  # gate -> time of its items (backend-gates::race[...])
         self.report_problem: str | None = None  # why the JSON report asked for was not written
+        # Ctrl-C (or pytest.exit, or an xdist worker's Ctrl-C): a gate that did not finish never passes.
+        self.interrupted = False
+        self._selected: list[str] | None = None  # node ids left to run after collection and deselection
+        self._finished_items: set[str] = set()  # node ids whose teardown reported
+        self._workers_absorbed: set[str] = set()
 
     # -- building ----------------------------------------------------------
     @classmethod
@@ -76,11 +82,35 @@ class GateRun:
 
     # -- lifecycle ---------------------------------------------------------
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "teardown":
+            self._finished_items.add(report.nodeid)
         # Items gates add are the gate's time (under xdist the controller sees every report).
         prefix, _, rest = report.nodeid.partition("::")
         if prefix == "backend-gates" and "[" in rest:
             gate = rest.split("[", 1)[0]
             self._item_seconds[gate] = self._item_seconds.get(gate, 0.0) + report.duration
+
+    @pytest.hookimpl(tryfirst=True)  # before the terminal's: a second Ctrl-C in that one loses the exit status
+    def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
+        self.interrupted = True
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self._selected = [item.nodeid for item in session.items]
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        # The controller collects nothing itself: every worker sends the same selected ids.
+        if self._selected is None:
+            self._selected = list(ids)
+
+    def _finished(self, name: str) -> bool:
+        """On an interrupted run: whether the gate's work was done before the interruption."""
+        if self._selected is None:  # interrupted before collection ended
+            return False
+        own = [nodeid for nodeid in self._selected if nodeid.startswith(f"backend-gates::{name}[")]
+        return self.gates[name].finished_before_interruption(
+            all_items_ran=all(nodeid in self._finished_items for nodeid in self._selected),
+            own_items_ran=all(nodeid in self._finished_items for nodeid in own))
 
     def start(self) -> None:
         for name, gate in list(self.gates.items()):
@@ -105,7 +135,12 @@ class GateRun:
                 output[name] = data
         return output
 
-    def absorb_worker_output(self, output: dict[str, Any]) -> None:
+    def absorb_worker_output(self, output: dict[str, Any], worker: str | None = None) -> None:
+        # xdist calls pytest_testnodedown twice for a worker that was interrupted (finished, then down)
+        if worker is not None:
+            if worker in self._workers_absorbed:
+                return
+            self._workers_absorbed.add(worker)
         self.workers_reported += 1
         for name, data in output.items():
             gate = self.gates.get(name)
@@ -138,6 +173,8 @@ class GateRun:
                     result.warnings.append("".join(traceback.format_exception(exc)).rstrip())
                 result.duration_s = max(result.duration_s, time.perf_counter() - started,
                                         self._item_seconds.get(name, 0.0))
+                if self.interrupted:
+                    result = after_interruption(result, self._finished(name))
                 results.append(result)
         finally:
             # Ctrl-C during evaluation: the gates not reached are errors, and

@@ -205,7 +205,13 @@ def test_interrupted_run_leaves_complete_report(pytester: pytest.Pytester) -> No
     assert result.ret == pytest.ExitCode.INTERRUPTED
     report = read_report(pytester)  # parses: complete, not half a file
     assert report["interrupted"] is True
-    assert gate(report, "coverage")["status"] in {"passed", "failed"}
+    # The last test never ran: coverage of a run that did not finish is not a pass (issue 12).
+    coverage = gate(report, "coverage")
+    assert coverage["status"] == "error", coverage
+    assert coverage["summary"].startswith("the run was interrupted before this gate finished (until then: total ")
+    assert report["passed"] is False
+    result.stdout.fnmatch_lines(["*backend gates (run interrupted)*",
+                                 "backend gates INTERRUPTED: the run did not finish; coverage error; report: *"])
 
 
 def test_gate_not_in_this_version_is_error_not_pass(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:

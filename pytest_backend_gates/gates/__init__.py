@@ -40,6 +40,15 @@ class GateContext:
     def is_xdist_worker(self) -> bool:
         return hasattr(self.pytest_config, "workerinput")
 
+    @property
+    def interrupted(self) -> bool:
+        """The session was interrupted (Ctrl-C, pytest.exit, an xdist worker's Ctrl-C): say so
+        rather than guess at deselection."""
+        from ..plugin import gate_run_key
+
+        run = self.pytest_config.stash.get(gate_run_key, None)
+        return bool(run is not None and run.interrupted)
+
 
 class Gate(abc.ABC):
     name: ClassVar[str]
@@ -74,6 +83,13 @@ class Gate(abc.ABC):
         from ..report import write_progress
 
         write_progress(self.context.pytest_config, self.name, self.context.config.redactor.redact(text))
+
+    def finished_before_interruption(self, *, all_items_ran: bool, own_items_ran: bool) -> bool:
+        """On an interrupted run: was this gate's work done? `own_items_ran`: every selected item
+        of this gate (backend-gates::<name>[...]) ran; `all_items_ran`: every selected item did.
+        A gate that did not finish is never `passed` (interruption.py). By default a gate depends
+        on the tests too, so it finished only when every item ran."""
+        return all_items_ran
 
     @abc.abstractmethod
     def evaluate(self) -> GateResult:

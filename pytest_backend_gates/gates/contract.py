@@ -62,6 +62,10 @@ class ContractItem(GateItem):
             header = f"{' and '.join(c for c in counts if not c.startswith('0 '))} in {self.label} " \
                      f"({outcome.cases} cases, seed {self.gate.seed})"
             raise GateItemFailure(self.gate.redact("\n".join([header, *problems, self.gate.replay_hint(self.label)])))
+        if outcome.timed_out:  # not a pass: the gate says what max_time left untested
+            pytest.skip(f"contract max_time ({self.gate.settings.max_time:g}s) was reached before this "
+                        f"{'stateful run' if self.label == STATEFUL else 'operation'} was fully tested "
+                        f"({outcome.cases} cases ran)")
 
 
 class ContractGate(Gate):
@@ -247,6 +251,10 @@ class ContractGate(Gate):
             each.done = True
         return outcome
 
+    def finished_before_interruption(self, *, all_items_ran: bool, own_items_ran: bool) -> bool:
+        # Judged on its own items only: done once every selected contract item ran.
+        return own_items_ran
+
     # -- xdist -------------------------------------------------------------
     def worker_output(self) -> Any:
         return {"outcomes": [o.to_data() for o in self._outcomes], "operations": self._operations,
@@ -264,7 +272,7 @@ class ContractGate(Gate):
         settings = self.settings
         threshold = {"max_examples": settings.max_examples, "require_success": settings.require_success,
                      "checks": settings.checks if settings.checks == "all" else list(settings.checks),
-                     "max_time_s": settings.max_time}
+                     "max_time_s": settings.max_time, "on_max_time": settings.on_max_time}
         errors = [f"{o.label}: {e}" for o in outcomes for e in o.errors]
         if self._load_error is not None and not outcomes:
             errors.append(self._load_error)
@@ -317,10 +325,9 @@ class ContractGate(Gate):
         notes[:0] = [lost] if lost else []
         notes.extend(self._notes)
         notes.extend(group_tool_errors(list(dict.fromkeys(w for o in outcomes for w in o.warnings))))
-        timed_out = [o.label for o in outcomes if o.timed_out]
+        timed_out = [o for o in outcomes if o.timed_out]
         if timed_out:
-            notes.append(f"max_time ({settings.max_time:g}s) reached: {len(timed_out)} item(s) not or not fully "
-                            f"tested: {', '.join(timed_out)}")
+            notes.append(f"max_time ({settings.max_time:g}s) reached: {_unfinished(timed_out)}")
         cases = sum(o.cases for o in outcomes)
         measured = {"operations": len(self._operations), "operations_tested": len(tested), "cases": cases,
                     "seed": self.seed}
@@ -339,14 +346,24 @@ class ContractGate(Gate):
             untested = f"could not test: {errors[0]}" + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else "")
             status, summary = Status.ERROR, f"{found_text}; {untested}" if found_text else untested
             notes = errors[1:] + notes
+        elif not outcomes and self.context.interrupted:
+            status, summary = Status.ERROR, "the run was interrupted before any contract item's outcome was recorded"
         elif not outcomes:
             status, summary = Status.SKIPPED, "no contract item ran (all deselected?)"
         elif all(o.skipped for o in outcomes):
             status, summary = Status.SKIPPED, f"nothing was tested: {outcomes[0].label}: {outcomes[0].skipped}"
-        elif cases == 0 and not any(o.timed_out for o in outcomes):
+        elif cases == 0 and timed_out:  # never a pass on nothing, whatever on_max_time says
+            status, summary = Status.ERROR, f"max_time ({settings.max_time:g}s) was reached before any test case ran"
+        elif cases == 0:
             status, summary = Status.ERROR, "no test case was generated for any operation"
         elif violations:
             status, summary = Status.FAILED, found_text
+        elif timed_out and settings.on_max_time == "error":
+            # The operations not reached are not passed: a fraction is green only when the user says so.
+            status = Status.ERROR
+            summary = (f"max_time ({settings.max_time:g}s) reached before every operation was tested "
+                       f"({_unfinished(timed_out)}); {len(tested)} of {len(self._operations)} operations fully tested, "
+                       f"{cases} cases, no failures (seed {self.seed}); raise max_time, or set on_max_time = \"warn\" to accept a partial run")
         else:
             status = Status.PASSED
             summary = f"{len(tested)} operations, {cases} cases, no failures (seed {self.seed})"
@@ -372,6 +389,16 @@ def frozen_heap() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
+
+
+def _unfinished(outcomes: list[OperationOutcome]) -> str:
+    """What max_time cut short: operations never reached, operations stopped part-way, stateful."""
+    never = [o.label for o in outcomes if o.label != STATEFUL and not o.cases]
+    partly = [o.label for o in outcomes if o.label != STATEFUL and o.cases]
+    parts = [f"not reached: {', '.join(never)}" if never else "",
+             f"stopped part-way: {', '.join(partly)}" if partly else "",
+             "stateful testing not (fully) run" if any(o.label == STATEFUL for o in outcomes) else ""]
+    return "; ".join(part for part in parts if part)
 
 
 def _plural(count: int, noun: str) -> str:

@@ -183,6 +183,7 @@ class LoadGate(Gate):
     def __init__(self, settings: LoadSettings, context: Any) -> None:
         super().__init__(settings, context)
         self._interrupted = False
+        self._interrupt_pending = False  # Ctrl-C during the run under xdist: raised again at the test loop
         self._notes: list[str] = []
         self._target_text = ""
         self._result: GateResult | None = None  # decided from the run that went before the tests
@@ -230,7 +231,7 @@ class LoadGate(Gate):
     def pytest_xdist_setupnodes(self, config: pytest.Config, specs: Any) -> None:
         """Under xdist: before any worker process exists, so no worker runs a test meanwhile, and
         none competes for the CPU while it starts and collects."""
-        self._run_before_tests(config)
+        self._run_before_tests(config, defer_interrupt=True)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
@@ -239,9 +240,14 @@ class LoadGate(Gate):
         config = session.config
         if not (session.testsfailed and not config.option.continue_on_collection_errors):
             self._run_before_tests(config)
+        if self._interrupt_pending:
+            # pytest ends an interrupted session properly (report, summary, exit status 2) only
+            # from here, not from xdist's node set-up, where the run took place.
+            self._interrupt_pending = False
+            raise KeyboardInterrupt("interrupted during the load run")
         return (yield)
 
-    def _run_before_tests(self, config: pytest.Config) -> None:
+    def _run_before_tests(self, config: pytest.Config, defer_interrupt: bool = False) -> None:
         if self._result is not None or self.context.is_xdist_worker or config.option.collectonly:
             return
         started = time.perf_counter()
@@ -254,11 +260,26 @@ class LoadGate(Gate):
             where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
             result = GateResult.error(self.name, f"the load run crashed: {type(exc).__name__}: {exc}{where}")
             result.warnings.append("".join(traceback.format_exception(exc)).rstrip())
+        except KeyboardInterrupt:
+            # Ctrl-C while locust ran (its process group is already killed): no verdict, and the
+            # session stops as on any Ctrl-C.
+            self._interrupted = True
+            self._result = GateResult.error(
+                self.name, f"the run was interrupted during the load run (after {time.perf_counter() - started:.1f}s): "
+                           "no verdict on the load", duration_s=time.perf_counter() - started)
+            if not defer_interrupt:
+                raise
+            self._interrupt_pending = True
+            return
         result.duration_s = time.perf_counter() - started
         self._result = result
 
     def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
         self._interrupted = True
+
+    def finished_before_interruption(self, *, all_items_ran: bool, own_items_ran: bool) -> bool:
+        # The load run goes before the tests: its verdict stands once the run is over.
+        return self._result is not None and "interrupted" not in self._result.summary
 
     def evaluate(self) -> GateResult:
         if self._result is not None:
@@ -266,7 +287,7 @@ class LoadGate(Gate):
         if self.context.pytest_config.getoption("collectonly", False):
             return GateResult(self.name, Status.SKIPPED, "--collect-only: no load run")
         if self._interrupted:
-            return GateResult.error(self.name, "the session was interrupted: the load run did not take place")
+            return GateResult.error(self.name, "the run was interrupted before the load run took place")
         return GateResult.error(self.name, "the load run did not take place: the session ended before its tests "
                                            "ran (collection errors?)")
 

@@ -153,7 +153,8 @@ class RaceGate(TestAttributedGate):
                 warnings.extend(outcome.get("warnings", []))
                 errors.extend(f"{outcome['operation']}: {e}" for e in outcome.get("errors", []))
         if self.race_settings.auto and not auto and not errors:
-            warnings.append("auto = true, but no automatic race item ran (deselected?)")
+            warnings.append("auto = true, but no automatic race item ran ("
+                            + ("the run was interrupted before them)" if self.context.interrupted else "deselected?)"))
         if skipped and (tests or probes or ran):
             warnings.extend(skipped)
         if not tests and not probes and not ran and not errors:
@@ -164,6 +165,9 @@ class RaceGate(TestAttributedGate):
         if tests:
             parts.append(f"{tests} race test{'s' if tests != 1 else ''} ({len(probes)} probes, "
                          f"{measured['rounds']} rounds)")
+        elif probes:  # the test was interrupted in the middle of its probe
+            parts.append(f"{len(probes)} probe{'s' if len(probes) != 1 else ''} ({measured['rounds']} rounds) of a test "
+                         "that did not finish")
         if ran:
             parts.append(f"{len(ran)} create operation{'s' if len(ran) != 1 else ''} probed automatically "
                          f"({measured['auto_requests']} requests, {measured['auto_2xx']} answered 2xx)")

@@ -423,7 +423,9 @@ class SecurityGate(Gate):
             notes.append("active probes (injection, rate-limit, mass-assignment, auth, cors) did not run: "
                          "they need the contract gate")
         elif not self._probes_selected and not self._probes:
-            notes.append("active probes did not run: their items were deselected (-k, -m, --lf or --deselect)")
+            # Under xdist the controller collects nothing: an interruption, not a deselection, may be why.
+            notes.append("active probes did not run: the run was interrupted before them" if self.context.interrupted
+                         else "active probes did not run: their items were deselected (-k, -m, --lf or --deselect)")
         measured = {
             "responses": self._responses,
             "probe_requests": self.probe_requests,
