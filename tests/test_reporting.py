@@ -205,7 +205,10 @@ def test_interrupted_run_leaves_complete_report(pytester: pytest.Pytester) -> No
     assert result.ret == pytest.ExitCode.INTERRUPTED
     report = read_report(pytester)  # parses: complete, not half a file
     assert report["interrupted"] is True
-    assert gate(report, "coverage")["status"] in {"passed", "failed"}
+    # not every test ran: coverage is reported, not judged (docs/coverage.md, partial runs)
+    coverage = gate(report, "coverage")
+    assert coverage["status"] == "skipped"
+    assert "8 of 9 selected tests ran (interrupted)" in coverage["summary"]
 
 
 def test_gate_not_in_this_version_is_error_not_pass(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
