@@ -114,3 +114,22 @@ def test_the_race_replay_command_runs_from_where_pytest_ran(pytester: pytest.Pyt
         again = run_printed(pytester, violation["reproduce"])
         again.assert_outcomes(failed=1)
         again.stdout.fnmatch_lines([f"FAILED *{violation['where'].split('::')[1].replace('[', '[[]')}*"])
+
+
+def test_the_header_counts_gate_items_and_names_no_race_seed_without_race_tests(pytester: pytest.Pytester) -> None:
+    # "collected 2 items" then "4 passed": the gate items are added after pytest counted
+    pytester.makepyfile(ratioapp=TWO_RATIOS.replace("ge=0, le=100", "ge=1, le=100").replace("parts = 1", "parts = 2")
+                        .replace("if parts < 0", "if parts < 1"),
+                        test_unit="def test_a():\n    pass\n\n\ndef test_b():\n    pass\n")
+    pytester.makepyprojecttoml(textwrap.dedent("""
+        [tool.pytest.ini_options]
+        pythonpath = ["."]
+        [tool.backend-gates.contract]
+        app = "ratioapp:app"
+        max_examples = 5
+        stateful = false
+    """))
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["collected 2 items", "backend gates: +2 gate items (contract), not in the count above"])
+    assert "race: seed" not in result.stdout.str()  # no race test in this project
