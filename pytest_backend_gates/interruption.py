@@ -25,6 +25,8 @@ def after_interruption(result: GateResult, finished: bool) -> GateResult:
         return replace(result, summary=f"{NOT_FINISHED}; {result.summary}")
     if result.status is Status.PASSED:
         summary = f"{NOT_FINISHED} (until then: {result.summary})"
+    elif result.measured:  # skipped on what it measured (coverage of a run cut short): say what it had
+        summary = f"{NOT_FINISHED} (until then: {result.summary})"
     else:  # skipped: typically "nothing ran", which here is the interruption's doing, not deselection
         summary = NOT_FINISHED
     return replace(result, status=Status.ERROR, summary=summary)

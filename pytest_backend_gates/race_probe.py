@@ -15,8 +15,10 @@ import asyncio
 import contextvars
 import functools
 import inspect
+import os
 import random
 import re
+import shlex
 import threading
 import time
 import traceback
@@ -472,8 +474,16 @@ def session_seed(config: pytest.Config) -> int:
 
 
 def replay_command(config: pytest.Config, nodeid: str, seed: int, gated: bool) -> str:
+    """A command that runs this test again with this seed, from where pytest was run: node ids
+    are relative to the rootdir, a node id argument to the invocation directory."""
     flags = "--backend-gates " if gated else ""
-    return f'pytest {flags}--backend-gates-race-seed={seed} "{nodeid}"'
+    path, sep, rest = nodeid.partition("::")
+    invocation_dir = config.invocation_params.dir
+    if path and invocation_dir != config.rootpath:
+        path = os.path.relpath(config.rootpath / path, invocation_dir).replace(os.sep, "/")
+    target = path + sep + rest
+    quoted = f'"{target}"' if not any(c in target for c in '"$`\\!') else shlex.quote(target)
+    return f"pytest {flags}--backend-gates-race-seed={seed} {quoted}"
 
 
 def race_for_item(item: pytest.Item, settings: Any, on_probe: Callable[[Probe], None] | None,

@@ -88,7 +88,12 @@ def verdict_line(results: list[GateResult], report_path: str | None,
     if bad:
         names = ", ".join(f"{r.gate} {r.status.value}" for r in bad)
         return f"backend gates FAILED: {names}{where}", {"red": True, "bold": True}
-    return f"backend gates passed: {len(results)} gate{'s' if len(results) != 1 else ''}{where}", {"green": True}
+    skipped = [r.gate for r in results if r.status == Status.SKIPPED]
+    judged = len(results) - len(skipped)
+    if not judged:  # a gate that did not judge must not look green
+        return f"backend gates: nothing judged ({', '.join(skipped)} skipped){where}", {"yellow": True}
+    extra = f" ({', '.join(skipped)} skipped)" if skipped else ""
+    return f"backend gates passed: {judged} gate{'s' if judged != 1 else ''}{extra}{where}", {"green": True}
 
 
 def write_progress(config: Any, gate: str, text: str) -> None:

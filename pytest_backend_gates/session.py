@@ -112,6 +112,16 @@ class GateRun:
             all_items_ran=all(nodeid in self._finished_items for nodeid in self._selected),
             own_items_ran=all(nodeid in self._finished_items for nodeid in own))
 
+    def pytest_report_collectionfinish(self, config: pytest.Config, items: list[pytest.Item]) -> str | None:
+        # Gates add their items after pytest counted "collected N items": said once, so that the
+        # count at the end (passed + failed + ...) adds up.
+        added = [item.nodeid for item in items if item.nodeid.startswith("backend-gates::")]
+        if not added:
+            return None
+        kinds = dict.fromkeys(nodeid.split("::", 1)[1].split("[", 1)[0] for nodeid in added)
+        return (f"backend gates: +{len(added)} gate item{'s' * (len(added) != 1)} ({', '.join(kinds)}), "
+                "not in the count above")
+
     def start(self) -> None:
         for name, gate in list(self.gates.items()):
             try:

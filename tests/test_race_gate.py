@@ -891,25 +891,34 @@ def test_coverage_of_code_run_in_probe_threads_is_kept(pytester: pytest.Pytester
     assert gate(read_report(pytester), "coverage")["status"] == "passed"  # bump() ran only in probe threads
 
 
-def test_races_are_found_while_coverage_measures(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("measurer", ["gate", "pytest-cov"])
+def test_races_are_found_while_coverage_measures(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+                                                 measurer: str) -> None:
     # coverage.py's C tracer, called through sys.settrace by the probe's hook, puts itself back
     # at every call: the hook was gone after the first call and nothing was perturbed (0 of 10
     # bank probes found under coverage, 10 of 10 without). The coverage gate is on in every full
-    # run of the gates, so this was every real run.
+    # run of the gates, so this was every real run; pytest-cov's tracer is the same one.
+    # A whole run (coverage is judged), a fixed seed and the examples' bounded rounds (70 in all).
+    pytest.importorskip("pytest_cov") if measurer == "pytest-cov" else None
     race_project(pytester, """
         [tool.backend-gates.coverage]
-        source = ["bank_buggy", "tickets_buggy"]
-        total = 0
+        source = ["bank_buggy", "tickets_buggy", "signup_buggy"]
+        total = 50
     """)
     monkeypatch.setenv("RACE_VARIANT", "buggy")
+    cov = ["--cov=bank_buggy", "--cov=tickets_buggy", "--cov=signup_buggy"] if measurer == "pytest-cov" else []
     result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider", "--backend-gates-race-seed=4242",
-                                           "test_races.py::test_withdrawals_are_not_lost",
-                                           "test_races.py::test_ticket_ids_are_unique")
-    result.assert_outcomes(failed=2)
+                                           *cov)
+    result.assert_outcomes(failed=4)
     report = read_report(pytester)
-    assert gate(report, "coverage")["status"] == "passed"
-    assert {v["where"].split("::")[1] for v in gate(report, "race")["violations"]} == {
-        "test_withdrawals_are_not_lost", "test_ticket_ids_are_unique"}
+    coverage = gate(report, "coverage")
+    assert coverage["status"] == "passed", coverage
+    assert coverage["measured"]["measured_by"] == ("pytest-cov" if cov else "coverage.py")
+    race = gate(report, "race")
+    assert race["measured"]["rounds"] == 70
+    assert {v["where"].split("::")[1] for v in race["violations"]} == {
+        "test_withdrawals_are_not_lost", "test_ticket_ids_are_unique", "test_a_username_is_registered_once",
+        "test_overdraft_is_refused"}
 
 
 def test_async_functions_race_as_tasks(pytester: pytest.Pytester) -> None:

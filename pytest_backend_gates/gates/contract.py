@@ -28,7 +28,7 @@ from ..result import GateResult, Status, Violation
 from ..targets import Target, TargetError, load_target
 from . import Gate
 from .django_db import django_database_in_use
-from .items import GateItem, GateItemFailure, gate_suite, problem_lines
+from .items import GateItem, GateItemFailure, gate_suite, keyword, problem_lines
 from .schemathesis_engine import (
     STATEFUL,
     UNIT_PHASES,
@@ -131,7 +131,7 @@ class ContractGate(Gate):
         return f"backend-gates contract: seed {self.seed} (replay with --backend-gates-seed={self.seed})"
 
     def replay_hint(self, label: str) -> str:
-        return f"replay: pytest --backend-gates --backend-gates-seed={self.seed} -k \"{label}\""
+        return f"replay: pytest --backend-gates --backend-gates-seed={self.seed} -k \"{keyword(f'contract[{label}]')}\""
 
     def _engine_config(self, phases: tuple[str, ...]) -> Any:
         # With the security gate on, string values are also drawn from the hostile input library.

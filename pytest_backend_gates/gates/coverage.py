@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 
 from ..config import CoverageSettings
+from ..early_imports import EarlyModule, early_import_error, in_coverage_source, project_modules
 from ..result import GateResult, Status, Violation
 from . import Gate
 
@@ -171,6 +172,10 @@ class CoverageGate(Gate):
         self._has_arcs = False
         self._greenlet_added = False
         self._greenlet_evidence: str | None = None  # the file that showed greenlets in use
+        self._imported_early: list[EarlyModule] = []  # measured code imported before measuring began
+        from ..run_shape import RunShape
+
+        self._shape = RunShape(context.pytest_config)
 
     # -- measuring ---------------------------------------------------------
     def _source(self) -> list[str] | None:
@@ -193,6 +198,10 @@ class CoverageGate(Gate):
     def start(self) -> None:
         import coverage
 
+        self.context.pytest_config.pluginmanager.register(self._shape, "backend-gates-run-shape")
+        if coverage.Coverage.current() is None:  # under `coverage run` everything was measured from the start
+            root = self.context.rootpath
+            self._imported_early = in_coverage_source(project_modules(root), root, list(self.settings.source))
         if _pytest_cov_plugin(self.context.pytest_config) is not None or _cov_requested(self.context.pytest_config):
             self._measured_by = "pytest-cov"
             return
@@ -309,10 +318,13 @@ class CoverageGate(Gate):
 
     def worker_output(self) -> Any:
         users = greenlet_users()
+        shape = {"deselected": self._shape.deselected,
+                 "imported_early": [[m.name, m.path] for m in self._imported_early]}
         if self._measured_by != "coverage.py" or self._cov is None:  # pytest-cov combines its own worker data
-            return {"data": None, "warnings": [], "other_warnings": self._other_warnings, "greenlet_users": users}
+            return {"data": None, "warnings": [], "other_warnings": self._other_warnings, "greenlet_users": users,
+                    **shape}
         return {"data": self._cov.get_data().dumps(), "warnings": self._coverage_warnings,
-                "other_warnings": self._other_warnings, "greenlet_users": users}
+                "other_warnings": self._other_warnings, "greenlet_users": users, **shape}
 
     def absorb_worker_output(self, data: Any) -> None:
         if data["data"] is not None:
@@ -324,6 +336,10 @@ class CoverageGate(Gate):
             if text not in self._other_warnings:
                 self._other_warnings.append(text)
         self._worker_greenlet_users.update(data["greenlet_users"])
+        self._shape.absorb_worker_deselected(int(data.get("deselected", 0)))
+        for name, path in data.get("imported_early", ()):
+            if all(m.name != name for m in self._imported_early):
+                self._imported_early.append(EarlyModule(name, path))
 
     def _greenlet_warning(self, cov: Any) -> str | None:
         """Greenlets in use, measured without following them: what to add, or None."""
@@ -411,6 +427,16 @@ class CoverageGate(Gate):
         )
 
     def evaluate(self) -> GateResult:
+        from ..run_shape import not_judged
+
+        result = self._evaluate()
+        if self._imported_early:
+            return early_import_error(self.name, sorted(self._imported_early, key=lambda m: m.name),
+                                      self.context.pytest_config.invocation_params.args, result)
+        reasons = self._shape.partial_reasons()
+        return not_judged(result, reasons) if reasons else result
+
+    def _evaluate(self) -> GateResult:
         self.stop()
         try:
             files, totals = self._read_files()

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import re
+
 import pytest
 
 from .django_db import django_database_in_use
@@ -31,6 +33,18 @@ class GateSuite(pytest.Collector):
 
 def gate_suite(session: pytest.Session) -> GateSuite:
     return GateSuite.from_parent(session, name="backend-gates", nodeid="backend-gates")
+
+
+# What pytest's -k grammar takes in one identifier (_pytest/mark/expression.py), less the backslash.
+_NOT_IN_IDENT = re.compile(r"[^\w:+\-.\[\]/]")
+
+
+def keyword(name: str) -> str:
+    """A -k identifier pytest accepts that selects the gate item named `name` alone:
+    `contract[GET /items/{item_id}]` -> `contract[GET_/items/:item_id]`. (A node id cannot be
+    given as an argument: the items belong to no file; `-k "GET /ratio"` is a syntax error.)
+    It starts with the gate's kind and `[` and ends with `]`, so it is no other item's substring."""
+    return _NOT_IN_IDENT.sub("_", name.replace(" ", "_").replace("{", ":").replace("}", ""))
 
 
 def _gate_item() -> None:
@@ -56,6 +70,7 @@ class GateItem(pytest.Function):
         if structured is not None and hasattr(type(structured), "parse"):
             self._id = type(structured).parse(self.nodeid)
         self.label = label
+        self.extra_keyword_matches.add(keyword(self.name))  # what a printed `-k` replay command selects
         if django_database_in_use(self.config):
             # The app's real database is not the one a pytest-django run may touch; the
             # seed data of migrations is put back after each item, as between server restarts.

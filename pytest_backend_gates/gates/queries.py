@@ -81,6 +81,7 @@ class QueriesGate(TestAttributedGate):
         # whole against "METHOD path"): learnt from the contract's exchanges, to name requests by
         # their operation
         self.templates: dict[str, str] = {}
+        self.early_connections: list[str] = []  # `module.NAME` of sqlite3 connections opened before start
 
     @property
     def per_request(self) -> bool:
@@ -92,6 +93,9 @@ class QueriesGate(TestAttributedGate):
         # connection) are counted too; outside a window the hooks do nothing.
         hold_hooks()
         self._holding = True
+        from ..early_imports import open_sqlite_connections, project_modules
+
+        self.early_connections = open_sqlite_connections(project_modules(self.context.rootpath))
         if self.per_request:
             add_request_listener(self._on_request, self.project_root)
             self._listening = True
@@ -259,7 +263,8 @@ class QueriesGate(TestAttributedGate):
         data = super().worker_output()
         data.update(usage_errors=self.usage_errors, requests=self.requests,
                     request_statements=self.request_statements, worst_request=self.worst_request,
-                    request_violations=list(self.request_violations.values()), templates=self.templates)
+                    request_violations=list(self.request_violations.values()), templates=self.templates,
+                    early_connections=self.early_connections)
         return data
 
     def absorb_worker_output(self, data: Any) -> None:
@@ -270,6 +275,7 @@ class QueriesGate(TestAttributedGate):
         worst = data["worst_request"]
         if worst is not None and (self.worst_request is None or worst["statements"] > self.worst_request["statements"]):
             self.worst_request = worst
+        self.early_connections += [c for c in data.get("early_connections", ()) if c not in self.early_connections]
         for operation, pattern in data["templates"].items():
             self.templates.setdefault(operation, pattern)
         for entry in data["request_violations"]:
@@ -283,6 +289,11 @@ class QueriesGate(TestAttributedGate):
         return super().unused and not self.requests and not self.usage_errors
 
     def evaluate(self) -> GateResult:
+        if self.early_connections:  # their statements were not counted: no verdict on partial counts
+            from ..early_imports import early_connections_reason
+
+            return GateResult.error(self.name, early_connections_reason(
+                self.early_connections, self.context.pytest_config.invocation_params.args))
         self._flush_pending()
         self._name_by_operation()
         windows = self.details.get("test", []) + self.details.get("block", [])

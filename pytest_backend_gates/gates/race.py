@@ -33,6 +33,7 @@ class RaceGate(TestAttributedGate):
         self.race_settings = settings or RaceSettings()
         self.auto_outcomes: list[dict[str, Any]] = []
         self._auto: Any = None
+        self._seed_shown = False
 
     # -- set-up ------------------------------------------------------------------------
     def start(self) -> None:
@@ -48,7 +49,21 @@ class RaceGate(TestAttributedGate):
         # Every xdist worker probes with the controller's seed (the one in the header).
         node.workerinput["backend_gates_race_seed"] = session_seed(node.config)
 
-    def pytest_report_header(self, config: pytest.Config) -> str:
+    def pytest_report_header(self, config: pytest.Config) -> str | None:
+        # In the header only where races are expected (a race table, `race` named, a seed given);
+        # otherwise once a race test ran (the terminal summary): not in projects with none.
+        selection = config.getoption("backend_gates", None) or ()
+        if self.settings is None and "race" not in selection and config.getoption("backend_gates_race_seed") is None:
+            return None
+        self._seed_shown = True
+        return self._seed_line(config)
+
+    def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+        if not self._seed_shown and (self.tests_used or self.details.get("probe")):
+            terminalreporter.write_line(self._seed_line(config))
+
+    @staticmethod
+    def _seed_line(config: pytest.Config) -> str:
         seed = session_seed(config)
         return f"backend-gates race: seed {seed} (replay with --backend-gates-race-seed={seed})"
 
