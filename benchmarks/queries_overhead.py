@@ -35,7 +35,12 @@ import statistics
 import time
 from collections.abc import Callable
 
-from pytest_backend_gates.sql_capture import QueryLog, counting, hold_hooks, release_hooks
+from pytest_backend_gates.gates.queries.capture import (
+    QueryLog,
+    counting,
+    hold_hooks,
+    release_hooks,
+)
 
 
 def sqlite_runner(statements: int) -> Callable[[], float]:

@@ -52,7 +52,7 @@ EXAMPLES = ROOT / "examples" / "race"
 sys.path.insert(0, str(EXAMPLES))
 sys.path.insert(0, str(ROOT))
 
-from pytest_backend_gates.race_probe import Race, RaceError  # noqa: E402
+from pytest_backend_gates.gates.race.probe import Race, RaceError  # noqa: E402
 
 Check = Callable[[Race, Any], bool]  # runs one probe on the module; True when the race showed
 

@@ -30,11 +30,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples" / "validation"))
 
 import pytest  # noqa: E402
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st
 from quantity import QUANTITY, parse_quantity  # noqa: E402
 
-from pytest_backend_gates.config import ValidationSettings  # noqa: E402
-from pytest_backend_gates.gates.validation import InputValidation  # noqa: E402
+from pytest_backend_gates.gates.validation.gate import InputValidation  # noqa: E402
+from pytest_backend_gates.settings import ValidationSettings  # noqa: E402
 
 settings.register_profile("bench", database=None, deadline=None, suppress_health_check=list(HealthCheck))
 settings.load_profile("bench")

@@ -6,8 +6,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .gates import Gate, GateContext
-    from .result import GateResult, Status, Violation
+    from pytest_backend_gates.gates import Gate, GateContext
+    from pytest_backend_gates.result import GateResult, Status, Violation
 
 __version__ = "0.1.0"
 __all__ = ["Gate", "GateContext", "GateResult", "Status", "Violation", "__version__"]

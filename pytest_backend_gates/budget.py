@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .limits import MAX_BUDGET_RPS, MAX_BUDGET_TIME
+from pytest_backend_gates.limits import MAX_BUDGET_RPS, MAX_BUDGET_TIME
 
 __all__ = [
     "Budget", "BudgetCheck", "BudgetError", "compute_metric", "format_duration", "parse_budget", "parse_duration",

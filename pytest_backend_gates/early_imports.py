@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .result import GateResult
+from pytest_backend_gates.result import GateResult
 
 OWN_PACKAGE = __name__.split(".")[0]
 

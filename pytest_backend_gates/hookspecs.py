@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from .exchange import Exchange
-    from .gates import Gate
-    from .result import GateResult
+    from pytest_backend_gates.gates import Gate
+    from pytest_backend_gates.result import GateResult
+    from pytest_backend_gates.service.exchange import Exchange
 
 
 @pytest.hookspec

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .result import GateResult, Status
+from pytest_backend_gates.result import GateResult, Status
 
 NOT_FINISHED = "the run was interrupted before this gate finished"
 

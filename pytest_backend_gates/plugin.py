@@ -9,29 +9,24 @@ without xdist) evaluates the gates once, sets the exit status and reports.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import hookspecs
+from pytest_backend_gates import hookspecs
+from pytest_backend_gates.config import GATES_CONFIG_LOADER_KEY
+from pytest_backend_gates.gates import registry
 
 if TYPE_CHECKING:
-    from .config import GatesConfig
-    from .session import GateRun  # noqa: F401 - used in a string annotation
+    from pytest_backend_gates.config import GatesConfig
+    from pytest_backend_gates.run import GateRun  # noqa: F401 - used in a string annotation
 
-# A passive run imports nothing but this module and hookspecs: configuration,
-# gates and reporting are imported when --backend-gates is given.
+# A passive run imports this module, hookspecs and the registry (the gates' markers and fixture
+# modules, whose imports are deferred); gates, schemathesis, coverage.py and reporting are imported
+# when --backend-gates is given.
 gate_run_key = pytest.StashKey["GateRun"]()
-gates_config_key = pytest.StashKey["GatesConfig"]()  # read on demand by fixtures in passive runs
 WORKER_OUTPUT_KEY = "backend_gates"
 
-MARKERS = (
-    "latency_budget(*budgets): the test's timings must meet every budget, e.g. 'p95 < 20ms' (backend-gates)",
-    "race_probe(threads=8, rounds=20): run the test body in `threads` threads released together, "
-    "`rounds` times (backend-gates)",
-    "query_budget(max=None, repeats=None): limit the SQL statements the test executes (backend-gates)",
-)
 
 
 ALL = "all"
@@ -101,7 +96,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def _start_gates(config: pytest.Config, selection: tuple[str, ...]) -> None:
-    from .session import GateRun  # noqa: F401 - used in a string annotation
+    from pytest_backend_gates.run import GateRun  # noqa: F401 - used in a string annotation
 
     run = GateRun.build(config, selection)
     # Before any gate starts or test runs: a report that cannot be written is a usage error now,
@@ -124,8 +119,13 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    for marker in MARKERS:
-        config.addinivalue_line("markers", marker)
+    for spec in registry.BUILTIN:
+        for marker in spec.markers:
+            config.addinivalue_line("markers", marker)
+    for module in (*registry.SHARED_FIXTURES, *(spec.fixtures for spec in registry.BUILTIN if spec.fixtures)):
+        if not config.pluginmanager.has_plugin(module):
+            config.pluginmanager.import_plugin(module)
+    config.stash[GATES_CONFIG_LOADER_KEY] = lambda: _load_gates_config(config)
     selection = config.getoption("backend_gates")
     if selection is not None and gate_run_key not in config.stash:
         _start_gates(config, selection)  # plugin loaded too late for the early hook
@@ -150,7 +150,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if config.option.collectonly or exitstatus == pytest.ExitCode.USAGE_ERROR:
         return  # nothing ran (or the command line is wrong): nothing to judge, no measurement, no request
-    from .report import report_data, write_json_report
+    from pytest_backend_gates.report import report_data, write_json_report
 
     interrupted = run.interrupted = run.interrupted or exitstatus == pytest.ExitCode.INTERRUPTED
     report_path = run.report_path(config.getoption("backend_gates_report"))
@@ -162,7 +162,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 write_json_report(report_path, report_data(run.results, interrupted=interrupted,
                                                            workers=run.workers_reported))
             except OSError as exc:  # said in one line under the summary, which is kept
-                from .files import unwritable_reason
+                from pytest_backend_gates.files import unwritable_reason
 
                 run.report_problem = unwritable_reason(report_path) or exc.strerror or str(exc)
     for result in results:
@@ -184,7 +184,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     if run is None or run.results is None:
         return
-    from .report import terminal_lines, verdict_line
+    from pytest_backend_gates.report import terminal_lines, verdict_line
 
     terminalreporter.ensure_newline()  # else the first line after the header comes out blank
     terminalreporter.section("backend gates (run interrupted)" if run.interrupted else "backend gates",
@@ -202,87 +202,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
                                     f"{redact(run.report_problem)}", red=True, bold=True)
 
 
-def _gates_config(config: pytest.Config) -> GatesConfig:
-    """The validated configuration: the active run's, or read once for a passive run's fixtures."""
-    run = config.stash.get(gate_run_key, None)
-    if run is not None:
-        return run.gates_config
-    if gates_config_key not in config.stash:
-        from .session import load_gates_config
+def _load_gates_config(config: pytest.Config) -> GatesConfig:
+    from pytest_backend_gates.run import load_gates_config
 
-        config.stash[gates_config_key] = load_gates_config(config)
-    return config.stash[gates_config_key]
-
-
-@pytest.fixture(scope="session")
-def api(pytestconfig: pytest.Config) -> Iterator[Any]:
-    """An httpx-style client bound to [tool.backend-gates.contract]'s app or base_url."""
-    from .api_client import open_client
-    from .exchange import publisher
-    from .targets import TargetError
-
-    try:
-        settings = _gates_config(pytestconfig).settings("contract")
-    except pytest.UsageError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    if settings is None:
-        pytest.fail("the api fixture needs a [tool.backend-gates.contract] table with app or base_url "
-                    "in pyproject.toml", pytrace=False)
-    problem = None
-    try:
-        with open_client(settings, publisher(pytestconfig), pytestconfig.rootpath) as client:
-            yield client
-    except TargetError as exc:
-        problem = str(exc)
-    if problem is not None:  # outside the handler: the message alone, not "During handling of ..."
-        pytest.fail(f"api fixture: [tool.backend-gates.contract] {problem}", pytrace=False)
-
-
-@pytest.fixture
-def input_validation(request: pytest.FixtureRequest) -> Any:
-    """`input_validation.check(fn, accepts=..., rejects=(ValueError,))`: valid inputs must be accepted,
-    invalid and hostile ones must raise one of `rejects`; `check_endpoint("POST /items")` for an API
-    operation. See docs/validation.md."""
-    from .config import ValidationSettings
-    from .gates.validation import InputValidation
-
-    try:
-        settings = _gates_config(request.config).settings("validation")
-    except pytest.UsageError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    gate = request.config.pluginmanager.get_plugin("backend-gates-validation")
-    return InputValidation(request, settings or ValidationSettings(), gate)
-
-
-@pytest.fixture
-def race(request: pytest.FixtureRequest) -> Any:
-    """`race.run(fn, *args, threads=8, rounds=20, **kwargs)`: `fn` in many threads at once, many times."""
-    from .race_probe import race_for_item
-
-    try:
-        settings = _gates_config(request.config).settings("race")
-    except pytest.UsageError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    gate = request.config.pluginmanager.get_plugin("backend-gates-race")
-    item = request.node
-    assert isinstance(item, pytest.Item)
-    return race_for_item(item, settings, gate.on_probe(item) if gate is not None else None, gated=gate is not None)
-
-
-@pytest.fixture
-def query_counter(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """Counts SQL statements (SQLAlchemy engines, sqlite3, watched DB-API connections) inside
-    `with query_counter:` or `with query_counter() as q:`: `.count`, `.statements`,
-    `.assert_max(n, repeats=None)`, `.watch(conn)`. See docs/queries.md."""
-    from .query_budget import QueryCounter
-
-    gate = request.config.pluginmanager.get_plugin("backend-gates-queries")
-    item = request.node
-    counter = QueryCounter(str(request.config.rootpath), gate.on_block(item) if gate is not None else None)
-    try:
-        yield counter
-    finally:
-        counter.close()
+    return load_gates_config(config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

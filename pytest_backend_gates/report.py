@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .files import atomic_write_text
-from .result import GateResult, Status
+from pytest_backend_gates.files import atomic_write_text
+from pytest_backend_gates.result import GateResult, Status
 
 REPORT_VERSION = 1
 
@@ -79,7 +79,7 @@ def verdict_line(results: list[GateResult], report_path: str | None,
     bad = [r for r in results if r.status.fails_run]
     where = f"; report: {report_path}" if report_path else ""
     if interrupted:
-        from .interruption import interrupted_verdict
+        from pytest_backend_gates.interruption import interrupted_verdict
 
         return interrupted_verdict(results) + where, {"red": True, "bold": True}
     if not results:

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_backend_gates.config import ConfigError, CoverageSettings, LatencySettings, load_config, parse_section
+from pytest_backend_gates.config import ConfigError, load_config, parse_section
+from pytest_backend_gates.gates.registry import table_parsers
+from pytest_backend_gates.settings import CoverageSettings, LatencySettings
 
 # (name, pyproject text, what the message must contain)
 BAD_CONFIGS = [
@@ -123,7 +125,7 @@ def _parse(text: str, environ: dict[str, str] | None = None) -> object:
     import tomllib
 
     section = tomllib.loads(textwrap.dedent(text))["tool"]["backend-gates"]
-    return parse_section(section, Path("/p/pyproject.toml"), {}, environ or {})
+    return parse_section(section, Path("/p/pyproject.toml"), table_parsers(), environ or {})
 
 
 def test_settings_are_typed_with_defaults() -> None:
@@ -160,7 +162,7 @@ def test_env_interpolation_and_redaction() -> None:
 
 
 def test_no_pyproject_means_no_gates(tmp_path: Path) -> None:
-    assert load_config(None).tables == {}
+    assert load_config(None, table_parsers()).tables == {}
 
 
 def test_errors_never_show_interpolated_values() -> None:

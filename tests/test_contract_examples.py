@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from conftest import example_project, gate, read_report
 
+
 def contract_example(pytester: pytest.Pytester, module: str) -> None:
     # The Flask app's schema is a static file: read from disk, as users with a spec-first API do.
     schema = "todo_openapi.yaml" if module.startswith("todo") else None

@@ -61,7 +61,7 @@ from pathlib import Path
 
 def pytest_sessionfinish(session):
     import notesapp
-    from pytest_backend_gates.serving import served
+    from pytest_backend_gates.service.serving import served
 
     seen = notesapp.SEEN
     Path("seen.json").write_text(json.dumps({

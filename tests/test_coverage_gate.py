@@ -7,7 +7,11 @@ import textwrap
 import pytest
 from conftest import TESTS_FULL, gate, make_app, read_report
 
-from pytest_backend_gates.gates.coverage import line_ranges, most_specific_glob, percent_text
+from pytest_backend_gates.gates.coverage.gate import (
+    line_ranges,
+    most_specific_glob,
+    percent_text,
+)
 
 COVERAGE_90 = """
 [tool.backend-gates]

@@ -3,7 +3,7 @@ and stays quiet when refusals are authorization, not lost credentials."""
 
 from __future__ import annotations
 
-from pytest_backend_gates.credentials import CredentialWatch
+from pytest_backend_gates.service.credentials import CredentialWatch
 
 TOKEN = [("Authorization", "Bearer t")]
 

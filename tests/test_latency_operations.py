@@ -188,7 +188,7 @@ def test_a_minority_of_non_2xx_samples_is_left_out_with_a_warning(pytester: pyte
 def test_a_crash_while_timing_names_the_operation_and_the_exception(pytester: pytest.Pytester) -> None:
     items_project(pytester)
     pytester.makeconftest("""
-        from pytest_backend_gates.gates import operation_timing
+        from pytest_backend_gates.gates.latency import operations as operation_timing
 
         def broken(self, label):
             raise KeyError("url")  # what schemathesis' WSGI transport shape once caused
@@ -299,7 +299,7 @@ def _path(name: str, **extra: Any) -> dict[str, Any]:
 
 
 def test_existing_ids_from_list_answers_nested_and_paginated() -> None:
-    from pytest_backend_gates.gates.existing_ids import ExistingIds
+    from pytest_backend_gates.service.existing_ids import ExistingIds
 
     schema = {"paths": {
         "/users": _get(),
@@ -329,7 +329,7 @@ def test_existing_ids_from_list_answers_nested_and_paginated() -> None:
 
 
 def test_existing_ids_prefer_the_schemas_examples() -> None:
-    from pytest_backend_gates.gates.existing_ids import ExistingIds
+    from pytest_backend_gates.service.existing_ids import ExistingIds
 
     schema = {"paths": {
         "/items": _get(),
@@ -384,7 +384,7 @@ def test_the_configured_credentials_are_not_replaced_by_generated_ones(pytester:
 def test_existing_ids_for_a_link_path_and_a_body_reference() -> None:
     """/items/{item_id}/tags/{tag_id} has no list of its own: tag ids come from the tags' list,
     itself nested under stores (the flask-smorest stack); a body's store_id from /stores."""
-    from pytest_backend_gates.gates.existing_ids import ExistingIds
+    from pytest_backend_gates.service.existing_ids import ExistingIds
 
     schema = {"paths": {
         "/items": _get(),

@@ -1,4 +1,4 @@
-"""Properties of the latency gate's statistics (pytest_backend_gates.gates.latency_stats)."""
+"""Properties of the latency gate's statistics (pytest_backend_gates.gates.latency.stats)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_backend_gates.gates.latency_stats import bootstrap_interval, mann_whitney_greater, summary
+from pytest_backend_gates.gates.latency.stats import (
+    bootstrap_interval,
+    mann_whitney_greater,
+    summary,
+)
 
 hsettings = settings(database=None, deadline=None, max_examples=100)
 durations = st.floats(min_value=0, max_value=10, allow_nan=False, allow_infinity=False)

@@ -19,9 +19,13 @@ import pytest
 from conftest import EXAMPLES, gate, read_report
 
 from pytest_backend_gates.budget import parse_budget
-from pytest_backend_gates.gates.load import EndpointStats, match_endpoint, template_pattern
-from pytest_backend_gates.gates.load_plan import build_plan
-from pytest_backend_gates.gates.load_server import ServedApp
+from pytest_backend_gates.gates.load.gate import (
+    EndpointStats,
+    match_endpoint,
+    template_pattern,
+)
+from pytest_backend_gates.gates.load.plan import build_plan
+from pytest_backend_gates.gates.load.server import ServedApp
 
 # The inner runs need neither schemathesis' nor hypothesis' pytest plugins: importing them is
 # most of a subprocess pytest's start-up time.
@@ -464,7 +468,7 @@ def test_histogram_keys_from_locusts_real_stats_may_be_floats(tmp_path: Path) ->
 
 
 def test_failing_endpoints_name_statuses_whatever_the_user_class() -> None:
-    from pytest_backend_gates.gates.load import failing_endpoints, failing_text
+    from pytest_backend_gates.gates.load.gate import failing_endpoints, failing_text
 
     errors = [
         {"method": "GET", "name": "/items/{id}", "error": "CatchResponseError('HTTP 401')", "occurrences": 120},
@@ -552,10 +556,11 @@ def test_remote_worker_keys_are_validated() -> None:
     import tomllib
 
     from pytest_backend_gates.config import ConfigError, parse_section
+    from pytest_backend_gates.gates.registry import table_parsers
 
     section = tomllib.loads('[tool.backend-gates.load]\nremote_workers = 2\nmaster_bind = "0.0.0.0"\n')
     with pytest.raises(ConfigError) as info:
-        parse_section(section["tool"]["backend-gates"], Path("pyproject.toml"), {}, {})
+        parse_section(section["tool"]["backend-gates"], Path("pyproject.toml"), table_parsers(), {})
     assert info.value.messages == [
         "[tool.backend-gates.load] master_bind: '0.0.0.0' is not HOST:PORT; expected e.g. '0.0.0.0:5557'",
         "[tool.backend-gates.load] remote_workers: 2 needs a locustfile: workers on other machines run "
@@ -563,12 +568,12 @@ def test_remote_worker_keys_are_validated() -> None:
     ]
     section = tomllib.loads('[tool.backend-gates.load]\nlocustfile = "l.py"\nremote_workers = 2\n'
                             'master_bind = "0.0.0.0:5557"\nmargin = "3s"\n')
-    settings = parse_section(section["tool"]["backend-gates"], Path("pyproject.toml"), {}, {}).settings("load")
+    settings = parse_section(section["tool"]["backend-gates"], Path("pyproject.toml"), table_parsers(), {}).settings("load")
     assert (settings.remote_workers, settings.master_bind, settings.margin) == (2, "0.0.0.0:5557", 3.0)
 
 
 def test_the_default_user_leaves_excluded_operations_out() -> None:
-    from pytest_backend_gates.gates.load_plan import build_plan
+    from pytest_backend_gates.gates.load.plan import build_plan
 
     schema = {"openapi": "3.0.3", "servers": [{"url": "/api"}], "paths": {
         "/items": {"get": {"responses": {"200": {"description": "ok"}}}},

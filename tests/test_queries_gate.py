@@ -14,7 +14,12 @@ import threading
 import pytest
 from conftest import EXAMPLES, example_files, gate, read_report
 
-from pytest_backend_gates.sql_capture import QueryLog, counting, statement_shape, watch
+from pytest_backend_gates.gates.queries.capture import (
+    QueryLog,
+    counting,
+    statement_shape,
+    watch,
+)
 
 # Imported once for the whole process: pytester's in-process runs drop the modules they imported,
 # and SQLAlchemy cannot be imported a second time into the same interpreter.
@@ -96,7 +101,7 @@ def test_a_statement_is_counted_once_whoever_sees_it() -> None:
     import sqlalchemy
     from sqlalchemy.exc import OperationalError
 
-    from pytest_backend_gates.sql_capture import hold_hooks, release_hooks
+    from pytest_backend_gates.gates.queries.capture import hold_hooks, release_hooks
 
     hold_hooks()  # as with --backend-gates: connections opened from now on are counting ones
     try:
@@ -779,7 +784,7 @@ def test_under_xdist_results_are_merged(pytester: pytest.Pytester, monkeypatch: 
 
 SHARED_CONNECTION = """
 import sqlite3, sys, threading
-from pytest_backend_gates.sql_capture import QueryLog, counting
+from pytest_backend_gates.gates.queries.capture import QueryLog, counting
 
 log = QueryLog()
 with counting(log):

@@ -13,7 +13,7 @@ from typing import Self
 import pytest
 from conftest import EXAMPLES, example_files, gate, read_report
 
-from pytest_backend_gates.race_probe import Race, RaceError
+from pytest_backend_gates.gates.race.probe import Race, RaceError
 
 RACE = EXAMPLES / "race"
 PG_DSN = os.environ.get("BACKEND_GATES_PG_DSN")
@@ -455,7 +455,7 @@ def test_auto_probe_keeps_the_answers_of_a_round_where_some_calls_raised(pyteste
 
 CRASHING_CLIENT_CONFTEST = """
 import pytest
-from pytest_backend_gates.gates import race_auto
+from pytest_backend_gates.gates.race import auto as race_auto
 
 def missing_httpx(*args, **kwargs):
     raise ModuleNotFoundError("No module named 'httpx'")
@@ -993,8 +993,8 @@ class Account:
 
 
 def test_requests_line_up_at_a_stage_and_a_late_one_is_not_waited_for_again() -> None:
-    from pytest_backend_gates.amplify import Gathering
-    from pytest_backend_gates.serving import Answering
+    from pytest_backend_gates.gates.race.scheduler import Gathering
+    from pytest_backend_gates.service.serving import Answering
 
     requests = [Answering() for _ in range(4)]
     in_flight = tuple(requests)

@@ -16,6 +16,7 @@ import pytest
 
 from pytest_backend_gates.budget import BudgetError, parse_budget
 from pytest_backend_gates.config import ConfigError, parse_section
+from pytest_backend_gates.gates.registry import table_parsers
 
 NAN, INF = math.nan, math.inf
 
@@ -28,7 +29,7 @@ CONTEXT: dict[str, dict[str, Any]] = {
 
 def parse(table: str, entries: dict[str, Any]) -> Any:
     section = {table: {**CONTEXT.get(table, {}), **entries}}
-    return parse_section(section, Path("pyproject.toml"), {}, {}).settings(table)
+    return parse_section(section, Path("pyproject.toml"), table_parsers(), {}).settings(table)
 
 
 def problems(table: str, entries: dict[str, Any]) -> list[str]:
@@ -183,7 +184,7 @@ def test_budget_out_of_range_in_the_config_names_the_key(table: str, key: str) -
     ({"rounds": NAN}, "rounds=nan is not allowed; expected an integer from 1 to 10000"),
 ])
 def test_race_probe_marker_ranges(kwargs: dict[str, Any], says: str) -> None:
-    from pytest_backend_gates.race_probe import RaceUsageError, marker_arguments
+    from pytest_backend_gates.gates.race.probe import RaceUsageError, marker_arguments
 
     with pytest.raises(RaceUsageError, match=re.escape(says)):
         marker_arguments(pytest.mark.race_probe(**kwargs).mark, None)
@@ -196,7 +197,11 @@ def test_race_probe_marker_ranges(kwargs: dict[str, Any], says: str) -> None:
     ({"repeats": INF}, "repeats=inf is not allowed"),
 ])
 def test_query_budget_marker_ranges(kwargs: dict[str, Any], says: str) -> None:
-    from pytest_backend_gates.query_budget import QueryBudget, QueryUsageError, marker_budget
+    from pytest_backend_gates.gates.queries.budget import (
+        QueryBudget,
+        QueryUsageError,
+        marker_budget,
+    )
 
     with pytest.raises(QueryUsageError, match=re.escape(says)):
         marker_budget(pytest.mark.query_budget(**kwargs).mark, QueryBudget())
@@ -210,7 +215,7 @@ def test_query_budget_marker_ranges(kwargs: dict[str, Any], says: str) -> None:
     (pytest.mark.latency_budget("p95 < 1e20s"), "at most 86400s (24 hours)"),
 ])
 def test_latency_budget_marker_ranges(mark: Any, says: str) -> None:
-    from pytest_backend_gates.gates.latency import LatencyConfigError, parse_marker
+    from pytest_backend_gates.gates.latency.gate import LatencyConfigError, parse_marker
 
     with pytest.raises(LatencyConfigError, match=re.escape(says)):
         parse_marker(mark.mark)

@@ -44,9 +44,10 @@ def test_durations_and_names_are_not_secrets() -> None:
     from pathlib import Path
 
     from pytest_backend_gates.config import parse_section
+    from pytest_backend_gates.gates.registry import table_parsers
 
     config = parse_section({"contract": {"app": "m:app", "max_time": "${LIMIT}s", "exclude_operations": ["${OP}"]}},
-                           Path("/p/pyproject.toml"), {}, {"LIMIT": "30", "OP": "POST /logout"})
+                           Path("/p/pyproject.toml"), table_parsers(), {"LIMIT": "30", "OP": "POST /logout"})
     assert config.tables["contract"].max_time == 30.0
     assert config.redactor.warnings == []
     assert config.redactor.redact("30 cases, POST /logout") == "30 cases, POST /logout"

@@ -215,9 +215,13 @@ def test_interrupted_run_leaves_complete_report(pytester: pytest.Pytester) -> No
 
 
 def test_gate_not_in_this_version_is_error_not_pass(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pytest_backend_gates.gates import BUILTIN_GATES
+    from dataclasses import replace
 
-    monkeypatch.delitem(BUILTIN_GATES, "queries")  # every gate is built in now: pretend one is not
+    from pytest_backend_gates.gates import registry
+
+    # every gate is built in now: pretend one is not
+    monkeypatch.setattr(registry, "BUILTIN", tuple(replace(spec, gate="not_installed_here:QueriesGate")
+                                                   if spec.name == "queries" else spec for spec in registry.BUILTIN))
     pytester.makepyprojecttoml('[tool.backend-gates]\nreport = "gates.json"\n[tool.backend-gates.queries]\nmax_repeats = 3')
     pytester.makepyfile("def test_ok(): pass")
     result = pytester.runpytest_inprocess("--backend-gates")

@@ -173,7 +173,7 @@ def test_a_crashed_probe_makes_the_gate_error(pytester: pytest.Pytester) -> None
     probe_project(pytester, FASTAPI_NOTES.format(check_token=False), notes_schema("/api"),
                   security='rules = { sqli-error = "ignore" }\n')
     pytester.makeconftest("""
-        from pytest_backend_gates.gates import security_probes
+        from pytest_backend_gates.gates.security import probes as security_probes
 
         def broken(self):
             raise KeyError("a probe bug")

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from pytest_backend_gates.config import SecuritySettings
-from pytest_backend_gates.exchange import Exchange
-from pytest_backend_gates.gates.security_rules import OWASP, PROBE_ORIGIN, inspect
+from pytest_backend_gates.gates.response_rules import PROBE_ORIGIN, judge_exchange
+from pytest_backend_gates.service.exchange import Exchange
+from pytest_backend_gates.settings import SecuritySettings
 
 SAFE_HEADERS = (("content-type", "application/json"), ("x-content-type-options", "nosniff"))
 
@@ -24,7 +24,7 @@ def exchange(body: bytes | str = b"{}", *, status: int = 200, headers: tuple[tup
 
 
 def rules(ex: Exchange, settings: SecuritySettings | None = None) -> list[str]:
-    return [f.rule for f in inspect(ex, settings or SecuritySettings())]
+    return [f.rule for f in judge_exchange(ex, settings or SecuritySettings())]
 
 
 PYTHON_TRACEBACK = json.dumps({"detail": 'Traceback (most recent call last):\n  File "/app/main.py", line 12, in '
@@ -66,15 +66,15 @@ def test_server_banner_only_with_a_version() -> None:
 
 
 def test_required_headers() -> None:
-    findings = inspect(exchange(headers=(("content-type", "application/json"),)), SecuritySettings())
+    findings = judge_exchange(exchange(headers=(("content-type", "application/json"),)), SecuritySettings())
     assert [(f.rule, f.key) for f in findings] == [("header-missing", "x-content-type-options")]
     custom = SecuritySettings(required_headers=("X-Content-Type-Options", "Cache-Control"))
-    assert [f.key for f in inspect(exchange(), custom)] == ["cache-control"]
+    assert [f.key for f in judge_exchange(exchange(), custom)] == ["cache-control"]
 
 
 def test_sensitive_fields_anywhere_with_json_path() -> None:
     body = json.dumps({"items": [{"id": 1, "author": {"name": "ann", "Password_Hash": "$2b$12$abc"}}], "next": None})
-    [finding] = inspect(exchange(body), SecuritySettings())
+    [finding] = judge_exchange(exchange(body), SecuritySettings())
     assert finding.rule == "sensitive-field"
     assert "$.items[0].author.Password_Hash" in finding.message
     # empty values and other keys are not exposures; "token" is not sensitive by default (logins return one)
@@ -85,7 +85,7 @@ def test_sensitive_fields_anywhere_with_json_path() -> None:
 
 def test_cookie_flags_for_session_cookies() -> None:
     bad = exchange(headers=(*SAFE_HEADERS, ("set-cookie", "session=abc; Path=/")))
-    [finding] = inspect(bad, SecuritySettings())
+    [finding] = judge_exchange(bad, SecuritySettings())
     assert finding.rule == "cookie-flags" and "without Secure, HttpOnly, SameSite" in finding.message
     good = exchange(headers=(*SAFE_HEADERS, ("set-cookie", "session=abc; Path=/; Secure; HttpOnly; SameSite=Lax")))
     assert rules(good) == []
@@ -115,11 +115,19 @@ def test_cors_wildcard_with_credentials_and_reflected_probe_origin() -> None:
     assert rules(exchange(headers=reflected, request_headers=(("origin", PROBE_ORIGIN),))) == ["cors"]
 
 
-def test_every_rule_has_an_owasp_category() -> None:
-    from pytest_backend_gates.config import SECURITY_RULES
+def test_the_one_rule_table_is_what_users_see() -> None:
+    """Every rule of security_rules.RULES has an OWASP 2023 category and a row in docs/security.md's
+    rules table with the same category number; nothing is documented that the table lacks."""
+    import re
+    from pathlib import Path
 
-    assert set(SECURITY_RULES) == set(OWASP)
-    assert all(category.startswith("API") and ":2023 " in category for category in OWASP.values())
+    from pytest_backend_gates.security_rules import RULES
+
+    assert all(rule.owasp.startswith("API") and ":2023 " in rule.owasp for rule in RULES)
+    doc = (Path(__file__).parent.parent / "docs" / "security.md").read_text()
+    rows = dict(re.findall(r"^\| `([a-z-]+)` \| (API\d+)", doc, re.M))  # the rules table's rows
+    assert set(rows) == {rule.id for rule in RULES}
+    assert all(rows[rule.id] == rule.owasp.split(":", 1)[0] for rule in RULES)
 
 
 def test_reflected_xss_needs_the_hostile_input_in_the_request_and_html() -> None:
@@ -244,5 +252,5 @@ def test_sensitive_field_not_on_the_callers_own_values(answer: Exchange) -> None
 ], ids=["hash-in-listing", "hash-on-own-profile", "stored-password-on-own-profile", "another-users-key",
         "keys-of-listed-records", "409-with-stored-row", "error-body-with-a-secret"])
 def test_sensitive_field_still_found(answer: Exchange, path: str) -> None:
-    [finding] = inspect(answer, SecuritySettings())
+    [finding] = judge_exchange(answer, SecuritySettings())
     assert finding.rule == "sensitive-field" and path in finding.message, finding

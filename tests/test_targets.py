@@ -255,7 +255,7 @@ def apps_module(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> str:
     ("create_app()", "asgi"),
 ])
 def test_applications_are_taken(apps_module: str, attribute: str, kind: str) -> None:
-    from pytest_backend_gates.targets import is_asgi, load_app
+    from pytest_backend_gates.service.target import is_asgi, load_app
 
     app = load_app(f"{apps_module}:{attribute}")
     assert ("asgi" if is_asgi(app) else "wsgi") == kind
@@ -276,7 +276,7 @@ def test_applications_are_taken(apps_module: str, attribute: str, kind: str) -> 
     ("functools", "is the module 'functools'; name the application in it"),
 ])
 def test_what_is_not_an_application_is_said(apps_module: str, attribute: str, says: str) -> None:
-    from pytest_backend_gates.targets import TargetError, load_app
+    from pytest_backend_gates.service.target import TargetError, load_app
 
     with pytest.raises(TargetError) as raised:
         load_app(f"{apps_module}:{attribute}")
@@ -329,13 +329,14 @@ def test_a_schema_url_on_another_host_needs_allow_remote(schema: str, extra: dic
     from pathlib import Path
 
     from pytest_backend_gates.config import ConfigError, parse_section
+    from pytest_backend_gates.gates.registry import table_parsers
 
     table = {key: value for key, value in {"app": "m:app", "schema": schema, **extra}.items() if value is not None}
     if not refused:
-        parse_section({"contract": table}, Path("pyproject.toml"), {}, {})
+        parse_section({"contract": table}, Path("pyproject.toml"), table_parsers(), {})
         return
     with pytest.raises(ConfigError) as raised:
-        parse_section({"contract": table}, Path("pyproject.toml"), {}, {})
+        parse_section({"contract": table}, Path("pyproject.toml"), table_parsers(), {})
     assert raised.value.messages == [
         f"[tool.backend-gates.contract] schema: {schema!r} is not on a loopback host (127.0.0.0/8, ::1 or localhost): "
         "the schema is fetched from it, so it must be on this machine unless you set allow_remote = true (the "

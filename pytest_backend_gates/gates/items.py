@@ -6,14 +6,13 @@ gate's own text (violations with their reproductions), not as a Python traceback
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import re
-
 import pytest
 
-from .django_db import django_database_in_use
+from pytest_backend_gates.service.django_db import django_database_in_use
 
 
 class GateItemFailure(Exception):

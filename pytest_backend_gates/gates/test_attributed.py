@@ -19,8 +19,8 @@ from typing import Any, ClassVar
 
 import pytest
 
-from ..result import GateResult, Status, Violation
-from . import Gate
+from pytest_backend_gates.gates.base import Gate
+from pytest_backend_gates.result import GateResult, Status, Violation
 
 
 class TestAttributedGate(Gate):
