@@ -23,7 +23,9 @@ import os
 import sqlite3
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, HTTPException, Request, Response
+from typing import Annotated
+
+from fastapi import FastAPI, HTTPException, Path, Request, Response
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DB = os.path.join(HERE, "store.db")
@@ -61,7 +63,7 @@ def items() -> list[dict]:
 
 
 @app.get("/items/{item_id}")
-def item(item_id: int) -> dict:
+def item(item_id: Annotated[int, Path(ge=0, le=2**63 - 1)]) -> dict:  # SQLite's INTEGER range
     found = rows("SELECT id, name FROM items WHERE id = ?", item_id)
     if not found:
         raise HTTPException(status_code=404, detail="no such item")
