@@ -2,7 +2,7 @@
 """The quick start, with nothing but Python installed:
 
     python3 dev.py demo   # the main job: `pytest --backend-gates` on the bundled example app
-    python3 dev.py test   # the test suite (what .ci/run runs)
+    python3 dev.py test   # the layout's import contracts (lint-imports), then the test suite (what .ci/run runs)
     python3 dev.py bench  # the benchmarks in benchmarks/
 
 Each command creates `.venv` and installs what it needs on first use.
@@ -53,7 +53,10 @@ def main(argv: list[str]) -> int:
         return run([str(PYTHON), "-m", "pytest", "--backend-gates", *extra], cwd=EXAMPLE)
     if command == "test":
         ensure_environment()
-        return run([str(PYTHON), "-m", "pytest", "-n", "2", *extra], cwd=ROOT)
+        # The layout's contracts first (pyproject.toml [tool.importlinter]): a gate importing
+        # another gate, or a layer importing upward, fails before any test runs.
+        status = run([str(BIN / "lint-imports"), "--no-cache"], cwd=ROOT)
+        return status or run([str(PYTHON), "-m", "pytest", "-n", "2", *extra], cwd=ROOT)
     if command == "bench":
         ensure_environment()
         status = 0
