@@ -250,3 +250,25 @@ def test_xdist_verdict_once_on_controller(pytester: pytest.Pytester, max_slow: i
     assert slow["measured"] == {"slow": 2}  # one count per test, gathered from both workers
     assert report["xdist_workers"] == 2
     assert result.stdout.str().count("[hook] slowtests") == 1
+
+
+def test_a_gate_registered_as_a_spec_row_works_like_a_class(pytester: pytest.Pytester) -> None:
+    """Third-party gates may register the same GateSpec row the built-in gates use (registry.py):
+    its parser and settings class describe its table, its markers are not needed here."""
+    slow_project(pytester, "max_slow = 1")
+    plugin = SLOW_GATE_PLUGIN.replace('''def pytest_backend_gates_register_gates(config):
+    return [SlowTestsGate]''', '''from pytest_backend_gates.gates.registry import GateSpec
+
+
+def pytest_backend_gates_register_gates(config):
+    return [GateSpec("slowtests", SlowTestsGate, settings=None, parse=SlowTestsGate.settings_parser)]''')
+    assert plugin != SLOW_GATE_PLUGIN
+    pytester.makepyfile(slowgate=plugin)
+    result = pytester.runpytest_inprocess("-p", "slowgate", "--backend-gates")
+    assert result.ret == 1
+    slow = gate(read_report(pytester), "slowtests")
+    assert slow["status"] == "failed" and slow["threshold"] == {"max_slow": 1}
+    pytester.makepyprojecttoml('[tool.backend-gates]\n[tool.backend-gates.slowtests]\nmax_slwo = 1')
+    result = pytester.runpytest_inprocess("-p", "slowgate", "--backend-gates")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*[[]tool.backend-gates.slowtests[]] max_slwo: unknown key; did you mean 'max_slow'?*"])
