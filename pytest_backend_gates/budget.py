@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from pytest_backend_gates.errors import UsageError
 from pytest_backend_gates.limits import MAX_BUDGET_RPS, MAX_BUDGET_TIME
 
 __all__ = [
@@ -38,7 +39,7 @@ _VALUE = re.compile(r"(?P<sign>[+-]?)(?P<num>(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:
 _PERCENTILE = re.compile(r"p([0-9]+(?:\.[0-9]+)?)")
 
 
-class BudgetError(ValueError):
+class BudgetError(UsageError, ValueError):
     """A budget expression or field is invalid; ``str(exc)`` says what to fix."""
 
 

@@ -24,6 +24,7 @@ from pytest_backend_gates.budget import (
     parse_budget,
     parse_duration,
 )
+from pytest_backend_gates.errors import ConfigError
 from pytest_backend_gates.limits import seconds_text
 from pytest_backend_gates.redaction import MissingVariable, Redactor, interpolate
 from pytest_backend_gates.text import did_you_mean
@@ -35,14 +36,6 @@ GATES_CONFIG_KEY = pytest.StashKey["GatesConfig"]()
 GATES_CONFIG_LOADER_KEY = pytest.StashKey[Callable[[], "GatesConfig"]]()
 
 T = TypeVar("T")
-
-
-class ConfigError(Exception):
-    """Invalid configuration; each message is one line a user can act on."""
-
-    def __init__(self, messages: list[str]) -> None:
-        super().__init__("\n".join(messages))
-        self.messages = messages
 
 
 # A table's parser, and the keys it allows (for "unknown key" / did-you-mean).

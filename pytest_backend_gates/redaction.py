@@ -17,6 +17,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from pytest_backend_gates.errors import UsageError
+
 # ${NAME} or ${NAME:-default}; "$$" escapes a literal "$".
 _REFERENCE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -25,7 +27,9 @@ _REFERENCE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 MIN_SECRET_LENGTH = 6
 
 
-class MissingVariable(LookupError):
+class MissingVariable(UsageError, LookupError):
+    """A ${NAME} in the configuration whose variable is not set."""
+
     def __init__(self, name: str) -> None:
         super().__init__(name)
         self.name = name

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from pytest_backend_gates.errors import UsageError
 from pytest_backend_gates.service.serving import served
 from pytest_backend_gates.settings import ContractSettings, is_loopback_url
 
@@ -23,7 +24,7 @@ IN_PROCESS_BASE_URL = "http://testserver"
 REPLAY_BASE_URL = "http://127.0.0.1:8000"
 
 
-class TargetError(Exception):
+class TargetError(UsageError):
     """The target cannot be used; the message says why and what to change."""
 
 

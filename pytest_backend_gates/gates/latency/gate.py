@@ -54,6 +54,7 @@ from pytest_backend_gates.budget import (
     format_duration,
     parse_budget,
 )
+from pytest_backend_gates.errors import UsageError
 from pytest_backend_gates.files import atomic_write_text
 from pytest_backend_gates.gates.latency.stats import (
     REGRESSION_ALPHA,
@@ -81,7 +82,7 @@ _OPERATION_PREFIXES = ("GET ", "HEAD ", "POST ", "PUT ", "PATCH ", "DELETE ", "O
 _plan_key = pytest.StashKey["Plan"]()
 
 
-class LatencyConfigError(Exception):
+class LatencyConfigError(UsageError):
     """Bad marker arguments; the message names the value and what is allowed."""
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from pytest_backend_gates.errors import UsageError
 from pytest_backend_gates.gates.queries.capture import (
     QueryLog,
     ShapeGroup,
@@ -28,7 +29,7 @@ STATEMENTS_SHOWN = 15
 LINE_LIMIT = 160
 
 
-class QueryUsageError(Exception):
+class QueryUsageError(UsageError):
     """A marker or fixture argument that is not a budget; the message names it and what is allowed."""
 
 

@@ -41,6 +41,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
+from pytest_backend_gates.errors import UsageError
 from pytest_backend_gates.location import PACKAGE_DIR
 from pytest_backend_gates.service import serving
 
@@ -648,7 +649,7 @@ def release_hooks() -> None:
     _RECORDER.release()
 
 
-class WatchError(TypeError):
+class WatchError(UsageError, TypeError):
     """`watch()` was given something whose statements cannot be counted."""
 
 

@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 import pytest
 
+from pytest_backend_gates.errors import UsageError
 from pytest_backend_gates.gates.race.scheduler import (
     ControlledScheduler,
     InterpreterSettings,
@@ -54,7 +55,7 @@ class RaceError(AssertionError):
     """A probe found a race: exceptions in threads, or a broken invariant. The text says where."""
 
 
-class RaceUsageError(Exception):
+class RaceUsageError(UsageError):
     """Bad arguments to race.run / @pytest.mark.race_probe; the message says what is allowed."""
 
 

@@ -38,6 +38,7 @@ import pytest
 
 from pytest_backend_gates.budget import BudgetError, format_duration, parse_duration
 from pytest_backend_gates.config import GatesConfig
+from pytest_backend_gates.errors import UsageError
 from pytest_backend_gates.gates.test_attributed import TestAttributedGate
 from pytest_backend_gates.limits import MAX_DEADLINE, MAX_EXAMPLES
 from pytest_backend_gates.location import PACKAGE_DIR
@@ -228,7 +229,7 @@ class Caller:
             raise
 
 
-class UsageProblem(Exception):
+class UsageProblem(UsageError):
     """Bad arguments to the fixture: one clear message, no traceback."""
 
 

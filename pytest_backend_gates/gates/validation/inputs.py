@@ -29,12 +29,13 @@ from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
 from pytest_backend_gates import hostile
+from pytest_backend_gates.errors import UsageError
 
 VALID, INVALID, UNKNOWN = "valid", "invalid", "unknown"
 HUGE = 65536  # characters in a "huge" string
 
 
-class AcceptsError(TypeError):
+class AcceptsError(UsageError, TypeError):
     """`accepts` cannot be turned into inputs; the message says what is allowed."""
 
 
