@@ -135,8 +135,13 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_testnodedown(node: Any, error: Any) -> None:
     run = node.config.stash.get(gate_run_key, None)
     output = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT_KEY)
-    if run is not None and output is not None:
-        run.absorb_worker_output(output, worker=str(getattr(node.gateway, "id", id(node))))
+    if run is None:
+        return
+    worker = str(getattr(node.gateway, "id", id(node)))
+    if output is not None:
+        run.absorb_worker_output(output, worker=worker)
+    else:  # crashed (os._exit, segfault, killed): its measurements never arrived
+        run.worker_lost(worker, error)
 
 
 @pytest.hookimpl(trylast=True)

@@ -47,6 +47,7 @@ class GateRun:
         self._selected: list[str] | None = None  # node ids left to run after collection and deselection
         self._finished_items: set[str] = set()  # node ids whose teardown reported
         self._workers_absorbed: set[str] = set()
+        self._workers_lost: dict[str, str] = {}  # xdist worker id -> why it went down without its output
 
     # -- building ----------------------------------------------------------
     @classmethod
@@ -180,11 +181,26 @@ class GateRun:
             except Exception as exc:
                 self.failed_to_start.setdefault(name, f"could not merge worker data: {_describe(exc)}")
 
+    def worker_lost(self, worker: str, error: Any) -> None:
+        """An xdist worker went down without handing over its measurements (it crashed).
+
+        What it measured is gone, so no gate can judge the whole run: each becomes `error`
+        (an interrupted run says so itself), never a verdict on the part that survived."""
+        if worker not in self._workers_absorbed:
+            reason = str(error).strip().splitlines()[-1] if error else "no measurements received"
+            self._workers_lost.setdefault(worker, reason)
+
     def evaluate(self) -> list[GateResult]:
         """Evaluate every gate once; a crash or Ctrl-C makes that gate `error`, never a pass."""
         results: list[GateResult] = []
         names = sorted(set(self.gates) | set(self.failed_to_start), key=_gate_order)
         names = [name for name in names if not self._unused(name)]
+        if self._workers_lost and not self.interrupted:
+            lost = "; ".join(f"{worker}: {why}" for worker, why in sorted(self._workers_lost.items()))
+            for name in self.gates:
+                self.failed_to_start.setdefault(
+                    name, f"an xdist worker crashed and its measurements are lost ({lost}); "
+                          "the gate cannot judge a run it saw only part of: rerun, and fix the crash")
         try:
             for name in names:
                 if name in self.failed_to_start:
