@@ -15,15 +15,22 @@ import pytest
 
 from pytest_backend_gates import hookspecs
 from pytest_backend_gates.config import GATES_CONFIG_LOADER_KEY
+from pytest_backend_gates.files import unwritable_reason
 from pytest_backend_gates.gates import registry
+from pytest_backend_gates.report import (
+    report_data,
+    terminal_lines,
+    verdict_line,
+    write_json_report,
+)
+from pytest_backend_gates.run import GateRun, load_gates_config
 
 if TYPE_CHECKING:
     from pytest_backend_gates.config import GatesConfig
-    from pytest_backend_gates.run import GateRun  # noqa: F401 - used in a string annotation
 
-# A passive run imports this module, hookspecs and the registry (the gates' markers and fixture
-# modules, whose imports are deferred); gates, schemathesis, coverage.py and reporting are imported
-# when --backend-gates is given.
+# A passive run imports this module, the run, the registry and reporting, all light: the gate
+# packages (and schemathesis, coverage.py, hypothesis behind them) are imported by the registry
+# only for the gates --backend-gates enables.
 gate_run_key = pytest.StashKey["GateRun"]()
 WORKER_OUTPUT_KEY = "backend_gates"
 
@@ -96,8 +103,6 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def _start_gates(config: pytest.Config, selection: tuple[str, ...]) -> None:
-    from pytest_backend_gates.run import GateRun  # noqa: F401 - used in a string annotation
-
     run = GateRun.build(config, selection)
     # Before any gate starts or test runs: a report that cannot be written is a usage error now,
     # not a traceback at the end that loses the summary.
@@ -155,7 +160,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if config.option.collectonly or exitstatus == pytest.ExitCode.USAGE_ERROR:
         return  # nothing ran (or the command line is wrong): nothing to judge, no measurement, no request
-    from pytest_backend_gates.report import report_data, write_json_report
 
     interrupted = run.interrupted = run.interrupted or exitstatus == pytest.ExitCode.INTERRUPTED
     report_path = run.report_path(config.getoption("backend_gates_report"))
@@ -167,7 +171,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 write_json_report(report_path, report_data(run.results, interrupted=interrupted,
                                                            workers=run.workers_reported))
             except OSError as exc:  # said in one line under the summary, which is kept
-                from pytest_backend_gates.files import unwritable_reason
 
                 run.report_problem = unwritable_reason(report_path) or exc.strerror or str(exc)
     for result in results:
@@ -189,7 +192,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     if run is None or run.results is None:
         return
-    from pytest_backend_gates.report import terminal_lines, verdict_line
 
     terminalreporter.ensure_newline()  # else the first line after the header comes out blank
     terminalreporter.section("backend gates (run interrupted)" if run.interrupted else "backend gates",
@@ -208,7 +210,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 
 def _load_gates_config(config: pytest.Config) -> GatesConfig:
-    from pytest_backend_gates.run import load_gates_config
 
     return load_gates_config(config)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_backend_gates.files import atomic_write_text
+from pytest_backend_gates.interruption import interrupted_verdict
 from pytest_backend_gates.result import GateResult, Status
 
 REPORT_VERSION = 1
@@ -79,7 +80,6 @@ def verdict_line(results: list[GateResult], report_path: str | None,
     bad = [r for r in results if r.status.fails_run]
     where = f"; report: {report_path}" if report_path else ""
     if interrupted:
-        from pytest_backend_gates.interruption import interrupted_verdict
 
         return interrupted_verdict(results) + where, {"red": True, "bold": True}
     if not results:

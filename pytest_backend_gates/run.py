@@ -21,6 +21,7 @@ from pytest_backend_gates.config import (
     find_pyproject,
     load_config,
 )
+from pytest_backend_gates.files import unwritable_reason
 from pytest_backend_gates.gates import registry
 from pytest_backend_gates.gates.base import Gate, GateContext
 from pytest_backend_gates.gates.registry import GATE_NAMES, GateSpec
@@ -252,7 +253,6 @@ class GateRun:
     def check_report_path(self, option: str | None) -> None:
         """A report path that cannot be written is a usage error before any test runs, naming the
         flag or key it came from (the path shown redacted: it may come from ${ENV})."""
-        from pytest_backend_gates.files import unwritable_reason
 
         if option is not None and not option.strip():
             raise pytest.UsageError("--backend-gates-report: '' is empty; expected a file path, e.g. "
