@@ -25,11 +25,13 @@ from pytest_backend_gates.budget import (
     parse_duration,
 )
 from pytest_backend_gates.errors import ConfigError
+from pytest_backend_gates.identity_settings import Identities, parse_identities
 from pytest_backend_gates.limits import seconds_text
 from pytest_backend_gates.redaction import MissingVariable, Redactor, interpolate
 from pytest_backend_gates.text import did_you_mean
 
 ROOT_TABLE = "tool.backend-gates"
+TOP_LEVEL_KEYS = ("report", "identity", "identities")  # the rest of the section is gate tables
 # The validated configuration of this pytest process (set by the run, or loaded on demand for a
 # passive run's fixtures through GATES_CONFIG_LOADER_KEY, which the wiring sets).
 GATES_CONFIG_KEY = pytest.StashKey["GatesConfig"]()
@@ -48,6 +50,7 @@ class GatesConfig:
 
     path: Path | None  # the pyproject.toml it came from
     report: Path | None = None
+    identities: Identities = field(default_factory=Identities)  # SPEC section 6
     # gate name -> its settings object; only gates that have a table are present
     tables: Mapping[str, Any] = field(default_factory=dict)
     redactor: Redactor = field(default_factory=Redactor)
@@ -117,6 +120,11 @@ class Table:
 
     def raw(self, key: str) -> Any:
         return self._raw.get(key)
+
+    @property
+    def error_count(self) -> int:
+        """Problems found so far in the whole section (to tell whether a part was valid)."""
+        return len(self._errors)
 
     # -- access --------------------------------------------------------------
     def has(self, key: str) -> bool:
@@ -337,18 +345,21 @@ def parse_section(
     if report is not None and not report.strip():  # else nothing is written, silently
         root.error("report", section.get("report"), "is empty; expected a file path such as 'backend-gates.json' "
                    "(or leave the key out for no JSON report)")
+    identities = parse_identities(
+        root, lambda where, raw: Table(f"{ROOT_TABLE}.{where}", raw, errors, redactor, environ))
     tables: dict[str, Any] = {}
     for name, raw in section.items():
-        if name == "report":
+        if name in TOP_LEVEL_KEYS:
             continue
         if name not in parsers and not isinstance(raw, dict):
-            root.problem(_key(name), f"unknown key; {did_you_mean(name, ['report'])}allowed top-level keys: report "
-                         f"and the gate tables {', '.join(parsers)}")
+            root.problem(_key(name), f"unknown key; {did_you_mean(name, list(TOP_LEVEL_KEYS))}allowed top-level "
+                         f"keys: {', '.join(TOP_LEVEL_KEYS)} and the gate tables {', '.join(parsers)}")
             continue
         if name not in parsers:
             errors.append(
-                f"[{ROOT_TABLE}.{name}]: unknown gate or key {name!r}; {did_you_mean(name, [*parsers, 'report'])}"
-                f"gates: {', '.join(parsers)}; top-level keys: report"
+                f"[{ROOT_TABLE}.{name}]: unknown gate or key {name!r}; "
+                f"{did_you_mean(name, [*parsers, *TOP_LEVEL_KEYS])}"
+                f"gates: {', '.join(parsers)}; top-level keys: {', '.join(TOP_LEVEL_KEYS)}"
             )
             continue
         if not isinstance(raw, dict):
@@ -363,6 +374,7 @@ def parse_section(
     return GatesConfig(
         path=path,
         report=(path.parent / report) if report else None,
+        identities=identities,
         tables=tables,
         redactor=redactor,
     )

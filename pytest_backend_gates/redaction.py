@@ -48,7 +48,9 @@ class Redactor:
             if where and where not in used:
                 used.append(where)
             return
-        self._secrets[value] = placeholder
+        # A new dict, not an update: credentials obtained at run time (a login's token) are added
+        # while other threads redact.
+        self._secrets = {**self._secrets, value: placeholder}
 
     @property
     def warnings(self) -> list[str]:
@@ -61,9 +63,10 @@ class Redactor:
 
     def redact(self, text: str) -> str:
         # Longest first, so a secret that contains another is replaced whole.
-        for value in sorted(self._secrets, key=len, reverse=True):
+        secrets = self._secrets
+        for value in sorted(secrets, key=len, reverse=True):
             if value in text:
-                text = text.replace(value, self._secrets[value])
+                text = text.replace(value, secrets[value])
         return text
 
     def redact_data(self, data: Any) -> Any:

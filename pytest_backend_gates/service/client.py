@@ -18,8 +18,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+import httpx
+
+from pytest_backend_gates.errors import UsageError
 from pytest_backend_gates.service.exchange import Exchange, from_httpx
 from pytest_backend_gates.service.target import (
     IN_PROCESS_BASE_URL,
@@ -28,14 +31,16 @@ from pytest_backend_gates.service.target import (
     load_target,
 )
 from pytest_backend_gates.settings import ContractSettings
+from pytest_backend_gates.text import did_you_mean
 
 
 @contextmanager
 def open_client(settings: ContractSettings, on_exchange: Callable[[Exchange], None] | None = None,
-                rootpath: Path | None = None) -> Iterator[Any]:
+                rootpath: Path | None = None, identity: IdentityAuths | None = None) -> Iterator[Any]:
     """A client for the configured target; every exchange goes to `on_exchange`, named by its
-    operation ('GET /items/{item_id}', as the contract gate names it) when the schema has it."""
-    with target_client(settings) as client:
+    operation ('GET /items/{item_id}', as the contract gate names it) when the schema has it.
+    `identity`: act as the default identity (and let `client.as_(name)` act as another)."""
+    with target_client(settings, identity=identity) as client:
         if on_exchange is not None:
             replay_base = REPLAY_BASE_URL if str(client.base_url).startswith(IN_PROCESS_BASE_URL) else None
             names = OperationNames(settings, rootpath or Path.cwd())
@@ -96,21 +101,55 @@ class OperationNames:
             return lambda method, path: None
 
 
+class IdentityAuths(Protocol):
+    """What a client needs of the identities (service/identities.py): their names, and an httpx
+    auth acting as one (None: the default)."""
+
+    def names(self) -> tuple[str, ...]: ...
+
+    def auth(self, name: str | None = None) -> httpx.Auth: ...
+
+
+class ServiceClient(httpx.Client):
+    """An httpx.Client bound to the service under test; `as_("bob")` is one acting as bob."""
+
+    _identities: IdentityAuths | None = None
+
+    def as_(self, identity: str) -> ServiceClient:
+        """A client acting as `identity` (one of [tool.backend-gates.identities]); it shares this
+        client's connection, hooks and headers, and is closed with it."""
+        if self._identities is None:
+            raise UsageError(f"api.as_({identity!r}): no identities are defined; add "
+                             f"[tool.backend-gates.identities.{identity}] with headers, login or provider "
+                             "to pyproject.toml")
+        if identity not in self._identities.names():
+            raise UsageError(f"api.as_({identity!r}): no such identity; {did_you_mean(identity, self._identities.names())}"
+                             f"defined identities: {', '.join(self._identities.names())}")
+        clones: dict[str, ServiceClient] = self.__dict__.setdefault("_clones", {})
+        if identity not in clones:
+            clone = ServiceClient(transport=self._transport, base_url=self.base_url, headers=self.headers,
+                                  auth=self._identities.auth(identity), event_hooks=self.event_hooks,
+                                  follow_redirects=self.follow_redirects, timeout=self.timeout)
+            clone._identities = self._identities
+            clones[identity] = clone
+        return clones[identity]
+
+
 @contextmanager
 def target_client(settings: ContractSettings, headers: dict[str, str] | None = None,
-                  target: Target | None = None) -> Iterator[Any]:
+                  target: Target | None = None, identity: IdentityAuths | None = None) -> Iterator[ServiceClient]:
     """A client for the target (default: loaded from settings), sending `headers` (default: the
-    configured ones) with every request."""
-    import httpx
-
+    configured ones) with every request, acting as the default identity when `identity` is given."""
     from pytest_backend_gates.service.serving import in_process_transport
 
     target = target or load_target(settings)  # TargetError: the fixture turns it into a clear failure
     headers = dict(settings.headers) if headers is None else headers
+    auth = identity.auth() if identity is not None else None
     if target.in_process:
-        client = httpx.Client(transport=in_process_transport(target.app), base_url=IN_PROCESS_BASE_URL,
-                              headers=headers, follow_redirects=False)
+        client = ServiceClient(transport=in_process_transport(target.app), base_url=IN_PROCESS_BASE_URL,
+                               headers=headers, follow_redirects=False, auth=auth)
     else:
-        client = httpx.Client(base_url=target.base_url, headers=headers, timeout=30.0)
+        client = ServiceClient(base_url=target.base_url, headers=headers, timeout=30.0, auth=auth)
+    client._identities = identity
     with client:
         yield client

@@ -13,9 +13,11 @@ from pytest_backend_gates.settings import ContractSettings
 
 @pytest.fixture(scope="session")
 def api(pytestconfig: pytest.Config) -> Iterator[Any]:
-    """An httpx-style client bound to [tool.backend-gates.contract]'s app or base_url."""
+    """An httpx-style client bound to [tool.backend-gates.contract]'s app or base_url, acting as
+    the default identity; `api.as_("bob")` acts as another."""
     from pytest_backend_gates.service.client import open_client
     from pytest_backend_gates.service.exchange import publisher
+    from pytest_backend_gates.service.identities import identity_session
     from pytest_backend_gates.service.target import TargetError
 
     try:
@@ -27,7 +29,8 @@ def api(pytestconfig: pytest.Config) -> Iterator[Any]:
                     "in pyproject.toml", pytrace=False)
     problem = None
     try:
-        with open_client(settings, publisher(pytestconfig), pytestconfig.rootpath) as client:
+        identities = identity_session(pytestconfig, gates_config_of(pytestconfig))
+        with open_client(settings, publisher(pytestconfig), pytestconfig.rootpath, identities) as client:
             yield client
     except TargetError as exc:
         problem = str(exc)

@@ -11,7 +11,7 @@ import fnmatch
 import re
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,18 +123,18 @@ def engine_config(settings: ContractSettings, seed: int, phases: tuple[str, ...]
 
 
 def load_schema(settings: ContractSettings, target: Target, rootpath: Path, config: Any, *,
-                anonymous: bool = False) -> Any:
+                anonymous: bool = False, headers: Mapping[str, str] | None = None) -> Any:
     """The OpenAPI schema, bound to the target, fetched with the configured headers (a schema
     behind auth), without the operations in `exclude_operations`; TargetError says why it
     cannot be loaded. Every HTTP gate loads it here, so exclusions hold for all of them.
 
-    `anonymous`: without the headers, for a request that must not reach the app's database (a
+    `headers`: instead of the configured ones (an identity's). `anonymous`: without the headers, for a request that must not reach the app's database (a
     Django app under pytest-django at collection, before any test database exists: checking a
     token is a query)."""
     import schemathesis
 
     kind, where = schema_location(settings.schema, rootpath)
-    headers = {} if anonymous else dict(settings.headers)
+    headers = {} if anonymous else dict(settings.headers if headers is None else headers)
     if target.in_process and kind != "url":
         headers[INTERNAL_HEADER] = "schema"  # not a request of the API: no gate counts it
     if kind == "url":  # config.py refuses it already; this holds for settings built another way

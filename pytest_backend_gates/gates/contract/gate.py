@@ -33,6 +33,11 @@ from pytest_backend_gates.result import GateResult, Status, Violation
 from pytest_backend_gates.service.credentials import CredentialWatch
 from pytest_backend_gates.service.django_db import django_database_in_use
 from pytest_backend_gates.service.exchange import publisher
+from pytest_backend_gates.service.identities import (
+    LoginFailed,
+    act_in_schema,
+    identity_session,
+)
 from pytest_backend_gates.service.openapi import (
     STATEFUL,
     UNIT_PHASES,
@@ -145,8 +150,15 @@ class ContractGate(Gate):
 
     def _load_schema(self) -> Any:
         self._target = load_target(self.settings)
-        return load_schema(self.settings, self._target, self.context.rootpath, self._engine_config(UNIT_PHASES),
-                           anonymous=self._target.in_process and django_database_in_use(self.context.pytest_config))
+        anonymous = self._target.in_process and django_database_in_use(self.context.pytest_config)
+        identities = identity_session(self.context.pytest_config, self.context.config)
+        # Logged in here, once: a login that fails is the gate's error, naming the identity.
+        headers = identities.headers() if identities is not None and not anonymous else None
+        schema = load_schema(self.settings, self._target, self.context.rootpath, self._engine_config(UNIT_PHASES),
+                             anonymous=anonymous, headers=headers)
+        if identities is not None:
+            act_in_schema(schema, identities)
+        return schema
 
     # -- collection --------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)  # before -k, -m and --lf select among the items
@@ -168,8 +180,9 @@ class ContractGate(Gate):
                     labels.append(error.label or "invalid operation")
                 else:
                     labels.append(result.ok().label)
-        except (TargetError, Exception) as exc:
-            self._load_error = self.redact(str(exc) if isinstance(exc, TargetError) else short_error(exc))
+        except (TargetError, LoginFailed, Exception) as exc:
+            self._load_error = self.redact(str(exc) if isinstance(exc, (TargetError, LoginFailed))
+                                           else short_error(exc))
             labels = ["load schema"]
         if self._schema is not None and self.settings.exclude_operations:
             self._notes.extend(f"exclude_operations: {glob!r} matches no operation of the schema"

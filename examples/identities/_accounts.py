@@ -1,0 +1,102 @@
+"""Accounts shared by the identity examples: signup, OAuth2 password login (form or JSON),
+bearer tokens in memory that logout revokes, and an in-memory note store owned by users.
+
+Plain FastAPI, as a real service writes it: `current_user` reads the bearer token.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import threading
+
+from fastapi import Depends, FastAPI, Form, HTTPException, Request
+from fastapi.security import OAuth2PasswordBearer
+from pydantic import BaseModel, Field
+
+oauth2 = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
+
+
+class Signup(BaseModel):
+    email: str = Field(min_length=3, max_length=80)
+    password: str = Field(min_length=8, max_length=80)
+
+
+class JsonLogin(BaseModel):
+    email: str
+    password: str
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+
+
+class Me(BaseModel):
+    email: str
+    role: str
+
+
+class Accounts:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users: dict[str, dict[str, str]] = {"admin@example.com": {"password": "admin-password-1", "role": "admin"}}
+        self.tokens: dict[str, str] = {}  # token -> email
+        self.logins = itertools.count(1)
+
+    def signup(self, email: str, password: str) -> bool:
+        with self.lock:
+            if email in self.users:
+                return False
+            self.users[email] = {"password": password, "role": "user"}
+            return True
+
+    def login(self, email: str, password: str) -> str | None:
+        with self.lock:
+            user = self.users.get(email)
+            if user is None or not secrets.compare_digest(user["password"], password):
+                return None
+            token = secrets.token_urlsafe(24)
+            self.tokens[token] = email
+            next(self.logins)
+            return token
+
+
+def add_account_routes(app: FastAPI, accounts: Accounts) -> None:
+    def current_user(token: str | None = Depends(oauth2)) -> str:
+        email = accounts.tokens.get(token or "")
+        if email is None:
+            raise HTTPException(401, "not authenticated", headers={"WWW-Authenticate": "Bearer"})
+        return email
+
+    app.state.current_user = current_user
+
+    @app.post("/auth/signup", status_code=201, responses={409: {"description": "taken"}})
+    def signup(body: Signup) -> dict[str, str]:
+        if not accounts.signup(body.email, body.password):
+            raise HTTPException(409, "email taken")
+        return {"email": body.email}
+
+    @app.post("/auth/token", response_model=Token, responses={401: {"description": "bad credentials"}})
+    def token(username: str = Form(), password: str = Form()) -> Token:
+        issued = accounts.login(username, password)
+        if issued is None:
+            raise HTTPException(401, "bad credentials")
+        return Token(access_token=issued)
+
+    @app.post("/auth/json-login", response_model=Token, responses={401: {"description": "bad credentials"}})
+    def json_login(body: JsonLogin) -> Token:
+        issued = accounts.login(body.email, body.password)
+        if issued is None:
+            raise HTTPException(401, "bad credentials")
+        return Token(access_token=issued)
+
+    @app.post("/auth/logout", status_code=204, responses={401: {"description": "not authenticated"}})
+    def logout(request: Request, email: str = Depends(current_user)) -> None:
+        token = request.headers["authorization"].partition(" ")[2]
+        with accounts.lock:
+            accounts.tokens.pop(token, None)
+
+    @app.get("/me", response_model=Me, responses={401: {"description": "not authenticated"}})
+    def me(email: str = Depends(current_user)) -> Me:
+        return Me(email=email, role=accounts.users[email]["role"])
