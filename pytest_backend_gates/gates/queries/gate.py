@@ -34,13 +34,13 @@ from pytest_backend_gates.gates.queries.budget import (
     marker_budget,
 )
 from pytest_backend_gates.gates.queries.capture import (
-    QueryLog,
     add_request_listener,
     counting,
     hold_hooks,
     release_hooks,
     remove_request_listener,
 )
+from pytest_backend_gates.gates.queries.statements import QueryLog
 from pytest_backend_gates.gates.test_attributed import TestAttributedGate
 from pytest_backend_gates.result import GateResult, Status, Violation
 from pytest_backend_gates.service.exchange import Exchange
