@@ -36,11 +36,11 @@ import time
 from collections.abc import Callable
 
 from pytest_backend_gates.gates.queries.capture import (
-    QueryLog,
     counting,
     hold_hooks,
     release_hooks,
 )
+from pytest_backend_gates.gates.queries.statements import QueryLog
 
 
 def sqlite_runner(statements: int) -> Callable[[], float]:

@@ -13,14 +13,12 @@ from types import TracebackType
 from typing import Any
 
 from pytest_backend_gates.errors import UsageError
-from pytest_backend_gates.gates.queries.capture import (
+from pytest_backend_gates.gates.queries.capture import WatchError, counting, watch
+from pytest_backend_gates.gates.queries.statements import (
     QueryLog,
     ShapeGroup,
-    WatchError,
-    counting,
     shape_key,
     shorten,
-    watch,
 )
 from pytest_backend_gates.limits import MAX_QUERIES
 
