@@ -79,7 +79,7 @@ def sqlalchemy_runner(statements: int) -> Callable[[], float] | None:
 
 def async_sqlalchemy_runner(statements: int) -> Callable[[], float] | None:
     """Async SQLAlchemy on aiosqlite: each statement seen by SQLAlchemy's listener (in a greenlet)
-    and again by the sqlite3 hook (in aiosqlite's thread), counted once (sql_capture's claims)."""
+    and again by the sqlite3 hook (in aiosqlite's thread), counted once (gates/queries/claims.py)."""
     try:
         import asyncio
 

@@ -342,7 +342,7 @@ def test_auto_probe_finds_a_check_then_insert_in_a_fastapi_sync_endpoint(
         pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, variant: str) -> None:
     # Before: its requests ran in worker threads that existed before the probe (never traced)
     # and reached the endpoint apart; found in 0 of 5 runs. Now the probe's hook is installed in
-    # the app's idle workers and requests line up at each call of the app's code (amplify.Gathering).
+    # the app's idle workers and requests line up at each call of the app's code (gates/race/perturbation.py: Gathering).
     pytester.makepyfile(app_under_test=FASTAPI_TAGS_API)
     pytester.makepyprojecttoml(textwrap.dedent("""
         [tool.pytest.ini_options]

@@ -1,7 +1,7 @@
 """Query budgets: `max` statements in all, no statement shape more than `repeats` times (N+1).
 
 Used by the `query_budget` marker and the per-request count of the queries gate (both in
-gates/queries.py) and by the `query_counter` fixture (`QueryCounter`, below).
+gates/queries/gate.py) and by the `query_counter` fixture (`QueryCounter`, below).
 """
 
 from __future__ import annotations

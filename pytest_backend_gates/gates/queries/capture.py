@@ -18,7 +18,7 @@ What is seen (docs/queries.md):
 
 Two kinds of sinks get the statements: windows (`query_counter` blocks, `query_budget`
 tests) see every thread of the process; a request scope (the queries gate's per-request
-count, opened by the in-process app wrappers in targets.py) sees the statements of its
+count, opened by the in-process app wrappers in service/serving.py) sees the statements of its
 own context: the handler, and the worker threads it hands work to with a copied context
 (asyncio, anyio/Starlette's thread pool).
 
@@ -61,7 +61,7 @@ def counting(log: QueryLog) -> Iterator[QueryLog]:
 
 @contextmanager
 def request_scope(method: str, target: str) -> Iterator[None]:
-    """Around one in-process HTTP request (targets.py): its statements go to the request
+    """Around one in-process HTTP request (service/serving.py): its statements go to the request
     listeners. Nearly free when nobody listens."""
     listeners = _RECORDER.request_listeners
     if not listeners:
