@@ -137,7 +137,9 @@ class SecurityProbeItem(GateItem):
         try:
             outcome = self.gate.run_probe(self)
         except Exception as exc:
-            from pytest_backend_gates.gates.security.probes import describe_exception
+            from pytest_backend_gates.gates.security.probe_types import (
+                describe_exception,
+            )
 
             # A bug of the probe (or of a library under it), not of the app: the gate is `error`.
             self.gate.probe_crashed(self.label, exc)
@@ -246,7 +248,8 @@ class SecurityGate(Gate):
 
     def run_probe(self, item: SecurityProbeItem) -> ProbeOutcome:
         """Run one probe and record what it did."""
-        from pytest_backend_gates.gates.security.probes import ProbeLimitReached, Prober
+        from pytest_backend_gates.gates.security.probe_types import ProbeLimitReached
+        from pytest_backend_gates.gates.security.probes import Prober
         from pytest_backend_gates.service.client import target_client
         from pytest_backend_gates.service.target import (
             IN_PROCESS_BASE_URL,
@@ -292,7 +295,7 @@ class SecurityGate(Gate):
         return outcome
 
     def probe_crashed(self, kind: str, exc: BaseException) -> None:
-        from pytest_backend_gates.gates.security.probes import describe_exception
+        from pytest_backend_gates.gates.security.probe_types import describe_exception
 
         self._probes.setdefault(kind, ProbeOutcome(kind)).crashed = describe_exception(exc, app_frame=False)
 
