@@ -19,7 +19,7 @@ target.
 Each prepared request is sent once before timing (the warm-up, not counted);
 only those answered 2xx are timed. Each sample is one request, from sending to
 the body read, and its status is kept with it: the budgets are judged on 2xx
-samples only (latency.py).
+samples only (gate.py).
 """
 
 from __future__ import annotations
@@ -33,16 +33,14 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
-from pytest_backend_gates.gates.latency.gate import (
-    OPERATION_CASES,
-    OPERATION_WARMUP,
-    time_rounds,
-)
+from pytest_backend_gates.gates.latency.measure import time_rounds
 from pytest_backend_gates.service.existing_ids import ExistingIds, Found, status_counts
 from pytest_backend_gates.settings import ContractSettings
 from pytest_backend_gates.text import did_you_mean
 
 SEED = 20240611
+OPERATION_CASES = 10  # distinct generated requests an operation's samples cycle through
+OPERATION_WARMUP = 3
 
 
 class OperationProblem(Exception):
