@@ -34,7 +34,15 @@ from typing import Any
 from urllib.parse import quote
 
 from pytest_backend_gates.gates.latency.measure import time_rounds
+from pytest_backend_gates.service.client import open_client
 from pytest_backend_gates.service.existing_ids import ExistingIds, Found, status_counts
+from pytest_backend_gates.service.openapi import (
+    UNIT_PHASES,
+    engine_config,
+    load_schema,
+    operation_strategy,
+)
+from pytest_backend_gates.service.target import load_target
 from pytest_backend_gates.settings import ContractSettings
 from pytest_backend_gates.text import did_you_mean
 
@@ -110,14 +118,6 @@ class OperationTimer:
         self._existing: ExistingIds | None = None
 
     def __enter__(self) -> OperationTimer:
-        from pytest_backend_gates.service.client import open_client
-        from pytest_backend_gates.service.openapi import (
-            UNIT_PHASES,
-            engine_config,
-            load_schema,
-        )
-        from pytest_backend_gates.service.target import load_target
-
         try:
             target = load_target(self.settings)
             config = engine_config(self.settings, SEED, UNIT_PHASES, target)
@@ -172,10 +172,9 @@ class OperationTimer:
         return [result.ok() for result in self._schema.get_all_operations() if hasattr(result, "ok")]
 
     def _cases(self, operation: Any) -> tuple[list[Any], str]:
+        # lazy: hypothesis only once an operation is timed (heavy to import)
         from hypothesis import HealthCheck, Phase, given, seed, settings
         from hypothesis import strategies as st
-
-        from pytest_backend_gates.service.openapi import operation_strategy
 
         strategies = list(operation.get_strategies_from_examples())
         source = "the schema's examples" if strategies else "generated valid requests"
@@ -204,6 +203,7 @@ def request_of(case: Any, base_path: str, path_values: dict[str, Any] | None = N
     (raw values: quoted here); `base_path` is the schema's served prefix. Headers the client already
     sends (`configured`: the contract table's credentials) are not replaced by generated ones:
     schemathesis generates an `Authorization` for a bearer security scheme, a made-up token."""
+    # lazy: schemathesis only once an operation is timed
     from schemathesis.core import NOT_SET
 
     parameters = dict(case.path_parameters or {})
