@@ -218,7 +218,10 @@ def test_query_budget_marker_ranges(kwargs: dict[str, Any], says: str) -> None:
     (pytest.mark.latency_budget("p95 < 1e20s"), "at most 86400s (24 hours)"),
 ])
 def test_latency_budget_marker_ranges(mark: Any, says: str) -> None:
-    from pytest_backend_gates.gates.latency.gate import LatencyConfigError, parse_marker
+    from pytest_backend_gates.gates.latency.marker import (
+        LatencyConfigError,
+        parse_marker,
+    )
 
     with pytest.raises(LatencyConfigError, match=re.escape(says)):
         parse_marker(mark.mark)
