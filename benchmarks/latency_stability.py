@@ -42,13 +42,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pytest_backend_gates.budget import compute_metric, format_duration, parse_budget
-from pytest_backend_gates.gates.latency.gate import (
-    CONFIRM_FACTOR,
-    judge,
-    suspected,
-    time_rounds,
-)
+from pytest_backend_gates.gates.latency.measure import CONFIRM_FACTOR, time_rounds
 from pytest_backend_gates.gates.latency.operations import OperationTimer
+from pytest_backend_gates.gates.latency.verdict import judge, suspected
 from pytest_backend_gates.settings import ContractSettings
 
 WORK = 100000  # loop iterations of the stable subject (~7 ms here)

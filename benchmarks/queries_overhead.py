@@ -36,11 +36,11 @@ import time
 from collections.abc import Callable
 
 from pytest_backend_gates.gates.queries.capture import (
-    QueryLog,
     counting,
     hold_hooks,
     release_hooks,
 )
+from pytest_backend_gates.gates.queries.statements import QueryLog
 
 
 def sqlite_runner(statements: int) -> Callable[[], float]:
@@ -79,7 +79,7 @@ def sqlalchemy_runner(statements: int) -> Callable[[], float] | None:
 
 def async_sqlalchemy_runner(statements: int) -> Callable[[], float] | None:
     """Async SQLAlchemy on aiosqlite: each statement seen by SQLAlchemy's listener (in a greenlet)
-    and again by the sqlite3 hook (in aiosqlite's thread), counted once (sql_capture's claims)."""
+    and again by the sqlite3 hook (in aiosqlite's thread), counted once (gates/queries/claims.py)."""
     try:
         import asyncio
 

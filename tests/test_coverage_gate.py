@@ -7,7 +7,7 @@ import textwrap
 import pytest
 from conftest import TESTS_FULL, gate, make_app, read_report
 
-from pytest_backend_gates.gates.coverage.gate import (
+from pytest_backend_gates.gates.coverage.figures import (
     line_ranges,
     most_specific_glob,
     percent_text,

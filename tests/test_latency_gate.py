@@ -16,7 +16,7 @@ import pytest
 from conftest import gate, read_report, served_by_uvicorn
 
 from pytest_backend_gates.budget import parse_budget
-from pytest_backend_gates.gates.latency.gate import judge
+from pytest_backend_gates.gates.latency.verdict import judge
 
 GATES = """
 [tool.backend-gates]

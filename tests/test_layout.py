@@ -71,3 +71,13 @@ def test_an_upward_import_breaks_the_layers(tmp_path: Path, module: str, line: s
     done = lint_imports(project, project)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Layers import downward: wiring -> run -> gates -> service -> core BROKEN" in done.stdout
+
+
+MAX_MODULE_LINES = 400
+
+
+def test_no_module_is_past_the_size_a_reader_takes_in_at_once() -> None:
+    """Issue 13: a module past ~400 lines is two modules (name the parts for what they are)."""
+    too_long = {str(path.relative_to(ROOT)): lines for path in sorted(PACKAGE.rglob("*.py"))
+                if (lines := len(path.read_text().splitlines())) > MAX_MODULE_LINES}
+    assert not too_long, f"modules over {MAX_MODULE_LINES} lines: {too_long}"

@@ -19,13 +19,13 @@ import pytest
 from conftest import EXAMPLES, gate, read_report
 
 from pytest_backend_gates.budget import parse_budget
-from pytest_backend_gates.gates.load.gate import (
+from pytest_backend_gates.gates.load.plan import build_plan
+from pytest_backend_gates.gates.load.server import ServedApp
+from pytest_backend_gates.gates.load.stats import (
     EndpointStats,
     match_endpoint,
     template_pattern,
 )
-from pytest_backend_gates.gates.load.plan import build_plan
-from pytest_backend_gates.gates.load.server import ServedApp
 
 # The inner runs need neither schemathesis' nor hypothesis' pytest plugins: importing them is
 # most of a subprocess pytest's start-up time.
@@ -468,7 +468,7 @@ def test_histogram_keys_from_locusts_real_stats_may_be_floats(tmp_path: Path) ->
 
 
 def test_failing_endpoints_name_statuses_whatever_the_user_class() -> None:
-    from pytest_backend_gates.gates.load.gate import failing_endpoints, failing_text
+    from pytest_backend_gates.gates.load.failures import failing_endpoints, failing_text
 
     errors = [
         {"method": "GET", "name": "/items/{id}", "error": "CatchResponseError('HTTP 401')", "occurrences": 120},

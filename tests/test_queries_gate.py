@@ -14,12 +14,8 @@ import threading
 import pytest
 from conftest import EXAMPLES, example_files, gate, read_report
 
-from pytest_backend_gates.gates.queries.capture import (
-    QueryLog,
-    counting,
-    statement_shape,
-    watch,
-)
+from pytest_backend_gates.gates.queries.capture import counting, watch
+from pytest_backend_gates.gates.queries.statements import QueryLog, statement_shape
 
 # Imported once for the whole process: pytester's in-process runs drop the modules they imported,
 # and SQLAlchemy cannot be imported a second time into the same interpreter.
@@ -784,7 +780,8 @@ def test_under_xdist_results_are_merged(pytester: pytest.Pytester, monkeypatch: 
 
 SHARED_CONNECTION = """
 import sqlite3, sys, threading
-from pytest_backend_gates.gates.queries.capture import QueryLog, counting
+from pytest_backend_gates.gates.queries.capture import counting
+from pytest_backend_gates.gates.queries.statements import QueryLog
 
 log = QueryLog()
 with counting(log):

@@ -342,7 +342,7 @@ def test_auto_probe_finds_a_check_then_insert_in_a_fastapi_sync_endpoint(
         pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, variant: str) -> None:
     # Before: its requests ran in worker threads that existed before the probe (never traced)
     # and reached the endpoint apart; found in 0 of 5 runs. Now the probe's hook is installed in
-    # the app's idle workers and requests line up at each call of the app's code (amplify.Gathering).
+    # the app's idle workers and requests line up at each call of the app's code (gates/race/perturbation.py: Gathering).
     pytester.makepyfile(app_under_test=FASTAPI_TAGS_API)
     pytester.makepyprojecttoml(textwrap.dedent("""
         [tool.pytest.ini_options]
@@ -455,12 +455,12 @@ def test_auto_probe_keeps_the_answers_of_a_round_where_some_calls_raised(pyteste
 
 CRASHING_CLIENT_CONFTEST = """
 import pytest
-from pytest_backend_gates.gates.race import auto as race_auto
+from pytest_backend_gates.gates.race import auto_client as race_auto_client
 
 def missing_httpx(*args, **kwargs):
     raise ModuleNotFoundError("No module named 'httpx'")
 
-race_auto.open_client = missing_httpx  # what a fresh install without httpx did
+race_auto_client.open_client = missing_httpx  # what a fresh install without httpx did
 """
 
 
@@ -993,7 +993,7 @@ class Account:
 
 
 def test_requests_line_up_at_a_stage_and_a_late_one_is_not_waited_for_again() -> None:
-    from pytest_backend_gates.gates.race.scheduler import Gathering
+    from pytest_backend_gates.gates.race.perturbation import Gathering
     from pytest_backend_gates.service.serving import Answering
 
     requests = [Answering() for _ in range(4)]

@@ -184,7 +184,10 @@ def test_budget_out_of_range_in_the_config_names_the_key(table: str, key: str) -
     ({"rounds": NAN}, "rounds=nan is not allowed; expected an integer from 1 to 10000"),
 ])
 def test_race_probe_marker_ranges(kwargs: dict[str, Any], says: str) -> None:
-    from pytest_backend_gates.gates.race.probe import RaceUsageError, marker_arguments
+    from pytest_backend_gates.gates.race.arguments import (
+        RaceUsageError,
+        marker_arguments,
+    )
 
     with pytest.raises(RaceUsageError, match=re.escape(says)):
         marker_arguments(pytest.mark.race_probe(**kwargs).mark, None)
@@ -215,7 +218,10 @@ def test_query_budget_marker_ranges(kwargs: dict[str, Any], says: str) -> None:
     (pytest.mark.latency_budget("p95 < 1e20s"), "at most 86400s (24 hours)"),
 ])
 def test_latency_budget_marker_ranges(mark: Any, says: str) -> None:
-    from pytest_backend_gates.gates.latency.gate import LatencyConfigError, parse_marker
+    from pytest_backend_gates.gates.latency.marker import (
+        LatencyConfigError,
+        parse_marker,
+    )
 
     with pytest.raises(LatencyConfigError, match=re.escape(says)):
         parse_marker(mark.mark)

@@ -4,7 +4,7 @@ A latency budget on ``GET /items/{item_id}``, or a load run calling it, means
 nothing when every request names an id the service does not have: what gets
 timed is a 404. Generated values (``1``, or whatever hypothesis draws) name
 resources that exist only by chance, so both the latency gate
-(operation_timing.py) and the load gate's default user (load.py) ask this
+(gates/latency/operations.py) and the load gate's default user (gates/load/) ask this
 module first. For each path parameter, in this order:
 
 1. the schema's examples: the parameter's ``example`` / ``examples``, then its

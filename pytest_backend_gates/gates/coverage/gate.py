@@ -13,16 +13,11 @@ someone else measures without it while greenlet is in use, the result says what 
 
 from __future__ import annotations
 
-import fnmatch
 import importlib.util
 import json
-import math
 import os
-import re
-import sys
 import tempfile
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,112 +30,21 @@ from pytest_backend_gates.early_imports import (
     project_modules,
 )
 from pytest_backend_gates.gates.base import Gate
-from pytest_backend_gates.result import GateResult, Status, Violation
+from pytest_backend_gates.gates.coverage.figures import FileCoverage, floor2
+from pytest_backend_gates.gates.coverage.greenlets import (
+    greenlet_user_in,
+    greenlet_users,
+    greenlet_warning,
+)
+from pytest_backend_gates.gates.coverage.run_shape import RunShape, not_judged
+from pytest_backend_gates.gates.coverage.source import (
+    missing_source_text,
+    resolved_source,
+    source_paths,
+)
+from pytest_backend_gates.gates.coverage.thresholds import judge_thresholds
+from pytest_backend_gates.result import GateResult
 from pytest_backend_gates.settings import CoverageSettings
-
-
-@dataclass(frozen=True)
-class FileCoverage:
-    path: str  # relative to rootdir where possible, with forward slashes
-    percent: float  # coverage.py's figure: statements and, with branch=true, branches
-    statements: int
-    missing_lines: tuple[int, ...]
-    executed_lines: tuple[int, ...]
-    missing_branches: tuple[tuple[int, int], ...]
-
-    def missing_text(self) -> str:
-        parts = []
-        if self.missing_lines:
-            parts.append("missing lines " + line_ranges(self.missing_lines, self.executed_lines))
-        if self.missing_branches:
-            shown = [f"{a}->{'exit' if b < 0 else b}" for a, b in self.missing_branches[:10]]
-            more = len(self.missing_branches) - len(shown)
-            parts.append("missing branches " + ", ".join(shown) + (f" (+{more} more)" if more else ""))
-        return "; ".join(parts)
-
-
-def line_ranges(missing: tuple[int, ...], executed: tuple[int, ...]) -> str:
-    """'3-5, 9' the way `coverage report -m` writes it: a range runs over statements, not blank lines."""
-    statements = sorted(set(missing) | set(executed))
-    missing_set = set(missing)
-    ranges: list[tuple[int, int]] = []
-    start = end = None
-    for line in statements:
-        if line in missing_set:
-            start = line if start is None else start
-            end = line
-        elif start is not None:
-            ranges.append((start, end))  # type: ignore[arg-type]
-            start = end = None
-    if start is not None:
-        ranges.append((start, end))  # type: ignore[arg-type]
-    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in ranges)
-
-
-def floor2(value: float) -> float:
-    """Two decimals, rounded down: 89.996 must never show as a passing 90.00."""
-    return math.floor(value * 100) / 100
-
-
-def percent_text(value: float) -> str:
-    return f"{floor2(value):.2f}%"
-
-
-def most_specific_glob(path: str, globs: list[str]) -> str | None:
-    """Of the globs matching `path`, the one with most literal characters (then the longest)."""
-    matching = [g for g in globs if fnmatch.fnmatchcase(path, g)]
-    if not matching:
-        return None
-    return max(matching, key=lambda g: (len(g) - sum(g.count(c) for c in "*?["), len(g), g))
-
-
-# Modules that run code in greenlets other than the main one (SQLAlchemy's asyncio layer on
-# every query, greenback's portals): loaded, they mean coverage.py needs greenlet concurrency.
-GREENLET_USERS = ("sqlalchemy.ext.asyncio", "greenback")
-# Concurrency settings under which coverage.py follows greenlets (gevent and eventlet run on them).
-FOLLOWS_GREENLETS = ("greenlet", "gevent", "eventlet")
-GREENLET_LINE = 'concurrency = ["thread", "greenlet"]'
-# What code that runs in greenlets looks like in the measured source (see greenlet_user_in).
-GREENLET_SIGNS = re.compile(rb"\b(?:sqlalchemy|sqlmodel)\.ext\.asyncio\b|\bcreate_async_engine\b|"
-                            rb"\basync_sessionmaker\b|^\s*(?:import|from)\s+(?:greenlet|greenback)\b", re.MULTILINE)
-SCAN_FILES = 5000  # files looked at, at most
-SCAN_BYTES = 1 << 20  # of each file
-SKIPPED_DIRS = {"node_modules", "site-packages", "dist-packages", "__pycache__", "build", "dist"}
-
-
-def greenlet_user_in(paths: list[Path]) -> str | None:
-    """The first Python file under `paths` that uses async SQLAlchemy (or SQLModel's), or
-    greenlet/greenback directly; None when none does (bounded: SCAN_FILES files, skipping
-    hidden directories and virtual environments)."""
-    seen = 0
-    for root in paths:
-        candidates = [root] if root.is_file() else None
-        if candidates is None:
-            candidates = []
-            for directory, subdirs, files in os.walk(root):
-                subdirs[:] = [d for d in subdirs if not d.startswith(".") and d not in SKIPPED_DIRS
-                              and not os.path.exists(os.path.join(directory, d, "pyvenv.cfg"))]
-                candidates += [Path(directory, name) for name in files if name.endswith(".py")]
-                if len(candidates) >= SCAN_FILES:
-                    break
-        for path in candidates:
-            seen += 1
-            if seen > SCAN_FILES:
-                return None
-            try:
-                with open(path, "rb") as source:
-                    if GREENLET_SIGNS.search(source.read(SCAN_BYTES)):
-                        return str(path)
-            except OSError:
-                continue
-    return None
-
-
-def greenlet_users() -> list[str]:
-    """The loaded modules that switch greenlets, if greenlet itself is loaded."""
-    if "greenlet" not in sys.modules:
-        return []
-    return [name for name in GREENLET_USERS if name in sys.modules]
 
 
 def _pytest_cov_plugin(config: pytest.Config) -> Any:
@@ -177,29 +81,14 @@ class CoverageGate(Gate):
         self._greenlet_added = False
         self._greenlet_evidence: str | None = None  # the file that showed greenlets in use
         self._imported_early: list[EarlyModule] = []  # measured code imported before measuring began
-        from pytest_backend_gates.gates.coverage.run_shape import RunShape
-
         self._shape = RunShape(context.pytest_config)
 
     # -- measuring ---------------------------------------------------------
     def _source(self) -> list[str] | None:
-        """Directories resolved against rootdir; anything else is a package name for coverage.py."""
-        resolved = []
-        for entry in self.settings.source:
-            path = self.context.rootpath / entry
-            if path.exists():
-                resolved.append(str(path))
-            elif "/" in entry or os.sep in entry or entry.endswith(".py"):
-                shown = self.context.config.redactor.redact(entry)
-                raise pytest.UsageError(
-                    f"[tool.backend-gates.coverage] source: {shown!r} does not exist under {self.context.rootpath}; "
-                    "expected a directory (relative to the rootdir) or an importable package name"
-                )
-            else:
-                resolved.append(entry)
-        return resolved or None
+        return resolved_source(self.settings.source, self.context.rootpath, self.context.config.redactor)
 
     def start(self) -> None:
+        # coverage.py (third-party, heavy) is imported here and below, when it is used, not with the gate class
         import coverage
 
         self.context.pytest_config.pluginmanager.register(self._shape, "backend-gates-run-shape")
@@ -244,51 +133,11 @@ class CoverageGate(Gate):
             return False
         if importlib.util.find_spec("greenlet") is None:
             return False
-        self._greenlet_evidence = greenlet_user_in(self._source_paths())
+        self._greenlet_evidence = greenlet_user_in(source_paths(self.settings.source, self.context.rootpath))
         if self._greenlet_evidence is None:
             return False
         cov.set_option("run:concurrency", ["thread", "greenlet"])
         return True
-
-    def _source_paths(self) -> list[Path]:
-        """Where the measured code is: the source directories, a source package's directory
-        (found without importing it), or the rootdir when no source is set."""
-        if not self.settings.source:
-            return [self.context.rootpath]
-        paths = []
-        for entry in self.settings.source:
-            path = self.context.rootpath / entry
-            if path.exists():
-                paths.append(path)
-                continue
-            try:
-                spec = importlib.util.find_spec(entry.split(".")[0])
-            except (ImportError, ValueError):
-                continue
-            if spec is not None:
-                paths += [Path(location) for location in spec.submodule_search_locations or ()]
-                if spec.origin and not spec.submodule_search_locations:
-                    paths.append(Path(spec.origin))
-        return paths
-
-    def _missing_source_text(self) -> str:
-        """'; source 'shopp' is neither a directory under ROOT nor an importable package' for each
-        entry of `source` that names nothing (no data is then the consequence, not the cause)."""
-        missing = []
-        for entry in self.settings.source:
-            if (self.context.rootpath / entry).exists():
-                continue
-            try:
-                found = importlib.util.find_spec(entry) is not None
-            except (ImportError, ValueError):
-                found = False
-            if not found:
-                missing.append(repr(self.context.config.redactor.redact(entry)))
-        if not missing:
-            return ""
-        return (f"; [tool.backend-gates.coverage] source {', '.join(missing)}: neither a directory under "
-                f"{self.context.rootpath} nor an importable package (check the name and that the package is "
-                "installed or on the pythonpath)")
 
     def stop(self) -> None:
         if self._owned and self._cov is not None:
@@ -344,24 +193,6 @@ class CoverageGate(Gate):
         for name, path in data.get("imported_early", ()):
             if all(m.name != name for m in self._imported_early):
                 self._imported_early.append(EarlyModule(name, path))
-
-    def _greenlet_warning(self, cov: Any) -> str | None:
-        """Greenlets in use, measured without following them: what to add, or None."""
-        users = sorted(set(greenlet_users()) | self._worker_greenlet_users)
-        concurrency = list(cov.get_option("run:concurrency") or []) if cov is not None else []
-        if not users or any(name in concurrency for name in FOLLOWS_GREENLETS):
-            return None
-        if self._owned or self._measured_by == "coverage.py":
-            fix = 'core = "sysmon" cannot follow greenlets: remove it from [tool.coverage.run]'
-            if cov is None or cov.get_option("run:core") != "sysmon":
-                fix = f"add {GREENLET_LINE} to [tool.coverage.run] in pyproject.toml"
-        else:
-            fix = f"add {GREENLET_LINE} to [tool.coverage.run] in pyproject.toml"
-            if self._measured_by == "coverage run":
-                fix += " (or run coverage run --concurrency=thread,greenlet)"
-        return (f"greenlet is in use ({', '.join(users)} {'is' if len(users) == 1 else 'are'} loaded) and "
-                f"{self._measured_by} measured without greenlet concurrency: coverage.py misses lines run after "
-                f"a switch between greenlets (after an awaited query), so the figures may be too low; {fix}")
 
     # -- deciding ----------------------------------------------------------
     def _report_source(self) -> Any:
@@ -431,8 +262,6 @@ class CoverageGate(Gate):
         )
 
     def evaluate(self) -> GateResult:
-        from pytest_backend_gates.gates.coverage.run_shape import not_judged
-
         result = self._evaluate()
         if self._imported_early:
             return early_import_error(self.name, sorted(self._imported_early, key=lambda m: m.name),
@@ -445,11 +274,10 @@ class CoverageGate(Gate):
         try:
             files, totals = self._read_files()
         except _CannotMeasure as exc:
-            result = GateResult.error(self.name, f"could not measure coverage: {exc}{self._missing_source_text()}")
+            missing = missing_source_text(self.settings.source, self.context.rootpath, self.context.config.redactor)
+            result = GateResult.error(self.name, f"could not measure coverage: {exc}{missing}")
             result.warnings = [f"coverage.py: {text}" for text in self._coverage_warnings]  # they name the module
             return result
-        settings = self.settings
-        violations: list[Violation] = []
         warnings_out = [f"coverage.py: {text}" for text in self._coverage_warnings] + self._other_warnings
         total = float(totals["percent_covered"])
         measured: dict[str, Any] = {"total": floor2(total), "files": len(files), "measured_by": self._measured_by}
@@ -458,99 +286,14 @@ class CoverageGate(Gate):
             measured["concurrency"] = list(cov.get_option("run:concurrency") or []) or ["thread"]
         if self._greenlet_added and self._greenlet_evidence is not None:  # why the gate chose it
             measured["greenlet_found_in"] = self._shown_path(self._greenlet_evidence)
-        greenlet_warning = self._greenlet_warning(cov)
-        if greenlet_warning is not None:
-            warnings_out.append(greenlet_warning)
+        unfollowed = greenlet_warning(cov, self._worker_greenlet_users, owned=self._owned, measured_by=self._measured_by)
+        if unfollowed is not None:
+            warnings_out.append(unfollowed)
         # appended to each minimum that is not met: the figure it judged may be the cause
-        under_measured = f"; {greenlet_warning}" if greenlet_warning is not None else ""
-        threshold: dict[str, Any] = {}
-        summary_parts = [f"total {percent_text(total)}"]
-
-        least_covered = sorted(files, key=lambda f: f.percent)[:3]
-        if settings.total is not None:
-            threshold["total"] = settings.total
-            summary_parts[-1] += f" (min {settings.total:g}%)"
-            if total < settings.total:
-                kind = "statements and branches" if settings.branch else "statements"
-                lowest = ", ".join(f"{f.path} {percent_text(f.percent)}" for f in least_covered if f.percent < 100)
-                violations.append(Violation(
-                    where="total",
-                    check="coverage-total",
-                    message=f"total coverage {percent_text(total)} is under the minimum {settings.total:g}% "
-                    f"({kind}; {totals['covered_lines']} of {totals['num_statements']} statements covered)"
-                    + (f"; least covered: {lowest}" if lowest else "") + under_measured,
-                ))
-
-        if settings.branch and not self._has_arcs:
-            return GateResult.error(
-                self.name,
-                f"branch = true, but {self._measured_by} measured without branch coverage; "
-                "run pytest-cov with --cov-branch (or set branch = true in [tool.coverage.run])",
-            )
-        if settings.branch:
-            num_branches = int(totals.get("num_branches", 0))
-            covered_branches = int(totals.get("covered_branches", 0))
-            branch_percent = 100.0 if num_branches == 0 else 100.0 * covered_branches / num_branches
-            measured["branches"] = floor2(branch_percent)
-            summary_parts.append(f"branches {percent_text(branch_percent)}")
-            if settings.branches is not None:
-                threshold["branches"] = settings.branches
-                summary_parts[-1] += f" (min {settings.branches:g}%)"
-                if branch_percent < settings.branches:
-                    worst = sorted(files, key=lambda f: -len(f.missing_branches))[:3]
-                    names = ", ".join(f"{f.path} ({len(f.missing_branches)})" for f in worst if f.missing_branches)
-                    violations.append(Violation(
-                        where="total",
-                        check="coverage-branches",
-                        message=f"branch coverage {percent_text(branch_percent)} is under the minimum "
-                        f"{settings.branches:g}% ({covered_branches} of {num_branches} branches taken)"
-                        + (f"; most missed branches: {names}" if names else "") + under_measured,
-                    ))
-
-        if settings.files:
-            threshold["files"] = dict(settings.files)
-            globs = list(settings.files)
-            used: set[str] = set()
-            matched = 0
-            file_violations = []
-            for file in files:
-                glob = most_specific_glob(file.path, globs)
-                if glob is None:
-                    continue
-                used.add(glob)
-                matched += 1
-                minimum = settings.files[glob]
-                if file.percent < minimum:
-                    file_violations.append(Violation(
-                        where=file.path,
-                        check="coverage-file",
-                        message=f"{file.path}: {percent_text(file.percent)} is under the minimum {minimum:g}% "
-                        f"set by files.{json.dumps(glob)}; {file.missing_text()}{under_measured}",
-                        details={"percent": floor2(file.percent), "minimum": minimum, "glob": glob,
-                                 "missing_lines": list(file.missing_lines)},
-                    ))
-            file_violations.sort(key=lambda v: v.details["percent"] - v.details["minimum"])
-            violations.extend(file_violations)
-            for glob in globs:
-                if glob not in used:
-                    warnings_out.append(
-                        f"files.{json.dumps(glob)} matched no measured file, so its minimum was not enforced "
-                        f"(paths are relative to {self.context.rootpath}, e.g. {files[0].path if files else 'src/pkg/mod.py'!r})"
-                    )
-            under = len(file_violations)
-            summary_parts.append(f"{under} of {matched} files under their minimum")
-
-        if not threshold:
-            warnings_out.append("no minimum is set (total, branches or files): coverage is reported, nothing is enforced")
-        return GateResult(
-            gate=self.name,
-            status=Status.FAILED if violations else Status.PASSED,
-            summary=", ".join(summary_parts),
-            violations=violations,
-            warnings=warnings_out,
-            measured=measured,
-            threshold=threshold,
-        )
+        under_measured = f"; {unfollowed}" if unfollowed is not None else ""
+        return judge_thresholds(self.name, self.settings, files, totals, measured=measured, warnings_out=warnings_out,
+                                under_measured=under_measured, has_arcs=self._has_arcs, measured_by=self._measured_by,
+                                rootpath=self.context.rootpath)
 
 
 class _CannotMeasure(Exception):

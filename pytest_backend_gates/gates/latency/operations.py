@@ -19,7 +19,7 @@ target.
 Each prepared request is sent once before timing (the warm-up, not counted);
 only those answered 2xx are timed. Each sample is one request, from sending to
 the body read, and its status is kept with it: the budgets are judged on 2xx
-samples only (latency.py).
+samples only (gate.py).
 """
 
 from __future__ import annotations
@@ -33,16 +33,22 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
-from pytest_backend_gates.gates.latency.gate import (
-    OPERATION_CASES,
-    OPERATION_WARMUP,
-    time_rounds,
-)
+from pytest_backend_gates.gates.latency.measure import time_rounds
+from pytest_backend_gates.service.client import open_client
 from pytest_backend_gates.service.existing_ids import ExistingIds, Found, status_counts
+from pytest_backend_gates.service.openapi import (
+    UNIT_PHASES,
+    engine_config,
+    load_schema,
+    operation_strategy,
+)
+from pytest_backend_gates.service.target import load_target
 from pytest_backend_gates.settings import ContractSettings
 from pytest_backend_gates.text import did_you_mean
 
 SEED = 20240611
+OPERATION_CASES = 10  # distinct generated requests an operation's samples cycle through
+OPERATION_WARMUP = 3
 
 
 class OperationProblem(Exception):
@@ -112,14 +118,6 @@ class OperationTimer:
         self._existing: ExistingIds | None = None
 
     def __enter__(self) -> OperationTimer:
-        from pytest_backend_gates.service.client import open_client
-        from pytest_backend_gates.service.openapi import (
-            UNIT_PHASES,
-            engine_config,
-            load_schema,
-        )
-        from pytest_backend_gates.service.target import load_target
-
         try:
             target = load_target(self.settings)
             config = engine_config(self.settings, SEED, UNIT_PHASES, target)
@@ -174,10 +172,9 @@ class OperationTimer:
         return [result.ok() for result in self._schema.get_all_operations() if hasattr(result, "ok")]
 
     def _cases(self, operation: Any) -> tuple[list[Any], str]:
+        # lazy: hypothesis only once an operation is timed (heavy to import)
         from hypothesis import HealthCheck, Phase, given, seed, settings
         from hypothesis import strategies as st
-
-        from pytest_backend_gates.service.openapi import operation_strategy
 
         strategies = list(operation.get_strategies_from_examples())
         source = "the schema's examples" if strategies else "generated valid requests"
@@ -206,6 +203,7 @@ def request_of(case: Any, base_path: str, path_values: dict[str, Any] | None = N
     (raw values: quoted here); `base_path` is the schema's served prefix. Headers the client already
     sends (`configured`: the contract table's credentials) are not replaced by generated ones:
     schemathesis generates an `Authorization` for a bearer security scheme, a made-up token."""
+    # lazy: schemathesis only once an operation is timed
     from schemathesis.core import NOT_SET
 
     parameters = dict(case.path_parameters or {})

@@ -1,7 +1,7 @@
 """Query budgets: `max` statements in all, no statement shape more than `repeats` times (N+1).
 
 Used by the `query_budget` marker and the per-request count of the queries gate (both in
-gates/queries.py) and by the `query_counter` fixture (`QueryCounter`, below).
+gates/queries/gate.py) and by the `query_counter` fixture (`QueryCounter`, below).
 """
 
 from __future__ import annotations
@@ -13,14 +13,12 @@ from types import TracebackType
 from typing import Any
 
 from pytest_backend_gates.errors import UsageError
-from pytest_backend_gates.gates.queries.capture import (
+from pytest_backend_gates.gates.queries.capture import WatchError, counting, watch
+from pytest_backend_gates.gates.queries.statements import (
     QueryLog,
     ShapeGroup,
-    WatchError,
-    counting,
     shape_key,
     shorten,
-    watch,
 )
 from pytest_backend_gates.limits import MAX_QUERIES
 

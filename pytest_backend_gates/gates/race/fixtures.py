@@ -13,7 +13,8 @@ from pytest_backend_gates.settings import RaceSettings
 @pytest.fixture
 def race(request: pytest.FixtureRequest) -> Any:
     """`race.run(fn, *args, threads=8, rounds=20, **kwargs)`: `fn` in many threads at once, many times."""
-    from pytest_backend_gates.gates.race.probe import race_for_item
+    # Imported when a test asks for the fixture: this module is registered in every run, passive ones too.
+    from pytest_backend_gates.gates.race.session import race_for_item
 
     try:
         settings = gates_config_of(request.config).get(RaceSettings)

@@ -4,7 +4,7 @@
 A failed test that used the fixture or the marker is a violation (TestAttributedGate),
 with the seed that replays its schedule. The probes themselves (how many, rounds,
 time) are recorded where they ran and merged on the controller. The automatic
-probe adds one pytest item per create operation (race_auto.py).
+probe adds one pytest item per create operation (auto.py).
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from pytest_backend_gates.gates.race.probe import (
-    Probe,
-    RaceError,
-    RaceUsageError,
-    marker_arguments,
+from pytest_backend_gates.gates.race.arguments import RaceUsageError, marker_arguments
+from pytest_backend_gates.gates.race.auto import AutoProbe, RaceAutoItem
+from pytest_backend_gates.gates.race.probe import RaceError
+from pytest_backend_gates.gates.race.results import Probe
+from pytest_backend_gates.gates.race.session import (
     race_for_item,
     replay_key,
     session_seed,
@@ -104,8 +104,6 @@ class RaceGate(TestAttributedGate):
                                       items: list[pytest.Item]) -> None:
         if not self.race_settings.auto:
             return
-        from pytest_backend_gates.gates.race.auto import AutoProbe
-
         self._auto = AutoProbe(self, session)
         items.extend(self._auto.collect())
 
@@ -118,8 +116,6 @@ class RaceGate(TestAttributedGate):
 
     # -- violations ----------------------------------------------------------------------
     def uses_gate(self, item: pytest.Item) -> bool:
-        from pytest_backend_gates.gates.race.auto import RaceAutoItem
-
         return not isinstance(item, RaceAutoItem) and super().uses_gate(item)
 
     def violation_for(self, item: pytest.Item, report: pytest.TestReport, call: pytest.CallInfo[None]) -> Violation:

@@ -2,7 +2,7 @@
 
 `Race.run(fn, *args, threads=8, rounds=20, **kwargs)` starts `threads` worker
 threads; in each of `rounds` rounds they wait at a barrier and call `fn`
-together, with the schedule perturbed (amplify.py) so that a race window of a
+together, with the schedule perturbed (perturbation.py, or scheduler.py) so that a race window of a
 few lines is hit nearly every time. Every exception of every thread is kept
 and the failure names its round and thread; results come back in round, then
 thread order. Async functions run as tasks of one event loop, released
@@ -15,33 +15,40 @@ import asyncio
 import contextvars
 import functools
 import inspect
-import os
-import random
-import re
-import shlex
 import threading
 import time
-import traceback
 from collections import Counter
-from collections.abc import Callable, Coroutine, Generator, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pytest
 
-from pytest_backend_gates.errors import UsageError
-from pytest_backend_gates.gates.race.scheduler import (
-    ControlledScheduler,
+from pytest_backend_gates.gates.race.arguments import (
+    RaceUsageError,
+    Schedule,
+    check_rounds,
+    check_schedule,
+    check_threads,
+)
+from pytest_backend_gates.gates.race.perturbation import (
+    Perturbation,
+    _Perturbed,
+    _rng,
+)
+from pytest_backend_gates.gates.race.results import (
+    Probe,
+    RaceResults,
+    ThreadFailure,
+    describe_exception,
+)
+from pytest_backend_gates.gates.race.scheduler import ControlledScheduler
+from pytest_backend_gates.gates.race.tracing import (
     InterpreterSettings,
     OwnCode,
-    Perturbation,
     ProbeThread,
 )
-from pytest_backend_gates.limits import MAX_ROUNDS, MAX_THREADS
 
-Schedule = Literal["stagger", "controlled", "none"]
-SCHEDULES: tuple[str, ...] = ("stagger", "controlled", "none")
 DEFAULT_TIMEOUT = 120.0  # seconds for one probe: a deadlock ends the test instead of hanging the run
 SHOWN_FAILURES = 8
 
@@ -53,75 +60,6 @@ _current_call: contextvars.ContextVar[tuple[int, int]] = contextvars.ContextVar(
 
 class RaceError(AssertionError):
     """A probe found a race: exceptions in threads, or a broken invariant. The text says where."""
-
-
-class RaceUsageError(UsageError):
-    """Bad arguments to race.run / @pytest.mark.race_probe; the message says what is allowed."""
-
-
-class RaceResults(list[Any]):
-    """The results of every call, round by round, in thread order within a round.
-
-    `by_round[r][t]` is what thread `t` returned in round `r`; `where(i)` names the
-    call that produced the flat list's `i`-th item.
-    """
-
-    def __init__(self, by_round: list[list[Any]]) -> None:
-        super().__init__(value for round_results in by_round for value in round_results)
-        self.by_round = by_round
-        self.threads = len(by_round[0]) if by_round else 0
-
-    def where(self, index: int) -> str:
-        if not self.threads:
-            return f"result {index}"
-        return f"round {index // self.threads + 1}, thread {index % self.threads + 1}"
-
-
-@dataclass
-class ThreadFailure:
-    round: int  # 1-based, as shown
-    thread: int  # 1-based
-    exception: BaseException
-    text: str  # "ValueError: balance too low (at bank.py:21 in withdraw)"
-
-
-@dataclass
-class Probe:
-    """What one race.run did: recorded by the race gate."""
-
-    function: str
-    threads: int
-    rounds: int
-    seed: int
-    schedule: str
-    seconds: float = 0.0
-    calls: int = 0
-    failures: list[ThreadFailure] = field(default_factory=list)
-    perturbations: int = 0
-    stalls: int = 0
-
-    def to_data(self) -> dict[str, Any]:
-        return {"function": self.function, "threads": self.threads, "rounds": self.rounds, "seed": self.seed,
-                "schedule": self.schedule, "seconds": round(self.seconds, 4), "calls": self.calls,
-                "failures": len(self.failures), "perturbations": self.perturbations, "stalls": self.stalls}
-
-
-def check_threads(value: Any, source: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 2 <= value <= MAX_THREADS:
-        raise RaceUsageError(f"{source}: threads={value!r} is not allowed; expected an integer from 2 to {MAX_THREADS}")
-    return value
-
-
-def check_rounds(value: Any, source: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ROUNDS:
-        raise RaceUsageError(f"{source}: rounds={value!r} is not allowed; expected an integer from 1 to {MAX_ROUNDS}")
-    return value
-
-
-def check_schedule(value: Any, source: str) -> Schedule:
-    if value not in SCHEDULES:
-        raise RaceUsageError(f"{source}: schedule={value!r} is not allowed; expected one of {', '.join(SCHEDULES)}")
-    return value  # type: ignore[no-any-return]
 
 
 def derive_seed(base: int, probe_index: int) -> int:
@@ -389,17 +327,6 @@ class Race:
         return "\n".join([*lines, *self._replay_lines()])
 
 
-def describe_exception(exc: BaseException, own: OwnCode) -> str:
-    """"ValueError: balance too low (at bank.py:21 in withdraw)": the deepest frame of the project's
-    own code, else the deepest frame at all (a library's, or this plugin's when it crashed itself)."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    mine = [f for f in frames if f.filename and Path(f.filename).is_absolute() and own._judge(f.filename)] \
-        or frames[-1:]
-    place = f" (at {Path(mine[-1].filename).name}:{mine[-1].lineno} in {mine[-1].name})" if mine else ""
-    message = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}{': ' + message[0] if message else ''}{place}"
-
-
 def _name(fn: Callable[..., Any]) -> str:
     target = fn.func if isinstance(fn, functools.partial) else fn
     name = getattr(target, "__qualname__", None) or getattr(target, "__name__", None) or type(target).__name__
@@ -416,110 +343,3 @@ def _hashable(value: Any) -> Any:
         return value
     except TypeError:
         return repr(value)
-
-
-def _rng(seed: int, r: int, index: int) -> random.Random:
-    return random.Random(f"{seed}:{r}:{index}:async")
-
-
-class _Perturbed:
-    """Drives a coroutine; after each of its suspensions it may give way a seeded number of
-    extra times (a bare `yield` is `asyncio.sleep(0)`), so tasks resume in shuffled order."""
-
-    def __init__(self, coroutine: Coroutine[Any, Any, Any], rng: Any, hops: list[int]) -> None:
-        self.coroutine = coroutine
-        self.rng = rng
-        self.hops = hops
-
-    def __await__(self) -> Generator[Any, Any, Any]:
-        coroutine, rng = self.coroutine, self.rng
-        for _ in range(rng.randrange(3)):  # staggered start
-            yield None
-        send: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                suspended = coroutine.throw(error) if error is not None else coroutine.send(send)
-            except StopIteration as stop:
-                return stop.value
-            try:
-                send, error = (yield suspended), None
-            except BaseException as exc:  # cancellation and errors go to the coroutine
-                send, error = None, exc
-                continue
-            if error is None and rng.random() < 0.5:
-                for _ in range(1 + rng.randrange(3)):
-                    self.hops[0] += 1
-                    try:
-                        yield None
-                    except BaseException as exc:
-                        error = exc
-                        break
-
-
-# --------------------------------------------------------------------------
-# pytest side: the fixture's Race for one test, the marker's arguments, seeds
-# --------------------------------------------------------------------------
-
-session_seed_key = pytest.StashKey[int]()
-replay_key = pytest.StashKey[str]()  # on the item: how to replay its probes
-
-
-def session_seed(config: pytest.Config) -> int:
-    """--backend-gates-race-seed, else the xdist controller's seed, else a random one; printed on failure."""
-    if session_seed_key not in config.stash:
-        option = config.getoption("backend_gates_race_seed", None)
-        workerinput = getattr(config, "workerinput", None) or {}
-        if option is not None:
-            seed = int(option)
-        elif "backend_gates_race_seed" in workerinput:
-            seed = int(workerinput["backend_gates_race_seed"])
-        else:
-            seed = random.SystemRandom().randrange(2**31)
-        config.stash[session_seed_key] = seed
-    return config.stash[session_seed_key]
-
-
-def replay_command(config: pytest.Config, nodeid: str, seed: int, gated: bool) -> str:
-    """A command that runs this test again with this seed, from where pytest was run: node ids
-    are relative to the rootdir, a node id argument to the invocation directory."""
-    flags = "--backend-gates " if gated else ""
-    path, sep, rest = nodeid.partition("::")
-    invocation_dir = config.invocation_params.dir
-    if path and invocation_dir != config.rootpath:
-        path = os.path.relpath(config.rootpath / path, invocation_dir).replace(os.sep, "/")
-    target = path + sep + rest
-    quoted = f'"{target}"' if not any(c in target for c in '"$`\\!') else shlex.quote(target)
-    return f"pytest {flags}--backend-gates-race-seed={seed} {quoted}"
-
-
-def race_for_item(item: pytest.Item, settings: Any, on_probe: Callable[[Probe], None] | None,
-                  gated: bool) -> Race:
-    """The Race a test gets (fixture or marker): defaults from [tool.backend-gates.race]."""
-    config = item.config
-    seed = session_seed(config)
-    replay = replay_command(config, item.nodeid, seed, gated)
-    item.stash[replay_key] = replay
-    return Race(rootdir=config.rootpath, seed=seed,
-                threads=getattr(settings, "threads", 8), rounds=getattr(settings, "rounds", 20),
-                schedule=getattr(settings, "schedule", "stagger"), where=item.nodeid, replay=replay,
-                on_probe=on_probe)
-
-
-def marker_arguments(marker: Any, settings: Any) -> tuple[int, int, Schedule]:
-    """Validates @pytest.mark.race_probe(threads=8, rounds=20) with its real signature."""
-    default_schedule: Schedule = getattr(settings, "schedule", "stagger")
-    defaults = (getattr(settings, "threads", 8), getattr(settings, "rounds", 20), default_schedule)
-
-    def race_probe(threads: int = defaults[0], rounds: int = defaults[1],
-                   schedule: Schedule = defaults[2]) -> tuple[int, int, Schedule]:
-        return threads, rounds, schedule
-
-    shown = ", ".join([*(repr(a) for a in marker.args), *(f"{k}={v!r}" for k, v in marker.kwargs.items())])
-    source = f"@pytest.mark.race_probe({shown})"
-    try:
-        threads, rounds, schedule = race_probe(*marker.args, **marker.kwargs)
-    except TypeError as exc:
-        raise RaceUsageError(f"{source}: {re.sub(r'^.*race_probe[(][)] ', '', str(exc))}; "
-                             "expected race_probe(threads=8, rounds=20)") from None
-    return check_threads(threads, source), check_rounds(rounds, source), check_schedule(schedule, source)
