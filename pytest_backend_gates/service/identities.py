@@ -29,14 +29,16 @@ from pytest_backend_gates.identity_settings import (
 )
 from pytest_backend_gates.redaction import Redactor
 from pytest_backend_gates.service.client import target_client
+from pytest_backend_gates.service.target import TargetError
 from pytest_backend_gates.settings import ContractSettings
 
 # A raw client of the target: no identity, only the configured contract headers.
 Connect = Callable[[], AbstractContextManager[httpx.Client]]
 
 
-class LoginFailed(Exception):
-    """An identity could not obtain credentials: the gate that needed them is `error`."""
+class LoginFailed(TargetError):
+    """An identity could not obtain credentials: the gate that needed them is `error` (every gate
+    reports a TargetError as its error, with this message naming identity, operation and status)."""
 
 
 def token_placeholder(name: str) -> str:

@@ -34,7 +34,6 @@ from pytest_backend_gates.service.credentials import CredentialWatch
 from pytest_backend_gates.service.django_db import django_database_in_use
 from pytest_backend_gates.service.exchange import publisher
 from pytest_backend_gates.service.identities import (
-    LoginFailed,
     act_in_schema,
     identity_session,
 )
@@ -101,7 +100,11 @@ class ContractGate(Gate):
         self._ahead: dict[str, OperationOutcome] = {}  # run in an earlier item's batch, not reported yet
         self._ran: set[str] = set()
         self._notes: list[str] = []  # warnings found at collection
-        self._watch = CredentialWatch(dict(settings.headers))
+        # Static credentials cannot be renewed: a run that revokes them gets the loud warning.
+        # A login identity logs in again after a 401 instead.
+        identity = context.config.identities.get()
+        static = identity.headers if identity is not None and identity.kind == "static" else {}
+        self._watch = CredentialWatch({**settings.headers, **static})
 
     # -- set-up ------------------------------------------------------------
     def start(self) -> None:
@@ -184,9 +187,8 @@ class ContractGate(Gate):
                     labels.append(error.label or "invalid operation")
                 else:
                     labels.append(result.ok().label)
-        except (TargetError, LoginFailed, Exception) as exc:
-            self._load_error = self.redact(str(exc) if isinstance(exc, (TargetError, LoginFailed))
-                                           else short_error(exc))
+        except (TargetError, Exception) as exc:
+            self._load_error = self.redact(str(exc) if isinstance(exc, TargetError) else short_error(exc))
             labels = ["load schema"]
         if self._schema is not None and self.settings.exclude_operations:
             self._notes.extend(f"exclude_operations: {glob!r} matches no operation of the schema"

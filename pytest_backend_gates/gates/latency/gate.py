@@ -66,6 +66,7 @@ from pytest_backend_gates.gates.test_attributed import TestAttributedGate
 from pytest_backend_gates.result import GateResult, Status, Violation
 from pytest_backend_gates.service.django_db import database_outside_tests
 from pytest_backend_gates.service.existing_ids import status_counts, status_hint
+from pytest_backend_gates.service.identities import identity_session
 from pytest_backend_gates.service.target import TargetError
 from pytest_backend_gates.settings import ContractSettings, LatencySettings
 
@@ -239,7 +240,8 @@ class LatencyGate(TestAttributedGate):
             return [f"budgets name API operations ({', '.join(self.operation_budgets)}) but there is no "
                     "[tool.backend-gates.contract] table with app or base_url to send them to"]
         errors: list[str] = []
-        with OperationTimer(contract, self.context.rootpath) as timer:
+        identities = identity_session(self.context.pytest_config, self.context.config)
+        with OperationTimer(contract, self.context.rootpath, identities) as timer:
             for label, budgets in self.operation_budgets.items():
                 try:
                     error = self._time_operation(timer, label, budgets)

@@ -36,6 +36,7 @@ from urllib.parse import quote
 from pytest_backend_gates.gates.latency.measure import time_rounds
 from pytest_backend_gates.service.client import open_client
 from pytest_backend_gates.service.existing_ids import ExistingIds, Found, status_counts
+from pytest_backend_gates.service.identities import IdentitySession
 from pytest_backend_gates.service.openapi import (
     UNIT_PHASES,
     engine_config,
@@ -109,9 +110,10 @@ class TimedOperation:
 class OperationTimer:
     """Opens the contract target and its schema once for all operations with a budget."""
 
-    def __init__(self, settings: ContractSettings, rootpath: Path) -> None:
+    def __init__(self, settings: ContractSettings, rootpath: Path, identities: IdentitySession | None = None) -> None:
         self.settings = settings
         self.rootpath = rootpath
+        self.identities = identities  # the default identity's credentials, when identities are defined
         self._stack = ExitStack()
         self._schema: Any = None
         self._client: Any = None
@@ -121,8 +123,9 @@ class OperationTimer:
         try:
             target = load_target(self.settings)
             config = engine_config(self.settings, SEED, UNIT_PHASES, target)
-            self._schema = load_schema(self.settings, target, self.rootpath, config)
-            self._client = self._stack.enter_context(open_client(self.settings))
+            headers = self.identities.headers() if self.identities is not None else None
+            self._schema = load_schema(self.settings, target, self.rootpath, config, headers=headers)
+            self._client = self._stack.enter_context(open_client(self.settings, identity=self.identities))
         except BaseException:
             self._stack.close()
             raise

@@ -33,18 +33,20 @@ PLAN_VARIABLE = "BACKEND_GATES_LOAD_PLAN"  # as in default_user.py
 
 
 def prepare_default_user(contract: ContractSettings, base_url: str, folder: Path, environment: dict[str, str], *,
-                         rootpath: Path, notes: list[str], left_out: dict[str, int]) -> str:
-    """The default user's locustfile, its plan written to `folder` and named in `environment`."""
+                         rootpath: Path, notes: list[str], left_out: dict[str, int],
+                         headers: dict[str, str]) -> str:
+    """The default user's locustfile, its plan written to `folder` and named in `environment`;
+    `headers`: what every request sends (the default identity's, or the contract's)."""
     import httpx  # lazy, as everywhere in the package: a run with a locustfile never needs it
 
-    schema = read_schema(contract, base_url, rootpath, parse_schema_text)
+    schema = read_schema(contract, base_url, rootpath, parse_schema_text, headers)
     # The schema's base path ('/api'), less what base_url already ends with: locust and httpx
     # put the host's path before every URL, so 'http://h/api' + '/api/items' would double it.
     prefix = base_path(schema)
     served = urlsplit(base_url).path.rstrip("/")
     if served and (prefix == served or prefix.startswith(served + "/")):
         prefix = prefix[len(served):]
-    with httpx.Client(base_url=base_url, headers=dict(contract.headers), timeout=10.0) as client:
+    with httpx.Client(base_url=base_url, headers=headers, timeout=10.0) as client:
         finder = ExistingIds(schema, client, prefix)
         globs = contract.exclude_operations
         plan = build_plan(schema, finder.find, prefix, excluded=lambda method, path: any(
@@ -58,7 +60,7 @@ def prepare_default_user(contract: ContractSettings, base_url: str, folder: Path
             "give the operations examples, or set locustfile")
     plan_file = folder / "plan.json"
     plan_file.touch(mode=0o600)  # it may hold the contract's headers (secrets from ${ENV})
-    plan_file.write_text(plan.to_json(dict(contract.headers)), encoding="utf-8")
+    plan_file.write_text(plan.to_json(headers), encoding="utf-8")
     environment[PLAN_VARIABLE] = str(plan_file)
     return str(DEFAULT_USER)
 
@@ -117,7 +119,8 @@ def try_plan(plan: Any, schema: dict[str, Any], prefix: str, finder: Any, client
     plan.operations = kept
 
 
-def read_schema(contract: ContractSettings, base_url: str, rootpath: Path, parse: Any) -> dict[str, Any]:
+def read_schema(contract: ContractSettings, base_url: str, rootpath: Path, parse: Any,
+                headers: dict[str, str]) -> dict[str, Any]:
     """The schema the default user is planned from: its file, or fetched from the target."""
     kind, location = schema_location(contract.schema, rootpath)
     if kind == "file":
@@ -125,7 +128,7 @@ def read_schema(contract: ContractSettings, base_url: str, rootpath: Path, parse
     url = base_url + location if kind == "path" else location
     if kind == "url":
         check_loopback(url, contract.allow_remote)
-    request = urllib.request.Request(url, headers=dict(contract.headers))
+    request = urllib.request.Request(url, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - http(s) only
             text = response.read().decode("utf-8")

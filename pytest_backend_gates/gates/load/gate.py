@@ -21,6 +21,7 @@ histogram per endpoint.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import tempfile
 import time
@@ -39,12 +40,16 @@ from pytest_backend_gates.gates.load.server import ServedApp, check_reachable
 from pytest_backend_gates.gates.load.verdict import judge
 from pytest_backend_gates.result import GateResult, Status
 from pytest_backend_gates.service.django_db import database_outside_tests
+from pytest_backend_gates.service.identities import identity_session
 from pytest_backend_gates.service.target import (
     TargetError,
     check_loopback,
     load_target,
 )
 from pytest_backend_gates.settings import ContractSettings, LoadSettings
+
+# The default identity's headers, as JSON, for a locustfile of the user's (docs/auth.md).
+HEADERS_VARIABLE = "BACKEND_GATES_HEADERS"
 
 
 class LoadGate(Gate):
@@ -198,9 +203,14 @@ class LoadGate(Gate):
             yield base_url
 
     def _prepare_locustfile(self, base_url: str, folder: Path, environment: dict[str, str]) -> str:
+        contract = self.contract
+        identities = identity_session(self.context.pytest_config, self.context.config)
+        # Logged in once, here (the served app is this process's): every locust user reuses the
+        # default identity's credentials. A locustfile of the user's reads them from this variable.
+        headers = identities.headers() if identities is not None else dict(contract.headers) if contract else {}
+        environment[HEADERS_VARIABLE] = json.dumps(headers)
         if self.settings.locustfile is not None:
             return str(self.locustfile_path)
-        contract = self.contract
         assert contract is not None
         return prepare_default_user(contract, base_url, folder, environment, rootpath=self.context.rootpath,
-                                    notes=self._notes, left_out=self._left_out)
+                                    notes=self._notes, left_out=self._left_out, headers=headers)

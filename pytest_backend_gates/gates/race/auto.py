@@ -46,6 +46,7 @@ from pytest_backend_gates.gates.race.auto_requests import ProbeRequests, _hint
 from pytest_backend_gates.gates.race.probe import Race, RaceError
 from pytest_backend_gates.gates.race.results import describe_exception
 from pytest_backend_gates.service.django_db import django_database_in_use
+from pytest_backend_gates.service.identities import identity_session
 from pytest_backend_gates.service.openapi import (
     UNIT_PHASES,
     engine_config,
@@ -93,9 +94,12 @@ class AutoProbe(ReadBack, ProbeRequests):
         labels: list[str] = []
         try:
             self.target = load_target(self.contract)
+            anonymous = self.target.in_process and django_database_in_use(self.config)
+            identities = identity_session(self.config, self.gate.context.config)
             self.schema = load_schema(self.contract, self.target, self.gate.context.rootpath,
                                       engine_config(self.contract, self.seed, UNIT_PHASES, self.target),
-                                      anonymous=self.target.in_process and django_database_in_use(self.config))
+                                      anonymous=anonymous,
+                                      headers=identities.headers() if identities and not anonymous else None)
             labels = [op.label for op in self._operations() if self._is_create(op)]
         except TargetError as exc:
             self.load_error = self.redact(str(exc))

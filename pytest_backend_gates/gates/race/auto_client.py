@@ -18,6 +18,7 @@ from pytest_backend_gates.result import Violation
 from pytest_backend_gates.service import serving
 from pytest_backend_gates.service.client import open_client
 from pytest_backend_gates.service.exchange import curl_command, publisher
+from pytest_backend_gates.service.identities import identity_session
 from pytest_backend_gates.service.target import (
     IN_PROCESS_BASE_URL,
     REPLAY_BASE_URL,
@@ -90,7 +91,8 @@ class AutoProbeClient:
 
     def client(self) -> Any:
         if self._client is None:
-            self._client_cm = open_client(self.contract, publisher(self.config), self.config.rootpath)
+            self._client_cm = open_client(self.contract, publisher(self.config), self.config.rootpath,
+                                          identity_session(self.config, self.gate.context.config))
             self._client = self._client_cm.__enter__()
         return self._client
 

@@ -46,6 +46,7 @@ from pytest_backend_gates.result import GateResult, Status, Violation
 from pytest_backend_gates.security_rules import OWASP, RULE_IDS
 from pytest_backend_gates.service.client import target_client
 from pytest_backend_gates.service.exchange import Exchange, publisher
+from pytest_backend_gates.service.identities import identity_session
 from pytest_backend_gates.service.target import (
     IN_PROCESS_BASE_URL,
     REPLAY_BASE_URL,
@@ -148,7 +149,8 @@ class SecurityGate(Gate):
         settings = contract.settings
         publish = publisher(item.config) or (lambda exchange: None)
         outcome = self._probes[item.label] = ProbeOutcome(item.label)
-        with target_client(settings, target=target) as client:
+        identities = identity_session(item.config, self.context.config)
+        with target_client(settings, target=target, identity=identities) as client:
             replay_base = REPLAY_BASE_URL if str(client.base_url).startswith(IN_PROCESS_BASE_URL) else None
             prober = Prober(schema, client, lambda: target_client(settings, headers={}, target=target),
                             publish, replay_base)

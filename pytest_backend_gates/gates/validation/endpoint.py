@@ -31,6 +31,7 @@ from pytest_backend_gates.gates.validation.gate import (
 )
 from pytest_backend_gates.security_rules import INPUT_RULES
 from pytest_backend_gates.service.exchange import Exchange, publisher
+from pytest_backend_gates.service.identities import act_in_schema, identity_session
 from pytest_backend_gates.service.openapi import _IN_PROCESS_HOST, operation_strategy
 from pytest_backend_gates.service.serving import SCHEMATHESIS_ID_HEADER
 from pytest_backend_gates.service.target import REPLAY_BASE_URL, TargetError
@@ -66,8 +67,12 @@ def _load(iv: InputValidation) -> tuple[Any, Any, SecuritySettings]:
 
     try:
         target = load_target(contract)
+        identities = identity_session(config, gates_config)
         schema = load_schema(contract, target, config.rootpath,
-                             engine_config(contract, 0, ("fuzzing",), target, hostile=True))
+                             engine_config(contract, 0, ("fuzzing",), target, hostile=True),
+                             headers=identities.headers() if identities is not None else None)
+        if identities is not None:
+            act_in_schema(schema, identities)
     except TargetError as exc:
         raise UsageProblem(f"[tool.backend-gates.contract] {gates_config.redactor.redact(str(exc))}") from None
     cache.update(schema=schema, target=target, security=gates_config.get(SecuritySettings) or SecuritySettings())
