@@ -18,13 +18,10 @@ from typing import Any
 
 import pytest
 
+from pytest_backend_gates.service.app_errors import Raised, describe_raised
 from pytest_backend_gates.service.credentials import CredentialWatch
 from pytest_backend_gates.service.exchange import Exchange
-from pytest_backend_gates.service.serving import (
-    INTERNAL_HEADER,
-    Raised,
-    describe_raised,
-)
+from pytest_backend_gates.service.in_flight import INTERNAL_HEADER
 from pytest_backend_gates.service.target import (
     REPLAY_BASE_URL,
     Target,

@@ -143,7 +143,7 @@ class Gathering:
         self.timeouts = 0  # waits that ended without every request
 
     def enter(self, request: Any) -> None:
-        """`request` (serving.Answering) enters its next stage: wait for the others to reach it."""
+        """`request` (in_flight.Answering) enters its next stage: wait for the others to reach it."""
         request.stage += 1
         stage = request.stage
         self.stages += 1
@@ -187,7 +187,7 @@ class Perturbation:
     """
 
     def __init__(self, seed: int, own: OwnCode, probability: float = DEFAULT_PROBABILITY, threads: int = 8) -> None:
-        from pytest_backend_gates.service import serving
+        from pytest_backend_gates.service import in_flight, serving
 
         self.seed = seed
         self.own = own
@@ -195,10 +195,10 @@ class Perturbation:
         self.threads = threads
         self.active = False
         self.yields = 0  # GIL hand-offs made (approximate under concurrency)
-        self._answering = serving.answering
+        self._answering = in_flight.answering
         self._serving = serving
         self._serving_file = serving.__file__
-        self.gathering = Gathering(serving.requests_in_flight)
+        self.gathering = Gathering(in_flight.requests_in_flight)
         self._spawned = 0
         self._adopted = 0
         self._lock = threading.Lock()

@@ -31,8 +31,8 @@ from pytest_backend_gates.gates.validation.gate import (
 )
 from pytest_backend_gates.security_rules import INPUT_RULES
 from pytest_backend_gates.service.exchange import Exchange, publisher
+from pytest_backend_gates.service.in_flight import SCHEMATHESIS_ID_HEADER
 from pytest_backend_gates.service.openapi import _IN_PROCESS_HOST, operation_strategy
-from pytest_backend_gates.service.serving import SCHEMATHESIS_ID_HEADER
 from pytest_backend_gates.service.target import REPLAY_BASE_URL, TargetError
 from pytest_backend_gates.settings import ContractSettings, SecuritySettings
 
