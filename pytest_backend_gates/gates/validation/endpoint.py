@@ -32,7 +32,7 @@ from pytest_backend_gates.gates.validation.gate import (
 from pytest_backend_gates.security_rules import INPUT_RULES
 from pytest_backend_gates.service.exchange import Exchange, publisher
 from pytest_backend_gates.service.in_flight import SCHEMATHESIS_ID_HEADER
-from pytest_backend_gates.service.openapi import _IN_PROCESS_HOST, operation_strategy
+from pytest_backend_gates.service.openapi import IN_PROCESS_HOST, operation_strategy
 from pytest_backend_gates.service.target import REPLAY_BASE_URL, TargetError
 from pytest_backend_gates.settings import ContractSettings, SecuritySettings
 
@@ -148,7 +148,7 @@ def check_endpoint(iv: InputValidation, operation: str, max_examples: int | None
         label, case = pair
         counts[label] += 1
         response = case.call(base_url=base_url) if base_url else case.call()
-        curl = _IN_PROCESS_HOST.sub(REPLAY_BASE_URL, case.as_curl_command()) if target.in_process \
+        curl = IN_PROCESS_HOST.sub(REPLAY_BASE_URL, case.as_curl_command()) if target.in_process \
             else case.as_curl_command()
         status = response.status_code
         body = " ".join((response.content or b"")[:200].decode("utf-8", "replace").split())
