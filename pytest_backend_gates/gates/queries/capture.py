@@ -43,7 +43,7 @@ from typing import Any, cast
 
 from pytest_backend_gates.errors import UsageError
 from pytest_backend_gates.location import PACKAGE_DIR
-from pytest_backend_gates.service import in_flight
+from pytest_backend_gates.service.in_flight import observe_requests
 
 # --------------------------------------------------------------------------
 # Statement shape (the one normalization rule, docs/queries.md)
@@ -631,7 +631,7 @@ def request_scope(method: str, target: str) -> Iterator[None]:
 
 
 def add_request_listener(listener: Callable[[str, str, QueryLog], None], project_root: str | None = None) -> None:
-    in_flight.observe_requests(request_scope)  # the in-process wrappers enter it around each request
+    observe_requests(request_scope)  # the in-process wrappers enter it around each request
     _RECORDER.add_request_listener(listener, project_root)
 
 

@@ -187,7 +187,8 @@ class Perturbation:
     """
 
     def __init__(self, seed: int, own: OwnCode, probability: float = DEFAULT_PROBABILITY, threads: int = 8) -> None:
-        from pytest_backend_gates.service import in_flight, serving
+        from pytest_backend_gates.service import serving
+        from pytest_backend_gates.service.in_flight import answering, requests_in_flight
 
         self.seed = seed
         self.own = own
@@ -195,10 +196,10 @@ class Perturbation:
         self.threads = threads
         self.active = False
         self.yields = 0  # GIL hand-offs made (approximate under concurrency)
-        self._answering = in_flight.answering
+        self._answering = answering
         self._serving = serving
         self._serving_file = serving.__file__
-        self.gathering = Gathering(in_flight.requests_in_flight)
+        self.gathering = Gathering(requests_in_flight)
         self._spawned = 0
         self._adopted = 0
         self._lock = threading.Lock()
