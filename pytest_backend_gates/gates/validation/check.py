@@ -39,8 +39,8 @@ from pytest_backend_gates.gates.validation.inputs import (
     AcceptsError,
     OracleCrash,
     domain_for,
-    hostile_strings,
 )
+from pytest_backend_gates.gates.validation.odd_inputs import hostile_strings
 from pytest_backend_gates.gates.validation.outcome import (
     ADJECTIVE,
     SEVERITY,
