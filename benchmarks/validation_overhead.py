@@ -34,7 +34,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st
 from quantity import QUANTITY, parse_quantity  # noqa: E402
 
-from pytest_backend_gates.gates.validation.gate import InputValidation  # noqa: E402
+from pytest_backend_gates.gates.validation.check import InputValidation  # noqa: E402
 from pytest_backend_gates.settings import ValidationSettings  # noqa: E402
 
 settings.register_profile("bench", database=None, deadline=None, suppress_health_check=list(HealthCheck))

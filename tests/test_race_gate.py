@@ -994,7 +994,7 @@ class Account:
 
 def test_requests_line_up_at_a_stage_and_a_late_one_is_not_waited_for_again() -> None:
     from pytest_backend_gates.gates.race.perturbation import Gathering
-    from pytest_backend_gates.service.serving import Answering
+    from pytest_backend_gates.service.in_flight import Answering
 
     requests = [Answering() for _ in range(4)]
     in_flight = tuple(requests)

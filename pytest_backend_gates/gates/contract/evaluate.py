@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections import Counter
 
 from pytest_backend_gates.result import GateResult, Status, Violation
-from pytest_backend_gates.service.openapi import (
-    STATEFUL,
+from pytest_backend_gates.service.engine_events import (
     OperationOutcome,
     fold_same_cause,
     group_tool_errors,
 )
+from pytest_backend_gates.service.openapi import STATEFUL
 from pytest_backend_gates.settings import ContractSettings
 
 

@@ -32,6 +32,11 @@ from pytest_backend_gates.gates.items import (
 from pytest_backend_gates.result import GateResult
 from pytest_backend_gates.service.credentials import CredentialWatch
 from pytest_backend_gates.service.django_db import django_database_in_use
+from pytest_backend_gates.service.engine_events import (
+    EventReader,
+    OperationOutcome,
+    fold_same_cause,
+)
 from pytest_backend_gates.service.exchange import publisher
 from pytest_backend_gates.service.identities import (
     act_in_schema,
@@ -40,10 +45,7 @@ from pytest_backend_gates.service.identities import (
 from pytest_backend_gates.service.openapi import (
     STATEFUL,
     UNIT_PHASES,
-    EventReader,
-    OperationOutcome,
     engine_config,
-    fold_same_cause,
     load_schema,
     schema_fetched_over_the_network,
     short_error,

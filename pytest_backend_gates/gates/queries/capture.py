@@ -42,7 +42,7 @@ from pytest_backend_gates.gates.queries.recorder import (
     _sqlite_statement,
 )
 from pytest_backend_gates.gates.queries.statements import QueryLog
-from pytest_backend_gates.service import serving
+from pytest_backend_gates.service.in_flight import observe_requests
 
 # --------------------------------------------------------------------------
 # Public entry points
@@ -79,7 +79,7 @@ def request_scope(method: str, target: str) -> Iterator[None]:
 
 
 def add_request_listener(listener: Callable[[str, str, QueryLog], None], project_root: str | None = None) -> None:
-    serving.observe_requests(request_scope)  # the in-process wrappers enter it around each request
+    observe_requests(request_scope)  # the in-process wrappers enter it around each request
     _RECORDER.add_request_listener(listener, project_root)
 
 

@@ -47,6 +47,7 @@ from pytest_backend_gates.gates.race.tracing import (
     reinstate,
 )
 from pytest_backend_gates.service import serving
+from pytest_backend_gates.service.in_flight import answering, requests_in_flight
 
 DEFAULT_PROBABILITY = 0.5  # of giving the GIL away at a traced line
 SWITCH_INTERVAL = 1e-6  # seconds, while a probe runs
@@ -78,7 +79,7 @@ class Gathering:
         self.timeouts = 0  # waits that ended without every request
 
     def enter(self, request: Any) -> None:
-        """`request` (serving.Answering) enters its next stage: wait for the others to reach it."""
+        """`request` (in_flight.Answering) enters its next stage: wait for the others to reach it."""
         request.stage += 1
         stage = request.stage
         self.stages += 1
@@ -128,10 +129,10 @@ class Perturbation:
         self.threads = threads
         self.active = False
         self.yields = 0  # GIL hand-offs made (approximate under concurrency)
-        self._answering = serving.answering
+        self._answering = answering
         self._serving = serving
         self._serving_file = serving.__file__
-        self.gathering = Gathering(serving.requests_in_flight)
+        self.gathering = Gathering(requests_in_flight)
         self._spawned = 0
         self._adopted = 0
         self._lock = threading.Lock()

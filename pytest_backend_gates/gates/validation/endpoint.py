@@ -19,42 +19,53 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import given
+from hypothesis import seed as pin_seed
+from hypothesis import strategies as st
 
 from pytest_backend_gates.gates.response_rules import judge_exchange
-from pytest_backend_gates.gates.validation.gate import (
-    Finding,
+from pytest_backend_gates.gates.validation.outcome import (
+    CheckSummary,
+    InputViolation,
     InvalidAccepted,
     UsageProblem,
     ValidRejected,
-    _blob,
     collect_findings,
+    replay_blob,
 )
 from pytest_backend_gates.security_rules import INPUT_RULES
 from pytest_backend_gates.service.exchange import Exchange, publisher
 from pytest_backend_gates.service.identities import act_in_schema, identity_session
-from pytest_backend_gates.service.openapi import _IN_PROCESS_HOST, operation_strategy
-from pytest_backend_gates.service.serving import SCHEMATHESIS_ID_HEADER
-from pytest_backend_gates.service.target import REPLAY_BASE_URL, TargetError
+from pytest_backend_gates.service.in_flight import SCHEMATHESIS_ID_HEADER
+from pytest_backend_gates.service.openapi import (
+    IN_PROCESS_HOST,
+    engine_config,
+    load_schema,
+    operation_strategy,
+)
+from pytest_backend_gates.service.target import (
+    REPLAY_BASE_URL,
+    TargetError,
+    load_target,
+)
 from pytest_backend_gates.settings import ContractSettings, SecuritySettings
 
 if TYPE_CHECKING:
-    from pytest_backend_gates.gates.validation.gate import CheckSummary, InputValidation
+    from pytest_backend_gates.gates.validation.check import InputValidation
 
 _schema_key = pytest.StashKey[dict[str, Any]]()
 
 
-class ServerError(Finding):
+class ServerError(InputViolation):
     kind = "server-error"
 
 
-class InsecureResponse(Finding):
+class InsecureResponse(InputViolation):
     kind = "security"
 
 
 def _load(iv: InputValidation) -> tuple[Any, Any, SecuritySettings]:
     """(schema, target, security settings), loaded once per session."""
-    from pytest_backend_gates.service.openapi import engine_config, load_schema
-
     config = iv._config
     cache = config.stash.setdefault(_schema_key, {})
     if "schema" in cache:
@@ -63,8 +74,6 @@ def _load(iv: InputValidation) -> tuple[Any, Any, SecuritySettings]:
     contract = gates_config.get(ContractSettings)
     if contract is None:
         raise UsageProblem("it needs a [tool.backend-gates.contract] table with app or base_url in pyproject.toml")
-    from pytest_backend_gates.service.target import load_target
-
     try:
         target = load_target(contract)
         identities = identity_session(config, gates_config)
@@ -118,13 +127,9 @@ def _is_documented(status: int, documented: set[str]) -> bool:
 
 
 def check_endpoint(iv: InputValidation, operation: str, max_examples: int | None, seed: int | None) -> CheckSummary:
-    from hypothesis import given
-    from hypothesis import seed as pin_seed
-    from hypothesis import strategies as st
+    # schemathesis only when an operation is checked (check() alone never loads it)
     from schemathesis import GenerationMode
     from schemathesis.checks import CHECKS, load_all_checks
-
-    from pytest_backend_gates.gates.validation.gate import CheckSummary
 
     if not isinstance(operation, str) or " /" not in operation:
         raise UsageProblem(f"operation={operation!r}: expected 'METHOD /path', e.g. 'POST /items'")
@@ -153,7 +158,7 @@ def check_endpoint(iv: InputValidation, operation: str, max_examples: int | None
         label, case = pair
         counts[label] += 1
         response = case.call(base_url=base_url) if base_url else case.call()
-        curl = _IN_PROCESS_HOST.sub(REPLAY_BASE_URL, case.as_curl_command()) if target.in_process \
+        curl = IN_PROCESS_HOST.sub(REPLAY_BASE_URL, case.as_curl_command()) if target.in_process \
             else case.as_curl_command()
         status = response.status_code
         body = " ".join((response.content or b"")[:200].decode("utf-8", "replace").split())
@@ -198,8 +203,8 @@ def check_endpoint(iv: InputValidation, operation: str, max_examples: int | None
     redact = iv.redact
     inputs = sum(counts.values())
     call_text = f"check_endpoint({operation!r})"
-    violations = [{"kind": f.kind, "input": redact(_short(str(f.value))), "message": redact(f.text), "blob": _blob(f)}
-                  for f in findings]
+    violations = [{"kind": f.kind, "input": redact(_short(str(f.value))), "message": redact(f.text),
+                   "blob": replay_blob(f)} for f in findings]
     reproduce = iv.replay_hint(chosen_seed)
     iv.record({"test": iv.nodeid, "call": call_text, "accepts": f"{op.label} (OpenAPI)", "inputs": inputs,
                "violations": [{k: v for k, v in item.items() if v is not None} for item in violations],

@@ -15,7 +15,9 @@ def input_validation(request: pytest.FixtureRequest) -> Any:
     """`input_validation.check(fn, accepts=..., rejects=(ValueError,))`: valid inputs must be accepted,
     invalid and hostile ones must raise one of `rejects`; `check_endpoint("POST /items")` for an API
     operation. See docs/validation.md."""
-    from pytest_backend_gates.gates.validation.gate import InputValidation
+    # Imported when a test uses the fixture: check.py loads hypothesis, which a run without
+    # validation tests does not need (this module is registered in every run).
+    from pytest_backend_gates.gates.validation.check import InputValidation
 
     try:
         gates_config = gates_config_of(request.config)
