@@ -130,6 +130,11 @@ class Table:
     def has(self, key: str) -> bool:
         return key in self._raw
 
+    @property
+    def keys(self) -> frozenset[str]:
+        """The keys written in the table."""
+        return frozenset(self._raw)
+
     def _take(self, key: str) -> Any:
         self._read.add(key)
         return self._raw.get(key)

@@ -63,6 +63,8 @@ class ContractSettings:
     seed: int | None = None  # extension: fixed seed instead of a random one
     # Globs over 'METHOD /path' kept away from every HTTP gate (POST /logout, DELETE /users/*).
     exclude_operations: tuple[str, ...] = ()
+    # The keys written in the table: they override a project's schemathesis.toml, the others do not.
+    written_keys: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,7 @@ def parse_contract(t: Table) -> ContractSettings:
         allow_remote=t.boolean("allow_remote", False),
         seed=t.integer("seed", None, minimum=0, maximum=limits.MAX_SEED),
         exclude_operations=_operation_globs(t, "exclude_operations"),
+        written_keys=t.keys,
     )
     _refuse_remote_schema(t, settings)
     return settings

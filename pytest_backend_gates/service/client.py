@@ -95,7 +95,7 @@ class OperationNames:
         try:
             target = load_target(self._settings)
             schema = load_schema(self._settings, target, self._rootpath,
-                                 engine_config(self._settings, 0, UNIT_PHASES, target))
+                                 engine_config(self._settings, 0, UNIT_PHASES, target, rootpath=self._rootpath))
             return operation_resolver(schema)
         except Exception:  # noqa: BLE001 - naming is a nicety: the contract gate reports a broken schema
             return lambda method, path: None

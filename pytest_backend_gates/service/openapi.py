@@ -19,6 +19,7 @@ import pytest
 
 from pytest_backend_gates import hostile as hostile_library
 from pytest_backend_gates.service.in_flight import INTERNAL_HEADER
+from pytest_backend_gates.service.schemathesis_base import merge, read_project_config
 from pytest_backend_gates.service.target import (
     Target,
     TargetError,
@@ -36,20 +37,22 @@ IN_PROCESS_HOST = re.compile(r"https?://(?:testserver|localhost)(?=[/'\"\s?]|$)"
 
 
 def engine_config(settings: ContractSettings, seed: int, phases: tuple[str, ...], target: Target | None,
-                  hostile: bool = False) -> Any:
-    """`hostile`: also draw string values from the hostile input library (security gate on)."""
+                  hostile: bool = False, rootpath: Path | None = None) -> Any:
+    """`hostile`: also draw string values from the hostile input library (security gate on).
+    `rootpath`: find the project's schemathesis.toml from there, the base of these settings
+    (service/schemathesis_base.py); the [tool.backend-gates.contract] keys written override it."""
     import schemathesis
 
     s = settings
-    checks: dict[str, Any] = {"enabled": True} if s.checks == "all" else {"enabled": False}
-    if s.checks != "all":
-        checks.update({name: {"enabled": True} for name in s.checks})
-    checks.update({name: {"enabled": False} for name in s.exclude_checks})
+    base, base_path = read_project_config(rootpath)
+    written = s.written_keys
+    generation: dict[str, Any] = {"database": "none"}
+    if "max_examples" in written or "max-examples" not in base.get("generation", {}):
+        generation["max-examples"] = s.max_examples
     data: dict[str, Any] = {
         "seed": seed,
-        "generation": {"max-examples": s.max_examples, "database": "none"},
+        "generation": generation,
         "phases": {phase: {"enabled": phase in phases} for phase in (*UNIT_PHASES, STATEFUL)},
-        "checks": checks,
         # One defect must not hide another in the same operation: every distinct failure.
         "continue-on-failure": True,
         # We redact ourselves, to ${VAR} placeholders that keep a reproduction runnable.
@@ -57,6 +60,13 @@ def engine_config(settings: ContractSettings, seed: int, phases: tuple[str, ...]
         # No .schemathesis/ cache in the user's tree, and no replayed requests: same seed, same run.
         "cache": {"enabled": False},
     }
+    if "checks" in written or "checks" not in base:
+        checks: dict[str, Any] = {"enabled": True} if s.checks == "all" else {"enabled": False}
+        if s.checks != "all":
+            checks.update({name: {"enabled": True} for name in s.checks})
+        data["checks"] = checks
+    if s.exclude_checks:
+        data.setdefault("checks", {}).update({name: {"enabled": False} for name in s.exclude_checks})
     if hostile:
         values = [v for v in hostile_library.ALL if "\x00" not in v]
         data["dictionaries"] = {hostile_library.DICTIONARY: {"values": values}}
@@ -66,7 +76,16 @@ def engine_config(settings: ContractSettings, seed: int, phases: tuple[str, ...]
         data["headers"] = dict(s.headers)
     if target is not None and not target.in_process:
         data["base-url"] = target.base_url
-    return schemathesis.Config.from_dict(data)
+    elif "base-url" in base:  # an in-process app: the base URL of a server does not apply
+        base = {k: v for k, v in base.items() if k != "base-url"}
+    try:
+        return schemathesis.Config.from_dict(merge(base, data),
+                                             base_dir=str(base_path.parent) if base_path else None)
+    except Exception as exc:  # noqa: BLE001 - schemathesis' ConfigError, said with the file's name
+        if base_path is None:
+            raise
+        raise TargetError(f"{base_path} (the base of the contract gate's settings) is not valid: "
+                          f"{short_error(exc)}") from None
 
 
 def load_schema(settings: ContractSettings, target: Target, rootpath: Path, config: Any, *,

@@ -153,7 +153,8 @@ class ContractGate(Gate):
     def _engine_config(self, phases: tuple[str, ...]) -> Any:
         # With the security gate on, string values are also drawn from the hostile input library.
         hostile = self.context.pytest_config.pluginmanager.get_plugin("backend-gates-security") is not None
-        return engine_config(self.settings, self.seed, phases, self._target, hostile=hostile)
+        return engine_config(self.settings, self.seed, phases, self._target, hostile=hostile,
+                             rootpath=self.context.rootpath)
 
     def _load_schema(self) -> Any:
         self._target = load_target(self.settings)

@@ -122,7 +122,7 @@ class OperationTimer:
     def __enter__(self) -> OperationTimer:
         try:
             target = load_target(self.settings)
-            config = engine_config(self.settings, SEED, UNIT_PHASES, target)
+            config = engine_config(self.settings, SEED, UNIT_PHASES, target, rootpath=self.rootpath)
             headers = self.identities.headers() if self.identities is not None else None
             self._schema = load_schema(self.settings, target, self.rootpath, config, headers=headers)
             self._client = self._stack.enter_context(open_client(self.settings, identity=self.identities))

@@ -97,7 +97,8 @@ class AutoProbe(ReadBack, ProbeRequests):
             anonymous = self.target.in_process and django_database_in_use(self.config)
             identities = identity_session(self.config, self.gate.context.config)
             self.schema = load_schema(self.contract, self.target, self.gate.context.rootpath,
-                                      engine_config(self.contract, self.seed, UNIT_PHASES, self.target),
+                                      engine_config(self.contract, self.seed, UNIT_PHASES, self.target,
+                                                    rootpath=self.gate.context.rootpath),
                                       anonymous=anonymous,
                                       headers=identities.headers() if identities and not anonymous else None)
             labels = [op.label for op in self._operations() if self._is_create(op)]

@@ -78,7 +78,7 @@ def _load(iv: InputValidation) -> tuple[Any, Any, SecuritySettings]:
         target = load_target(contract)
         identities = identity_session(config, gates_config)
         schema = load_schema(contract, target, config.rootpath,
-                             engine_config(contract, 0, ("fuzzing",), target, hostile=True),
+                             engine_config(contract, 0, ("fuzzing",), target, hostile=True, rootpath=config.rootpath),
                              headers=identities.headers() if identities is not None else None)
         if identities is not None:
             act_in_schema(schema, identities)
