@@ -64,7 +64,7 @@ class ContractSettings:
     # Globs over 'METHOD /path' kept away from every HTTP gate (POST /logout, DELETE /users/*).
     exclude_operations: tuple[str, ...] = ()
     # The keys written in the table: they override a project's schemathesis.toml, the others do not.
-    written_keys: frozenset[str] = frozenset()
+    written_keys: frozenset[str] = field(default=frozenset(), metadata={"not_a_key": True})
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,10 @@ class GateSpec:
     def keys(self) -> tuple[str, ...]:
         """The keys its table allows (for "unknown key" and did-you-mean)."""
         fields = getattr(self.settings, "__dataclass_fields__", None)
-        return tuple(fields) if fields is not None else tuple(getattr(self.gate_class(), "settings_keys", ()))
+        if fields is None:
+            return tuple(getattr(self.gate_class(), "settings_keys", ()))
+        # A field marked not_a_key is derived by the parser (e.g. which keys were written).
+        return tuple(name for name, f in fields.items() if not f.metadata.get("not_a_key"))
 
     def gate_class(self) -> type[Gate]:
         if not isinstance(self.gate, str):
