@@ -98,6 +98,36 @@ def test_a_revoked_token_is_renewed_by_logging_in_again(pytester: pytest.Pyteste
     assert len(log.read_text().split()) == 2
 
 
+def test_an_expired_token_is_refreshed(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACCOUNTS_TOKEN_USES", "2")  # every token expires after two requests
+    log = project(pytester, monkeypatch, f"[tool.backend-gates.identities.alice]\n{LOGINS['json']}\n")
+    pytester.makepyfile(test_me='''
+        def test_many_requests(api):
+            for _ in range(7):
+                answer = api.get("/me")
+                assert answer.status_code == 200, answer.text
+    ''')
+    result = pytester.runpytest_inprocess(*NO_PLUGINS)
+    result.assert_outcomes(passed=1)
+    assert len(log.read_text().split()) == 4  # 7 requests, 2 per token: 3 renewals after the first login
+
+
+def test_static_credentials_the_run_revokes_get_the_loud_warning(pytester: pytest.Pytester,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACCOUNTS_ADMIN_TOKEN", "static-admin-token-0123")
+    monkeypatch.setenv("ADMIN_TOKEN", "static-admin-token-0123")
+    project(pytester, monkeypatch, """
+        [tool.backend-gates.identities.admin]
+        headers = { Authorization = "Bearer ${ADMIN_TOKEN}" }
+        """, contract='max_examples = 10\nexclude_operations = ["POST /auth/token", "POST /auth/json-login", '
+                      '"POST /auth/signup"]')
+    result = pytester.runpytest_inprocess("--backend-gates=contract", *NO_PLUGINS)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["warning: credentials lost: after POST /auth/logout answered 2xx*or give the "
+                                 "gates an identity with a login*"])
+    assert "static-admin-token-0123" not in result.stdout.str()
+
+
 def test_the_contract_gate_acts_as_the_identity_and_survives_its_own_logout(
         pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     # Without credentials GET /me never answers 2xx, and require_success fails it; POST /auth/logout

@@ -43,6 +43,7 @@ class Accounts:
         self.users: dict[str, dict[str, str]] = {"admin@example.com": {"password": "admin-password-1", "role": "admin"}}
         self.tokens: dict[str, str] = {}  # token -> email
         self.logins = 0
+        self.used: dict[str, int] = {}  # token -> requests made with it
         # A long-lived API token of the admin, for the static-credentials recipe.
         if os.environ.get("ACCOUNTS_ADMIN_TOKEN"):
             self.tokens[os.environ["ACCOUNTS_ADMIN_TOKEN"]] = "admin@example.com"
@@ -69,10 +70,19 @@ class Accounts:
 
 
 def add_account_routes(app: FastAPI, accounts: Accounts) -> None:
+    # ACCOUNTS_TOKEN_USES=N: a token expires after N requests (short-lived tokens, deterministic).
+    uses = int(os.environ.get("ACCOUNTS_TOKEN_USES", "0"))
+
     def current_user(token: str | None = Depends(oauth2)) -> str:
         email = accounts.tokens.get(token or "")
         if email is None:
             raise HTTPException(401, "not authenticated", headers={"WWW-Authenticate": "Bearer"})
+        if uses:
+            with accounts.lock:
+                accounts.used[token] = accounts.used.get(token, 0) + 1
+                if accounts.used[token] > uses:
+                    accounts.tokens.pop(token, None)
+                    raise HTTPException(401, "token expired", headers={"WWW-Authenticate": "Bearer"})
         return email
 
     app.state.current_user = current_user

@@ -74,5 +74,6 @@ class CredentialWatch:
         return (f"credentials lost: after {culprit.operation} answered 2xx, requests with the configured credentials "
                 f"were refused by {len(lost)} operations and accepted by none: {shown}{more}. Every later "
                 f"request of the gates measured an error page. Keep the operation away from the gates with "
-                f"[tool.backend-gates.contract] exclude_operations = [\"{culprit.operation}\"]"
+                f"[tool.backend-gates.contract] exclude_operations = [\"{culprit.operation}\"], or give the "
+                f"gates an identity with a login, which logs in again after a 401 (docs/auth.md)"
                 + (f"; the request: {command}" if command else ""))
