@@ -31,7 +31,7 @@ class AuthRequest:
     method: str
     path: str
     body_kind: Literal["json", "form", "none"] = "none"
-    body: Any = None
+    body: Any = field(default=None, repr=False)  # may hold a password: never in a traceback's repr
     # login only: where the token is in the JSON answer, and how it is sent
     token: str = "access_token"
     header: str = "Authorization"
@@ -45,7 +45,8 @@ class AuthRequest:
 @dataclass(frozen=True)
 class IdentitySettings:
     name: str
-    headers: Mapping[str, str] = field(default_factory=dict)  # static; with login: sent besides the token
+    # static; with login: sent besides the token (not in repr: credentials)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     login: AuthRequest | None = None
     signup: AuthRequest | None = None
     provider: str | None = None  # "module:function", called as function(name, client) -> headers

@@ -226,3 +226,17 @@ def test_bad_identity_configuration_is_one_clear_error(pytester: pytest.Pytester
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
     assert "Traceback" not in result.stderr.str()
+
+
+def test_a_failed_login_in_a_test_is_one_message_without_the_password(pytester: pytest.Pytester,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # pytest shows the arguments of the frames of a traceback: the login's body must not be among them
+    project(pytester, monkeypatch, """
+        [tool.backend-gates.identities.alice]
+        login = { operation = "POST /auth/token", form = { username = "alice@example.com", password = "${ALICE_PW}" } }
+        """)
+    pytester.makepyfile(test_me=ME.format(email="alice@example.com"))
+    result = pytester.runpytest_inprocess(*NO_PLUGINS)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["E   *LoginFailed: identity 'alice': login POST /auth/token answered 401*"])
+    assert ALICE_PW not in result.stdout.str()

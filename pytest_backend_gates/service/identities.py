@@ -75,6 +75,7 @@ class IdentitySession:
 
     def headers(self, name: str | None = None) -> dict[str, str]:
         """The headers to send as `name` (default: the default identity); LoginFailed says why not."""
+        __tracebackhide__ = True  # a failed login is one message; its frames hold credentials
         identity = self.settings(name)
         with self._locks[identity.name]:
             if identity.name not in self._headers:
@@ -85,6 +86,7 @@ class IdentitySession:
         """After a 401 to a request sent with `refused`: fresh headers (logging in again unless
         another thread already did), or None when the identity's credentials cannot be renewed
         (static headers)."""
+        __tracebackhide__ = True  # a failed login is one message; its frames hold credentials
         identity = self.settings(name)
         if identity.kind == "static":
             return None
@@ -102,6 +104,7 @@ class IdentitySession:
 
     # -- obtaining credentials ---------------------------------------------------------
     def _obtain(self, identity: IdentitySettings) -> dict[str, str]:
+        __tracebackhide__ = True  # a failed login is one message; its frames hold credentials
         headers = {**self._base, **identity.headers}
         if identity.kind == "static":
             return headers
@@ -122,6 +125,7 @@ class IdentitySession:
         return {**headers, **obtained}
 
     def _sign_up(self, identity: IdentitySettings, signup: AuthRequest, client: httpx.Client) -> None:
+        __tracebackhide__ = True  # a failed login is one message; its frames hold credentials
         response = _send(client, signup)
         self._signed_up.add(identity.name)
         if response.status_code >= 500:
@@ -129,6 +133,7 @@ class IdentitySession:
                               f"{response.status_code}{_excerpt(response)}")
 
     def _log_in(self, identity: IdentitySettings, login: AuthRequest, client: httpx.Client) -> dict[str, str]:
+        __tracebackhide__ = True  # a failed login is one message; its frames hold credentials
         response = _send(client, login)
         if not 200 <= response.status_code < 300:
             raise LoginFailed(f"identity {identity.name!r}: login {login.operation} answered "
@@ -149,6 +154,7 @@ class IdentitySession:
         return {login.header: f"{login.prefix}{token}"}
 
     def _call_provider(self, identity: IdentitySettings, client: httpx.Client) -> dict[str, str]:
+        __tracebackhide__ = True  # a failed login is one message; its frames hold credentials
         assert identity.provider is not None
         module_name, _, attribute = identity.provider.partition(":")
         where = f"identity {identity.name!r}: provider {identity.provider!r}"
@@ -180,6 +186,7 @@ class IdentityAuth(httpx.Auth):
         self.name = name
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        __tracebackhide__ = True  # a failed login is one message; its frames hold credentials
         sent = self.session.headers(self.name)
         request.headers.update(sent)
         response = yield request
