@@ -24,6 +24,13 @@ import httpx
 
 from pytest_backend_gates.errors import UsageError
 from pytest_backend_gates.service.exchange import Exchange, from_httpx
+from pytest_backend_gates.service.openapi import (
+    UNIT_PHASES,
+    engine_config,
+    load_schema,
+    operation_resolver,
+)
+from pytest_backend_gates.service.serving import in_process_transport
 from pytest_backend_gates.service.target import (
     IN_PROCESS_BASE_URL,
     REPLAY_BASE_URL,
@@ -85,13 +92,6 @@ class OperationNames:
         return self._resolve(method, path)
 
     def _load(self) -> Callable[[str, str], str | None]:
-        from pytest_backend_gates.service.openapi import (
-            UNIT_PHASES,
-            engine_config,
-            load_schema,
-            operation_resolver,
-        )
-
         try:
             target = load_target(self._settings)
             schema = load_schema(self._settings, target, self._rootpath,
@@ -140,8 +140,6 @@ def target_client(settings: ContractSettings, headers: dict[str, str] | None = N
                   target: Target | None = None, identity: IdentityAuths | None = None) -> Iterator[ServiceClient]:
     """A client for the target (default: loaded from settings), sending `headers` (default: the
     configured ones) with every request, acting as the default identity when `identity` is given."""
-    from pytest_backend_gates.service.serving import in_process_transport
-
     target = target or load_target(settings)  # TargetError: the fixture turns it into a clear failure
     headers = dict(settings.headers) if headers is None else headers
     auth = identity.auth() if identity is not None else None

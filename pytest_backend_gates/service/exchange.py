@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pytest_backend_gates.service.serving import raised_of
+
 if TYPE_CHECKING:
     import pytest
 
@@ -86,8 +88,6 @@ def from_httpx(response: Any, source: str, replay_base: str | None = None) -> Ex
     sent = [(k, v) for k, v in request.headers.items()
             if k.lower() not in ("host", "accept", "accept-encoding", "connection", "user-agent", "content-length")]
     body = request.content or None
-    from pytest_backend_gates.service.serving import raised_of
-
     raised = raised_of(response)
     return Exchange(
         operation=f"{request.method} {request.url.path}",

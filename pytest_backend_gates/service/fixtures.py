@@ -15,6 +15,7 @@ from pytest_backend_gates.settings import ContractSettings
 def api(pytestconfig: pytest.Config) -> Iterator[Any]:
     """An httpx-style client bound to [tool.backend-gates.contract]'s app or base_url, acting as
     the default identity; `api.as_("bob")` acts as another."""
+    # Imported here: this module is registered in every run, passive ones too (httpx, the client).
     from pytest_backend_gates.service.client import open_client
     from pytest_backend_gates.service.exchange import publisher
     from pytest_backend_gates.service.identities import identity_session
