@@ -98,6 +98,30 @@ def test_a_revoked_token_is_renewed_by_logging_in_again(pytester: pytest.Pyteste
     assert len(log.read_text().split()) == 2
 
 
+def test_headers_a_request_sets_itself_win_over_the_identity(pytester: pytest.Pytester,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # A team's tests send no credentials, or another user's, through `api`: the identity must not
+    # replace them (as contract.headers never did), nor log in again after their 401.
+    log = project(pytester, monkeypatch, f"[tool.backend-gates.identities.alice]\n{LOGINS['form']}\n")
+    pytester.makepyfile(test_me='''
+        def test_own_headers(api):
+            assert api.get("/me").json()["email"] == "alice@example.com"
+            assert api.get("/me", headers={"Authorization": ""}).status_code == 401
+            assert api.get("/me", headers={"Authorization": "Bearer not-a-token"}).status_code == 401
+            api.post("/auth/signup", json={"email": "bob@example.com", "password": "bob-pass-1234"})
+            token = api.post("/auth/token", data={"username": "bob@example.com", "password": "bob-pass-1234"},
+                             headers={"Authorization": ""}).json()["access_token"]
+            bob = {"Authorization": f"Bearer {token}"}
+            assert api.get("/me", headers=bob).json()["email"] == "bob@example.com"
+            assert api.post("/auth/logout", headers=bob).status_code == 204
+            assert api.get("/me", headers=bob).status_code == 401
+            assert api.get("/me").json()["email"] == "alice@example.com"
+    ''')
+    result = pytester.runpytest_inprocess(*NO_PLUGINS)
+    result.assert_outcomes(passed=1)
+    assert len(log.read_text().split()) == 2  # alice once, bob by the test: no login after the 401s
+
+
 def test_the_contract_gate_acts_as_the_identity_and_survives_its_own_logout(
         pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     # Without credentials GET /me never answers 2xx, and require_success fails it; POST /auth/logout

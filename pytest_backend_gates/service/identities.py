@@ -94,6 +94,13 @@ class IdentitySession:
                 self._headers[identity.name] = self._obtain(identity)
             return dict(self._headers[identity.name])
 
+    def set_by_caller(self, request_headers: httpx.Headers, identity_headers: Mapping[str, str]) -> set[str]:
+        """The names (lower case) among `identity_headers` that a request already carries with a
+        value of its own: not the configured contract header its client sends by default."""
+        base = {k.lower(): v for k, v in self._base.items()}
+        return {name.lower() for name in identity_headers
+                if name in request_headers and request_headers[name] != base.get(name.lower())}
+
     def auth(self, name: str | None = None) -> IdentityAuth:
         return IdentityAuth(self, name)
 
@@ -181,9 +188,13 @@ class IdentityAuth(httpx.Auth):
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         sent = self.session.headers(self.name)
-        request.headers.update(sent)
+        # A header the caller set on the request itself (e.g. a test sending no credentials, or
+        # another user's token) wins over the identity's, as it did over contract.headers; and a
+        # 401 to the caller's own credentials is the caller's answer, not a reason to log in again.
+        own = self.session.set_by_caller(request.headers, sent)
+        request.headers.update({k: v for k, v in sent.items() if k.lower() not in own})
         response = yield request
-        if response.status_code == 401:
+        if response.status_code == 401 and not own:
             fresh = self.session.renew(self.name, sent)
             if fresh is not None and not _same(fresh, sent):
                 response.read()
