@@ -136,6 +136,33 @@ def test_the_contract_gate_acts_as_the_identity_and_survives_its_own_logout(
     assert len(log.read_text().split()) >= 2  # logged in again after the logout revoked the token
 
 
+def test_a_login_that_fails_again_mid_run_is_the_contract_gate_error(pytester: pytest.Pytester,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # The fuzzing logs out; the new login fails (as when it changed the user's password before):
+    # schemathesis' auth hook only notes "Token fetch failed" and skips the requests. Not a pass.
+    contract = ('max_examples = 15\nstateful = false\n'
+                'exclude_operations = ["POST /auth/token", "POST /auth/json-login", "POST /auth/signup"]')
+    project(pytester, monkeypatch, '[tool.backend-gates.identities.alice]\nprovider = "once:alice_once"\n',
+            contract=contract)
+    pytester.makepyfile(once='''
+        import auth_provider
+
+        calls = []
+
+        def alice_once(identity, client):
+            calls.append(identity)
+            if len(calls) > 1:
+                raise RuntimeError("the account is gone")
+            return auth_provider.alice_headers(identity, client)
+    ''')
+    result = pytester.runpytest_inprocess("--backend-gates=contract", *NO_PLUGINS)
+    assert result.ret == 1
+    contract = gate(read_report(pytester), "contract")
+    assert contract["status"] == "error", contract
+    assert "identity 'alice': provider 'once:alice_once' raised RuntimeError: the account is gone " \
+           "(logging in again after a 401" in str(contract), contract
+
+
 def test_without_an_identity_the_same_run_fails(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     contract = ('max_examples = 15\nrequire_success = true\nstateful = false\n'
                 'exclude_operations = ["POST /auth/token", "POST /auth/json-login", "POST /auth/signup"]')

@@ -60,6 +60,9 @@ class IdentitySession:
         self._signed_up: set[str] = set()
         self._locks = {name: threading.Lock() for name in identities.by_name}
         self.logins: dict[str, int] = dict.fromkeys(identities.by_name, 0)  # how often each logged in
+        # Why a login failed, in order. A failure inside schemathesis' auth hook becomes only its
+        # "Token fetch failed" note: the contract gate reports these as its error instead.
+        self.failures: list[str] = []
 
     @property
     def default(self) -> str | None:
@@ -78,7 +81,7 @@ class IdentitySession:
         identity = self.settings(name)
         with self._locks[identity.name]:
             if identity.name not in self._headers:
-                self._headers[identity.name] = self._obtain(identity)
+                self._headers[identity.name] = self._obtain_noted(identity)
             return dict(self._headers[identity.name])
 
     def renew(self, name: str | None, refused: Mapping[str, str]) -> dict[str, str] | None:
@@ -91,7 +94,7 @@ class IdentitySession:
         with self._locks[identity.name]:
             current = self._headers.get(identity.name)
             if current is None or _same(current, refused):
-                self._headers[identity.name] = self._obtain(identity)
+                self._headers[identity.name] = self._obtain_noted(identity)
             return dict(self._headers[identity.name])
 
     def set_by_caller(self, request_headers: httpx.Headers, identity_headers: Mapping[str, str]) -> set[str]:
@@ -108,6 +111,13 @@ class IdentitySession:
         return tuple(self.identities.by_name)
 
     # -- obtaining credentials ---------------------------------------------------------
+    def _obtain_noted(self, identity: IdentitySettings) -> dict[str, str]:
+        try:
+            return self._obtain(identity)
+        except LoginFailed as exc:
+            self.failures.append(str(exc))
+            raise
+
     def _obtain(self, identity: IdentitySettings) -> dict[str, str]:
         headers = {**self._base, **identity.headers}
         if identity.kind == "static":
