@@ -172,6 +172,34 @@ def test_without_an_identity_the_same_run_fails(pytester: pytest.Pytester, monke
     result.stdout.fnmatch_lines(["*GET /me never answered 2xx (got 401 x*"])
 
 
+def test_latency_times_an_operation_as_the_identity_not_with_a_generated_bearer(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    # For an HTTP bearer scheme schemathesis generates `Authorization: Bearer <made up>`: a header
+    # of the request's own, which wins over the client's; the identity's must replace it.
+    project(pytester, monkeypatch, f"[tool.backend-gates.identities.alice]\n{LOGINS['form']}\n",
+            extra='[tool.backend-gates.latency]\nsamples = 6\nbudgets = { "GET /count" = "p95 < 5s" }\n')
+    pytester.makepyfile(accounts_app='''
+        from fastapi import Depends, FastAPI, HTTPException
+        from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+        from _accounts import Accounts, add_account_routes
+
+        accounts = Accounts()
+        app = FastAPI(title="accounts")
+        add_account_routes(app, accounts)
+        bearer = HTTPBearer(auto_error=False)
+
+        @app.get("/count", responses={401: {"description": "not authenticated"}})
+        def count(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> dict[str, int]:
+            if credentials is None or credentials.credentials not in accounts.tokens:
+                raise HTTPException(401, "not authenticated")
+            return {"count": len(accounts.tokens)}
+    ''')
+    pytester.runpytest_inprocess("--backend-gates=latency", *NO_PLUGINS)
+    latency = gate(read_report(pytester), "latency")
+    assert latency["status"] == "passed", latency
+
+
 def test_a_failed_login_is_the_gate_error_naming_identity_operation_and_status(
         pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     project(pytester, monkeypatch, """
