@@ -9,7 +9,9 @@ Two subjects:
   ``exclude_operations``; ``${VAR}`` (``${VAR:-default}``) is taken from the environment. The
   gate logs in as the folder's default identity itself; for the CLI the same identity logs in
   to each fresh server before the timed run (its ``login`` request, or its ``provider`` called
-  with an httpx client of the server), and the token is passed with ``-H``.
+  with an httpx client of the server), and the token is passed with ``-H``. Where the stack
+  leaves its logout to the fuzzing (flask_smorest, connexion_api), the gate logs in again after
+  it and the CLI goes on with the revoked token (401s, cheaper answers): not the same work.
   ``--env NAME=VALUE`` is set for every subprocess of both sides (the gate, the server, the
   CLI): e.g. ``--env STACK_BCRYPT_ROUNDS=4``, which the stack's conftest.py sets for pytest runs
   and the server must get too.
