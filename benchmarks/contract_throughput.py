@@ -6,9 +6,12 @@ Two subjects:
   stateful off;
 - ``--stack DIR``: a service folder such as ``examples/stacks/fastapi_sqlmodel``, with auth.
   Its ``[tool.backend-gates.contract]`` table gives the app, the schema path, the headers and
-  ``exclude_operations``; ``${VAR}`` in the headers is taken from the environment, and a
-  ``STACK_API_TOKEN`` that is not set is minted with the folder's ``auth_token.api_token(secret)``
-  (``STACK_SECRET_KEY``, default the stacks' development key), as the stacks' READMEs do.
+  ``exclude_operations``; ``${VAR}`` (``${VAR:-default}``) is taken from the environment. The
+  gate logs in as the folder's default identity itself; for the CLI the same identity logs in
+  to each fresh server before the timed run (its ``login`` request, or its ``provider`` called
+  with an httpx client of the server), and the token is passed with ``-H``. Where the stack
+  leaves its logout to the fuzzing (flask_smorest, connexion_api), the gate logs in again after
+  it and the CLI goes on with the revoked token (401s, cheaper answers): not the same work.
   ``--env NAME=VALUE`` is set for every subprocess of both sides (the gate, the server, the
   CLI): e.g. ``--env STACK_BCRYPT_ROUNDS=4``, which the stack's conftest.py sets for pytest runs
   and the server must get too.
@@ -63,10 +66,11 @@ import sys
 import tempfile
 import time
 import tomllib
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 REPO = Path(__file__).resolve().parent.parent
 SHOP = REPO / "examples" / "shop"
@@ -79,13 +83,12 @@ TARGET = 1.5  # issue 11: in-process at least 1.5x the CLI's cases/s
 NO_TESTS = "bench_no_tests"  # an empty folder given to pytest: the contract items alone
 REPORT = "bench-gates.json"
 ST_CONFIG = "[cache]\nenabled = false\n"
-DEFAULT_SECRET = "dev-secret-please-change-0123456789abcdef"  # the stacks' development key
 # PYTHONDONTWRITEBYTECODE: see the module docstring.
 _DROP = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD", "SCHEMATHESIS_CONFIG",
          "PYTHONDONTWRITEBYTECODE")
 ENV = {k: v for k, v in os.environ.items() if k not in _DROP and not k.startswith("SCHEMATHESIS_")}
 ENV.update(NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 class RunFailed(Exception):
@@ -103,6 +106,8 @@ class Subject:
     max_examples: int
     stateful: bool
     headers: dict[str, str] = field(default_factory=dict)  # values with ${VAR}
+    identity: dict[str, Any] = field(default_factory=dict)  # the default [tool.backend-gates.identities.NAME]
+    identity_name: str = ""
     exclude: list[str] = field(default_factory=list)  # exclude_operations globs
     pythonpath: list[str] = field(default_factory=lambda: ["."])
     pyproject: str | None = None  # the folder's own pyproject.toml text, or None (written here)
@@ -124,12 +129,17 @@ def stack_subject(folder: Path, max_examples: int | None, stateful: bool | None)
         raise SystemExit(f"{folder}/pyproject.toml: [tool.backend-gates.contract] has no app (an in-process app "
                          f"is what this benchmark compares with the CLI)")
     ini = data.get("tool", {}).get("pytest", {}).get("ini_options", {})
+    gates = data.get("tool", {}).get("backend-gates", {})
+    identities = gates.get("identities", {})
+    identity_name = gates.get("identity") or next(iter(identities), "")
     return Subject(
         name=f"{folder.name} ({contract['app']})", source=folder, app=contract["app"],
         schema=contract.get("schema", "/openapi.json"),
         max_examples=max_examples or int(contract.get("max_examples", 50)),
         stateful=contract.get("stateful", True) if stateful is None else stateful,
-        headers=dict(contract.get("headers", {})), exclude=list(contract.get("exclude_operations", [])),
+        headers={**contract.get("headers", {}), **identities.get(identity_name, {}).get("headers", {})},
+        identity=identities.get(identity_name, {}), identity_name=identity_name,
+        exclude=list(contract.get("exclude_operations", [])),
         pythonpath=list(ini.get("pythonpath", ["."])), pyproject=text)
 
 
@@ -342,6 +352,7 @@ def run_cli(work: Workdir, subject: Subject, kind: str, env: dict[str, str], hea
     """(cases, wall s, seconds st reports for its phases, server start-up s), fresh server."""
     work.reset()
     with Server(work, subject, kind, env, headers) as server:
+        headers = {**headers, **log_in(subject, server, env)}  # not timed: the gate logs in untimed too
         wall, proc = timed(cli_command(subject, server.url, headers, seed, work.root / "schemathesis.toml"),
                            work.root, env)
         started_in = server.started_in
@@ -355,21 +366,73 @@ def run_cli(work: Workdir, subject: Subject, kind: str, env: dict[str, str], hea
 
 
 # -- credentials ----------------------------------------------------------------
-def resolve_headers(subject: Subject, work: Workdir, env: dict[str, str]) -> dict[str, str]:
-    """The headers with ${VAR} filled in; STACK_API_TOKEN minted from the folder's auth_token.py
-    when it is not set (added to `env`, so the gate's ${STACK_API_TOKEN} gets the same value)."""
-    needed = {name for value in subject.headers.values() for name in _VAR.findall(value)}
-    if "STACK_API_TOKEN" in needed and "STACK_API_TOKEN" not in env and (work.root / "auth_token.py").exists():
-        env.setdefault("STACK_SECRET_KEY", DEFAULT_SECRET)
-        mint = "import auth_token, os; print(auth_token.api_token(os.environ['STACK_SECRET_KEY']))"
-        _, proc = timed([sys.executable, "-c", mint], work.root, env)
+def expand(value: str, env: dict[str, str]) -> str:
+    def one(match: re.Match[str]) -> str:
+        if match.group(1) in env:
+            return env[match.group(1)]
+        if match.group(2) is not None:
+            return match.group(2)
+        raise RunFailed(f"{match.group(0)} is not set: set it (or pass --env {match.group(1)}=VALUE)")
+
+    return _VAR.sub(one, value)
+
+
+def resolve_headers(subject: Subject, env: dict[str, str]) -> dict[str, str]:
+    """The static headers (the contract's and the identity's) with ${VAR} filled in."""
+    return {name: expand(value, env) for name, value in subject.headers.items()}
+
+
+# The identity's provider, called as the gate calls it: with its name and a client of the server.
+_PROVIDER = """
+import importlib, json, sys
+import httpx
+module, _, attr = sys.argv[1].partition(":")
+function = importlib.import_module(module)
+for part in attr.split("."):
+    function = getattr(function, part)
+with httpx.Client(base_url=sys.argv[3], timeout=30) as client:
+    print(json.dumps(function(sys.argv[2], client)))
+"""
+
+
+def log_in(subject: Subject, server: Server, env: dict[str, str]) -> dict[str, str]:
+    """The credentials the CLI sends: the default identity logged in to this server."""
+    identity = subject.identity
+    if "provider" in identity:
+        run_env = dict(env, PYTHONPATH=os.pathsep.join(
+            [str(server.work.root / p) for p in subject.pythonpath] + [env.get("PYTHONPATH", "")]))
+        _, proc = timed([sys.executable, "-c", _PROVIDER, identity["provider"], subject.identity_name, server.url],
+                        server.work.root, run_env)
         if proc.returncode != 0:
-            raise RunFailed(f"could not mint STACK_API_TOKEN with auth_token.py\n{_tail(proc)}")
-        env["STACK_API_TOKEN"] = proc.stdout.strip().splitlines()[-1]
-    missing = sorted(name for name in needed if name not in env)
-    if missing:
-        raise RunFailed(f"the headers need {', '.join(missing)}: set them (or pass --env NAME=VALUE)")
-    return {name: _VAR.sub(lambda m: env[m.group(1)], value) for name, value in subject.headers.items()}
+            raise RunFailed(f"provider {identity['provider']} failed\n{_tail(proc)}")
+        return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+    login = identity.get("login")
+    if not login:
+        return {}
+    method, _, path = login["operation"].partition(" ")
+    request = urllib.request.Request(f"{server.url}{path}", method=method)
+    if "form" in login:
+        request.data = urllib.parse.urlencode({k: expand(str(v), env) for k, v in login["form"].items()}).encode()
+        request.add_header("Content-Type", "application/x-www-form-urlencoded")
+    elif "json" in login:
+        def filled(value: Any) -> Any:
+            if isinstance(value, str):
+                return expand(value, env)
+            if isinstance(value, dict):
+                return {k: filled(v) for k, v in value.items()}
+            return [filled(v) for v in value] if isinstance(value, list) else value
+
+        request.data = json.dumps(filled(login["json"])).encode()
+        request.add_header("Content-Type", "application/json")
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(request, timeout=30) as answer:
+            token: Any = json.loads(answer.read())
+    except OSError as exc:
+        raise RunFailed(f"login {login['operation']} failed: {exc}") from None
+    for part in login.get("token", "access_token").split("."):
+        token = token[int(part)] if isinstance(token, list) else token[part]
+    return {login.get("header", "Authorization"): f"{login.get('prefix', 'Bearer ')}{token}"}
 
 
 # -- main ----------------------------------------------------------------------
@@ -411,7 +474,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bg-contract-") as tmp:
         work = Workdir(Path(tmp), subject)
         try:
-            headers = resolve_headers(subject, work, env)
+            headers = resolve_headers(subject, env)
             kind = app_kind(work, subject, env)
             print(f"contract throughput: {subject.name}, {kind.upper()}, max_examples {subject.max_examples}, "
                   f"seed {args.seed}, phases {subject.phases()}, checks all, excluded {subject.exclude or 'none'}; "

@@ -18,7 +18,8 @@ run; `--gates all`: the full run) on `--runs` random seeds (printed, to replay),
 counts as found when its report holds the stack's expected race finding (expected.toml, the
 automatic probe's entry), as a false positive when the fixed twin's report holds any race
 finding, as "no verdict" when it crashed or the race gate was `error`. `--before REF` runs
-the plugin as it was at that git commit too, in the same run, for a before/after table.
+the plugin as it was at that git commit too, in the same run, for a before/after table (a
+commit from before identities, SPEC section 6, cannot log in to the stacks: its runs get 401s).
 Target: found in every run on every stack, no false positive, a verdict every time.
 
     .venv/bin/python benchmarks/race_detection.py --stacks [fastapi_sqlmodel ...] [--runs 10] [--before REF]
@@ -33,7 +34,6 @@ import io
 import json
 import os
 import random
-import runpy
 import secrets
 import shutil
 import statistics
@@ -158,9 +158,9 @@ def run_stack(stack: str, buggy: bool, seed: int, gates: str, plugin: Path) -> t
     with tempfile.TemporaryDirectory(prefix=f"race-{stack}-") as where:
         project = Path(where) / stack
         shutil.copytree(STACKS_DIR / stack, project, ignore=_ignore)
-        secret = secrets.token_hex(24)
-        token = runpy.run_path(str(project / "auth_token.py"))["api_token"](secret)
-        env = {**os.environ, "STACK_SECRET_KEY": secret, "STACK_API_TOKEN": token, "PYTHONDONTWRITEBYTECODE": "1",
+        # The signing key and the seeded user's password; the gates log in themselves (identities).
+        env = {**os.environ, "STACK_SECRET_KEY": secrets.token_hex(24), "STACK_PASSWORD": secrets.token_urlsafe(18),
+               "PYTHONDONTWRITEBYTECODE": "1",
                "PYTHONPATH": os.pathsep.join([str(plugin), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
         env.pop("STACK_DEFECTS", None)
         if buggy:

@@ -60,6 +60,9 @@ class IdentitySession:
         self._signed_up: set[str] = set()
         self._locks = {name: threading.Lock() for name in identities.by_name}
         self.logins: dict[str, int] = dict.fromkeys(identities.by_name, 0)  # how often each logged in
+        # Why a login failed, in order. A failure inside schemathesis' auth hook becomes only its
+        # "Token fetch failed" note: the contract gate reports these as its error instead.
+        self.failures: list[str] = []
 
     @property
     def default(self) -> str | None:
@@ -79,7 +82,7 @@ class IdentitySession:
         identity = self.settings(name)
         with self._locks[identity.name]:
             if identity.name not in self._headers:
-                self._headers[identity.name] = self._obtain(identity)
+                self._headers[identity.name] = self._obtain_noted(identity)
             return dict(self._headers[identity.name])
 
     def renew(self, name: str | None, refused: Mapping[str, str]) -> dict[str, str] | None:
@@ -93,8 +96,15 @@ class IdentitySession:
         with self._locks[identity.name]:
             current = self._headers.get(identity.name)
             if current is None or _same(current, refused):
-                self._headers[identity.name] = self._obtain(identity)
+                self._headers[identity.name] = self._obtain_noted(identity)
             return dict(self._headers[identity.name])
+
+    def set_by_caller(self, request_headers: httpx.Headers, identity_headers: Mapping[str, str]) -> set[str]:
+        """The names (lower case) among `identity_headers` that a request already carries with a
+        value of its own: not the configured contract header its client sends by default."""
+        base = {k.lower(): v for k, v in self._base.items()}
+        return {name.lower() for name in identity_headers
+                if name in request_headers and request_headers[name] != base.get(name.lower())}
 
     def auth(self, name: str | None = None) -> IdentityAuth:
         return IdentityAuth(self, name)
@@ -103,6 +113,13 @@ class IdentitySession:
         return tuple(self.identities.by_name)
 
     # -- obtaining credentials ---------------------------------------------------------
+    def _obtain_noted(self, identity: IdentitySettings) -> dict[str, str]:
+        try:
+            return self._obtain(identity)
+        except LoginFailed as exc:
+            self.failures.append(str(exc))
+            raise
+
     def _obtain(self, identity: IdentitySettings) -> dict[str, str]:
         __tracebackhide__ = True  # a failed login is one message; its frames hold credentials
         headers = {**self._base, **identity.headers}
@@ -188,9 +205,13 @@ class IdentityAuth(httpx.Auth):
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         __tracebackhide__ = True  # a failed login is one message; its frames hold credentials
         sent = self.session.headers(self.name)
-        request.headers.update(sent)
+        # A header the caller set on the request itself (e.g. a test sending no credentials, or
+        # another user's token) wins over the identity's, as it did over contract.headers; and a
+        # 401 to the caller's own credentials is the caller's answer, not a reason to log in again.
+        own = self.session.set_by_caller(request.headers, sent)
+        request.headers.update({k: v for k, v in sent.items() if k.lower() not in own})
         response = yield request
-        if response.status_code == 401:
+        if response.status_code == 401 and not own:
             fresh = self.session.renew(self.name, sent)
             if fresh is not None and not _same(fresh, sent):
                 response.read()

@@ -258,6 +258,8 @@ class ContractGate(Gate):
         schema = self._schema.include(name=operations) if operations else self._schema.clone()
         schema.config = self._engine_config(phases).projects.get(schema.raw_schema)
         self._ran.update(batch)
+        identities = identity_session(self.context.pytest_config, self.context.config)
+        failed_before = len(identities.failures) if identities is not None else 0
         started = time.perf_counter()
         # The engine runs inside a test item, under the project's filterwarnings: a
         # project with "error" must not turn hypothesis' own chatter into gate errors.
@@ -268,6 +270,12 @@ class ContractGate(Gate):
             with frozen_heap():
                 reader.read(from_schema(schema).execute(), batch)
         outcome.seconds = time.perf_counter() - started
+        if identities is not None:
+            # A new login after a 401 failed (the fuzzing changed the identity's password, deleted
+            # it...): the requests that needed it were never sent. Not a pass: the gate's error.
+            for failure in dict.fromkeys(identities.failures[failed_before:]):
+                outcome.errors.append(self.redact(f"{failure} (logging in again after a 401, during the run; "
+                                                  "the requests that needed it were not sent)"))
         root = str(self.context.rootpath)
         for warning in caught:
             if warning.filename.startswith(root) and "site-packages" not in warning.filename:

@@ -165,10 +165,12 @@ class OperationTimer:
     def _timed(self, label: str, cases: list[Any], source: str, found: Found) -> TimedOperation:
         if found.assignments:
             source += f"; path parameters: {found.describe()}"
+        # The client sends the identity's credentials: a generated header must not replace them.
+        configured = {**self.settings.headers, **(self.identities.headers() if self.identities is not None else {})}
         requests = []
         for index, case in enumerate(cases):
             assignment = found.assignments[index % len(found.assignments)] if found.assignments else {}
-            requests.append(request_of(case, self.base_path, assignment, self.settings.headers))
+            requests.append(request_of(case, self.base_path, assignment, configured))
         return TimedOperation(label, self._client, requests, source, found)
 
     def _operations(self) -> list[Any]:
@@ -204,7 +206,7 @@ def request_of(case: Any, base_path: str, path_values: dict[str, Any] | None = N
     """httpx.Client.request keyword arguments for `case`, relative to the client's base URL, whatever
     the schema's transport (ASGI, WSGI or requests). `path_values` replace generated path parameters
     (raw values: quoted here); `base_path` is the schema's served prefix. Headers the client already
-    sends (`configured`: the contract table's credentials) are not replaced by generated ones:
+    sends (`configured`: the contract table's and the identity's credentials) are not replaced by generated ones:
     schemathesis generates an `Authorization` for a bearer security scheme, a made-up token."""
     # lazy: schemathesis only once an operation is timed
     from schemathesis.core import NOT_SET

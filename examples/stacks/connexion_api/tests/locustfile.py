@@ -2,11 +2,13 @@
 
 Run by the load gate (`[tool.backend-gates.load] locustfile`), or by hand:
     locust -f tests/locustfile.py --host http://127.0.0.1:8000 --headless -u 4 -t 10s
-with STACK_API_TOKEN set (see README.md).
+with BACKEND_GATES_HEADERS set to the headers to send, as JSON: the load gate sets it to its
+identity's (`{"Authorization": "Bearer <token>"}`, the token from `POST /api/auth/login`).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import uuid
@@ -16,7 +18,7 @@ from locust import FastHttpUser, between, task
 
 class FrontDesk(FastHttpUser):
     wait_time = between(0.01, 0.05)
-    default_headers = {"Authorization": f"Bearer {os.environ.get('STACK_API_TOKEN', '')}"}
+    default_headers = json.loads(os.environ.get("BACKEND_GATES_HEADERS") or "{}")  # the gates' identity
 
     def on_start(self) -> None:
         # Data of its own: fuzzing and other users may delete the seeded rows at any time.

@@ -1,17 +1,25 @@
 """The seed: the user the gates act as, its API token, and a small catalog (ids 1..N).
 
-Used by the data migration 0002_seed (so every database that is migrated, a pytest-django
-test database included, has the seed) and again at every start-up (bootstrap.py), which
-restores the seeded user's token if it was revoked (POST /api/auth/logout/). `apps` is an
-app registry: the migration's historical models, or django.apps.apps. Idempotent.
+Used by the data migration 0002_seed, so every database that is migrated, a pytest-django
+test database included, has the seed; the team's `seeded` fixture calls it again to restore a
+token a test revoked (POST /api/auth/logout/). `apps` is an app registry: the migration's
+historical models, or django.apps.apps. Idempotent.
+
+The seeded user has its API token from the start, as `manage.py drf_create_token gates` would
+give it, and `POST /api/auth/login/` answers that token (one per user): the gates log in to get
+it. Its key is derived from SECRET_KEY, so every database seeded with one secret has the same
+token: the test databases pytest-django makes for the gates' measurements before the tests (one
+each) and for the tests, which it puts back after each gate item. The token one login gave stays
+valid in all of them.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
-
-from auth_token import api_token
 
 AUTHORS = [
     ("Ursula K. Le Guin", 1929, "Wrote of Earthsea and the Hainish worlds."),
@@ -55,9 +63,8 @@ def seed(apps) -> None:
     reader, _ = User.objects.get_or_create(
         username="reader", defaults={"email": "reader@example.com", "password": make_password(None)}
     )
-    key = api_token(settings.SECRET_KEY)
-    Token.objects.filter(user=gates).exclude(key=key).delete()
-    Token.objects.get_or_create(key=key, defaults={"user": gates})
+    if not Token.objects.filter(user=gates).exists():
+        Token.objects.create(user=gates, key=_seed_token_key(settings.SECRET_KEY, gates.email))
 
     if Author.objects.exists() or Book.objects.exists() or Tag.objects.exists():
         return
@@ -72,3 +79,9 @@ def seed(apps) -> None:
         Review.objects.create(book=book, user=gates, rating=3 + number % 3, body="Worth reading.")
         if number % 2 == 0:
             Review.objects.create(book=book, user=reader, rating=5 - number % 2, body="A favourite.")
+
+
+def _seed_token_key(secret_key: str, email: str) -> str:
+    """40 hex digits, as DRF's Token.generate_key gives (rest_framework.authtoken's key is a
+    CharField(max_length=40)), from HMAC-SHA256(secret, email)."""
+    return hmac.new(secret_key.encode(), f"drf-token:{email}".encode(), hashlib.sha256).hexdigest()[:40]

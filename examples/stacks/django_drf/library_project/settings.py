@@ -2,7 +2,7 @@
 
 Everything that differs between deployments comes from the environment:
 
-- STACK_SECRET_KEY   Django's SECRET_KEY; also what the seeded user's API token derives from
+- STACK_SECRET_KEY   Django's SECRET_KEY
 - STACK_DATABASE_URL the SQLite database, `sqlite:///relative.db`, `sqlite:////absolute.db` or a plain path
                      (default: stack.db in the current directory)
 - STACK_PASSWORD     password of the seeded user gates@example.com (default: gates-password-1)

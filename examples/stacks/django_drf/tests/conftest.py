@@ -18,5 +18,5 @@ def seeded(db):
 
     from catalog.seed import seed
 
-    seed(apps)  # the data migration seeded the test database already; this restores the token
+    seed(apps)  # the data migration seeded the test database already; this restores a revoked token
     yield

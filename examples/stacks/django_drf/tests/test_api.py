@@ -1,9 +1,10 @@
 """What the team tests by hand-written cases, through the gates' `api` client (the configured
-WSGI app, sending the configured `Authorization: Token ...` header)."""
+WSGI app, acting as the gates' identity: `Authorization: Token ...` from its login)."""
 
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 
 pytestmark = pytest.mark.usefixtures("seeded")
 
@@ -115,10 +116,11 @@ def test_only_the_reviewer_changes_a_review(api):
 
 
 def test_login_gives_the_users_token_and_rejects_a_wrong_password(api):
-    good = api.post("/api/auth/login/", json={"email": "gates@example.com", "password": "gates-password-1"},
+    good = api.post("/api/auth/login/", json={"email": "gates@example.com", "password": settings.STACK_PASSWORD},
                     headers={"Authorization": ""})
     assert good.status_code == 200
-    assert good.json()["token"] == api.headers["Authorization"].removeprefix("Token ")
+    sent = api.get("/api/auth/me/").request.headers["Authorization"]  # the gates' own login: one token per user
+    assert good.json()["token"] == sent.removeprefix("Token ")
     bad = api.post("/api/auth/login/", json={"email": "gates@example.com", "password": "wrong"},
                    headers={"Authorization": ""})
     assert bad.status_code == 401

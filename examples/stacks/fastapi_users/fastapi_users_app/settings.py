@@ -6,8 +6,8 @@ import os
 import uuid
 from dataclasses import dataclass
 
-# The seeded account. Its id is a uuid5 so a token can be minted for it without a login
-# (auth_token.api_token uses the same derivation).
+# The seeded account (the gates log in as it: gates_auth.py). Its id is a fixed uuid5, so two
+# processes seeding at once insert the same row and one of them wins.
 SEED_EMAIL = "gates@example.com"
 SEED_USER_ID = uuid.uuid5(uuid.NAMESPACE_URL, "https://stack.example/users/gates@example.com")
 

@@ -24,6 +24,7 @@ from fastapi_users.authentication import (
     BearerTransport,
     JWTStrategy,
 )
+from fastapi_users.jwt import generate_jwt
 from fastapi_users_db_sqlalchemy import SQLAlchemyUserDatabase
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -92,6 +93,13 @@ class DenylistJWTStrategy(JWTStrategy[User, uuid.UUID]):
     def __init__(self, session: AsyncSession, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.session = session
+
+    async def write_token(self, user: User) -> str:
+        # Every login gets a token of its own (a jti): fastapi-users' claims alone (sub, aud, exp in
+        # whole seconds) give two logins of one user within a second the same token, and logging
+        # one of them out would end the other session too.
+        data = {"sub": str(user.id), "aud": self.token_audience, "jti": uuid.uuid4().hex}
+        return generate_jwt(data, self.encode_key, self.lifetime_seconds, algorithm=self.algorithm)
 
     async def read_token(self, token: str | None, user_manager: BaseUserManager[User, uuid.UUID]) -> User | None:
         user = await super().read_token(token, user_manager)

@@ -74,8 +74,8 @@ class UserLogout(MethodView):
     def post(self) -> dict[str, str]:
         """Revoke the token sent (access or refresh)."""
         # DEFECT(logout-revokes): not an app bug, in both twins: logging out revokes the caller's token, so the
-        # gates' own bearer token stops working; fixed twin: the same; pyproject.toml keeps the gates away from it
-        # with exclude_operations = ["POST /logout"].
+        # gates' own bearer token stops working; fixed twin: the same; the gates' identity logs in again after
+        # the next 401 (pyproject.toml, [tool.backend-gates.identities.gates]).
         jti = get_jwt()["jti"]
         db.session.execute(insert(TokenBlocklist).values(jti=jti).on_conflict_do_nothing(index_elements=["jti"]))
         db.session.commit()
