@@ -297,11 +297,13 @@ def status_hint(statuses: Mapping[int, int], label: str, found: Found | None = N
     path = label.partition(" ")[2]
     if code == 401:
         return ("401 means the credentials are missing, wrong or were revoked: set them in "
-                "[tool.backend-gates.contract] headers (e.g. Authorization = \"Bearer ${API_TOKEN}\"), "
-                "and keep logout-like operations out of the run")
+                "[tool.backend-gates.contract] headers (e.g. Authorization = \"Bearer ${API_TOKEN}\") or an identity "
+                "that logs in ([tool.backend-gates.identities.NAME], docs/auth.md), and keep operations that "
+                "destroy them out of the run")
     if code == 403:
         return ("403 means the credentials may not call it (another role's operation?) or were revoked: give "
-                "the gates credentials that may, in [tool.backend-gates.contract] headers")
+                "the gates credentials that may (an identity in [tool.backend-gates.identities.NAME], or "
+                "[tool.backend-gates.contract] headers)")
     if code == 404:
         if not path_parameters(path):
             return "404: the operation is not served at this path (is the schema's base path, servers[0].url, right?)"

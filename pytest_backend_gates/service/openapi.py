@@ -125,7 +125,8 @@ def load_schema(settings: ContractSettings, target: Target, rootpath: Path, conf
         if any(f" {code}" in str(exc) for code in ("401", "403")):
             hint = (" (the schema is behind authentication: [tool.backend-gates.contract] headers are sent with "
                     "the schema request; check they hold valid credentials)" if settings.headers else
-                    " (the schema is behind authentication: set [tool.backend-gates.contract] headers, e.g. "
+                    " (the schema is behind authentication: give the gates an identity that logs in "
+                    "([tool.backend-gates.identities.NAME], docs/auth.md) or set [tool.backend-gates.contract] headers, e.g. "
                     "{ Authorization = \"Bearer ${API_TOKEN}\" })")
         raise TargetError(f"could not load the OpenAPI schema from {source}: {short_error(exc)}{hint}") from exc
     if settings.exclude_operations:

@@ -64,7 +64,8 @@ def contract_result(gate: str, settings: ContractSettings, outcomes: list[Operat
         shown = ", ".join(refused[:5]) + (f" and {len(refused) - 5} more" if len(refused) > 5 else "")
         shallow = (f"the credentials were refused: {len(refused)} of {len(answered)} operations answered only "
                    f"401/403 ({shown}); check [tool.backend-gates.contract] headers (a valid, unexpired token "
-                   "of a user that exists in the app's database)")
+                   "of a user that exists in the app's database), or let the gates log in with an identity "
+                   "([tool.backend-gates.identities.NAME] login, docs/auth.md)")
     elif answered and not ok:
         shallow = (f"no operation answered 2xx ({len(answered)} operations answered only errors): nothing "
                    "was tested beyond the error pages; check the app's data and [tool.backend-gates.contract] "

@@ -114,8 +114,8 @@ def try_plan(plan: Any, schema: dict[str, Any], prefix: str, finder: Any, client
         else:
             plan.skipped.append(
                 f"{label}: the configured credentials may not call it ({shown}): another role's operation? "
-                "Give the gates credentials that may ([tool.backend-gates.contract] headers), or call it from "
-                "a locustfile")
+                "Give the gates credentials that may (an identity, or [tool.backend-gates.contract] headers), "
+                "or call it from a locustfile")
     plan.operations = kept
 
 
