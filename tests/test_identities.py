@@ -162,7 +162,9 @@ def test_the_contract_gate_acts_as_the_identity_and_survives_its_own_logout(
                   contract=contract)
     result = pytester.runpytest_inprocess("--backend-gates=contract", *NO_PLUGINS)
     assert result.ret == 0, result.stdout.str()
-    assert gate(read_report(pytester), "contract")["status"] == "passed"
+    contract = gate(read_report(pytester), "contract")
+    assert contract["status"] == "passed"
+    assert contract["measured"]["identity"] == "alice"
     assert len(log.read_text().split()) >= 2  # logged in again after the logout revoked the token
 
 

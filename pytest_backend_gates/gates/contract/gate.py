@@ -304,9 +304,12 @@ class ContractGate(Gate):
 
     # -- deciding ----------------------------------------------------------
     def evaluate(self) -> GateResult:
-        return contract_result(self.name, self.settings, self._outcomes, operations=self._operations, seed=self.seed,
-                               load_error=self._load_error, found_notes=self._notes,
-                               credentials_lost=self._watch.warning(), interrupted=self.context.interrupted)
+        result = contract_result(self.name, self.settings, self._outcomes, operations=self._operations,
+                                 seed=self.seed, load_error=self._load_error, found_notes=self._notes,
+                                 credentials_lost=self._watch.warning(), interrupted=self.context.interrupted)
+        if self.context.config.identities:  # who the cases were sent as (extension)
+            result.measured["identity"] = self.context.config.identities.default
+        return result
 
 
 @contextmanager
