@@ -276,9 +276,11 @@ class AuthzRun:
                 "create (its credentials, the schema's required fields), or leave the operation out with "
                 "exclude_operations")
         elif not self.judged:
-            self.report.tested_nothing = (
-                "no access by another identity was answered 2xx or refused (401, 403, 404)"
-                + (f"; answers that tell nothing: {untold}" if untold else "; see the warnings"))
+            admins = all(self.is_admin(name) for name in self.names if name != self.owner)
+            why = f"; answers that tell nothing: {untold}" if untold else \
+                "; every other identity has role = \"admin\", which may reach any resource" if admins else \
+                "; see the warnings"
+            self.report.tested_nothing = f"no access by another identity was answered 2xx or refused (401, 403, 404){why}"
         elif untold:
             self.report.notes.append(f"authz: {sum(self.untold.values())} accesses were answered neither 2xx nor "
                                      f"401/403/404, which tells nothing: {untold}")
