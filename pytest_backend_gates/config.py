@@ -106,6 +106,7 @@ class Table:
         self._redactor = redactor
         self._environ = environ
         self._read: set[str] = set()
+        self.base: Path | None = None  # the folder of pyproject.toml: relative file paths start there
 
     # -- reporting ---------------------------------------------------------
     def error(self, key: str, value: Any, problem: str) -> None:
@@ -157,6 +158,13 @@ class Table:
             self.error(key, value, "is not a string")
             return default
         return self._expand(key, value)
+
+    def secret(self, key: str) -> str | None:
+        """A string that is a secret even when written literally: redacted as `<key>` wherever shown."""
+        value = self.string(key)
+        if value is not None:
+            self._redactor.add_literal(value, f"<{key}>")
+        return value
 
     def boolean(self, key: str, default: bool) -> bool:
         value = self._take(key)
@@ -372,6 +380,7 @@ def parse_section(
             continue
         parse, allowed = parsers[name]
         table = Table(f"{ROOT_TABLE}.{name}", raw, errors, redactor, environ)
+        table.base = path.parent
         tables[name] = parse(table)
         table.finish(allowed)
     if errors:

@@ -52,6 +52,12 @@ class Redactor:
         # while other threads redact.
         self._secrets = {**self._secrets, value: placeholder}
 
+    def add_literal(self, value: str, placeholder: str) -> None:
+        """A secret written in the configuration itself (not from ${ENV}, which is known already);
+        too short to redact safely, it is left alone."""
+        if len(value) >= MIN_SECRET_LENGTH and self.redact(value) == value:
+            self._secrets = {**self._secrets, value: placeholder}
+
     @property
     def warnings(self) -> list[str]:
         """One line per variable whose value was too short to redact; never the value."""

@@ -14,6 +14,7 @@ from typing import Any
 from pytest_backend_gates.files import atomic_write_text
 from pytest_backend_gates.interruption import interrupted_verdict
 from pytest_backend_gates.result import GateResult, Status
+from pytest_backend_gates.text import indent_lines
 
 REPORT_VERSION = 1
 
@@ -66,7 +67,7 @@ def terminal_lines(results: list[GateResult], *, verbose: int = 0) -> list[tuple
         for v in r.violations:
             lines.append((f"{v.where} [{v.check}]: {v.message}", {}))
             if v.reproduce:
-                lines.append((f"    reproduce: {v.reproduce}", {}))
+                lines.append((f"    reproduce: {indent_lines(v.reproduce)}", {}))
         for warning in r.warnings:
             if "\n" in warning and not verbose:  # a crash's traceback: only with -v
                 lines.append(("warning: (traceback hidden; run with -v to see it)", {"yellow": True}))

@@ -160,7 +160,9 @@ class GateRun:
                 output[name] = {"__error__": f"failed on worker: {_describe(exc)}"}
                 continue
             if data is not None:
-                output[name] = data
+                # Credentials obtained at run time (a login's token) are known to this worker's
+                # redactor only: what leaves it is redacted here.
+                output[name] = self.gates_config.redactor.redact_data(data)
         return output
 
     def absorb_worker_output(self, output: dict[str, Any], worker: str | None = None) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 _MISCONFIGURATION = "API8:2023 Security Misconfiguration"
 _PROPERTY_AUTHORIZATION = "API3:2023 Broken Object Property Level Authorization"
+_AUTHENTICATION = "API2:2023 Broken Authentication"
 
 
 @dataclass(frozen=True)
@@ -28,19 +29,26 @@ class SecurityRule:
 
 # In the order the configuration lists them (error messages, documentation).
 RULES: tuple[SecurityRule, ...] = (
-    SecurityRule("leak-traceback", _MISCONFIGURATION, 5, probes=("injection",), app_wide=True, input_driven=True),
-    SecurityRule("leak-sql-error", _MISCONFIGURATION, 6, probes=("injection",), input_driven=True),
-    SecurityRule("leak-debug-page", _MISCONFIGURATION, 7, probes=("injection",), app_wide=True, input_driven=True),
-    SecurityRule("server-banner", _MISCONFIGURATION, 8, app_wide=True),
-    SecurityRule("header-missing", _MISCONFIGURATION, 9, app_wide=True),
-    SecurityRule("sensitive-field", _PROPERTY_AUTHORIZATION, 10),
-    SecurityRule("xss-reflected", _MISCONFIGURATION, 1, probes=("injection",), input_driven=True),
-    SecurityRule("sqli-error", _MISCONFIGURATION, 0, probes=("injection",), input_driven=True),
-    SecurityRule("rate-limit", "API4:2023 Unrestricted Resource Consumption", 4, probes=("rate-limit",)),
-    SecurityRule("auth-ignored", "API2:2023 Broken Authentication", 2, probes=("auth",)),
-    SecurityRule("cors", _MISCONFIGURATION, 12, probes=("cors",), app_wide=True),
-    SecurityRule("cookie-flags", _MISCONFIGURATION, 11, app_wide=True),
-    SecurityRule("mass-assignment", _PROPERTY_AUTHORIZATION, 3, probes=("mass-assignment",)),
+    SecurityRule("leak-traceback", _MISCONFIGURATION, 10, probes=("injection",), app_wide=True, input_driven=True),
+    SecurityRule("leak-sql-error", _MISCONFIGURATION, 11, probes=("injection",), input_driven=True),
+    SecurityRule("leak-debug-page", _MISCONFIGURATION, 12, probes=("injection",), app_wide=True, input_driven=True),
+    SecurityRule("server-banner", _MISCONFIGURATION, 13, app_wide=True),
+    SecurityRule("header-missing", _MISCONFIGURATION, 14, app_wide=True),
+    SecurityRule("sensitive-field", _PROPERTY_AUTHORIZATION, 15),
+    SecurityRule("xss-reflected", _MISCONFIGURATION, 6, probes=("injection",), input_driven=True),
+    SecurityRule("sqli-error", _MISCONFIGURATION, 5, probes=("injection",), input_driven=True),
+    SecurityRule("rate-limit", "API4:2023 Unrestricted Resource Consumption", 9, probes=("rate-limit",)),
+    SecurityRule("auth-ignored", _AUTHENTICATION, 7, probes=("auth",)),
+    SecurityRule("cors", _MISCONFIGURATION, 17, probes=("cors",), app_wide=True),
+    SecurityRule("cookie-flags", _MISCONFIGURATION, 16, app_wide=True),
+    SecurityRule("mass-assignment", _PROPERTY_AUTHORIZATION, 8, probes=("mass-assignment",)),
+    # With identities (SPEC sections 6 and 8): one identity's resource reached by another, an
+    # admin_only operation answering a non-admin, a forged bearer JWT accepted.
+    SecurityRule("bola", "API1:2023 Broken Object Level Authorization", 0, probes=("authz",)),
+    SecurityRule("bfla", "API5:2023 Broken Function Level Authorization", 1, probes=("authz",)),
+    SecurityRule("jwt-none", _AUTHENTICATION, 2, probes=("jwt",), app_wide=True),
+    SecurityRule("jwt-expired", _AUTHENTICATION, 3, probes=("jwt",), app_wide=True),
+    SecurityRule("jwt-tampered", _AUTHENTICATION, 4, probes=("jwt",), app_wide=True),
 )
 
 RULE_IDS: tuple[str, ...] = tuple(rule.id for rule in RULES)

@@ -10,6 +10,7 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -75,6 +76,12 @@ class SecuritySettings:
     sensitive_fields: tuple[str, ...] = DEFAULT_SENSITIVE_FIELDS
     rate_limits: Mapping[str, int] = field(default_factory=dict)
     rules: Mapping[str, Severity] = field(default_factory=dict)
+    # With identities (SPEC section 8): 'METHOD /path' globs only role = "admin" may call, globs
+    # any identity may call on another's resource, and the service's JWT key (HS* secret, or the
+    # absolute path of a PEM file) that lets the jwt probe mint expired tokens.
+    admin_only: tuple[str, ...] = ()
+    shared: tuple[str, ...] = ()
+    jwt_key: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -240,7 +247,36 @@ def parse_security(t: Table) -> SecuritySettings:
         sensitive_fields=t.strings("sensitive_fields", DEFAULT_SENSITIVE_FIELDS),
         rate_limits=t.entries("rate_limits", rate_limit),
         rules=t.entries("rules", severity),  # type: ignore[arg-type]
+        admin_only=_operation_globs(t, "admin_only"),
+        shared=_operation_globs(t, "shared"),
+        jwt_key=_jwt_key(t),
     )
+
+
+def _jwt_key(t: Table) -> str | None:
+    """An HS* secret (a literal is redacted like a ${ENV} value), or a PEM file: '*.pem' / '*.key',
+    relative to pyproject.toml, holding a private key."""
+    raw = t.raw("jwt_key")
+    key = t.secret("jwt_key")
+    if key is None:
+        return None
+    allowed = "expected the service's HS256/384/512 secret, e.g. \"${JWT_SECRET}\", or the path of a PEM private key"
+    if not key.strip():
+        t.error("jwt_key", raw, f"is empty; {allowed}")
+        return None
+    if not key.lower().endswith((".pem", ".key")):
+        return key
+    path = t.base / key if t.base is not None else Path(key)
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as exc:
+        t.error("jwt_key", raw, f"names a PEM file that cannot be read ({exc.strerror}: {path}); {allowed}")
+        return None
+    if "-----BEGIN" not in text or "PRIVATE KEY-----" not in text:
+        t.error("jwt_key", raw, f"names a file without a PEM private key ({path}); {allowed} "
+                "('-----BEGIN ... PRIVATE KEY-----')")
+        return None
+    return str(path.resolve())
 
 
 def parse_validation(t: Table) -> ValidationSettings:

@@ -1,5 +1,5 @@
 """Accounts shared by the identity examples: signup, OAuth2 password login (form or JSON),
-bearer tokens in memory that logout revokes, and an in-memory note store owned by users.
+bearer tokens in memory that logout revokes. The authz and JWT examples reuse the accounts.
 
 Plain FastAPI, as a real service writes it: `current_user` reads the bearer token.
 """
@@ -55,18 +55,27 @@ class Accounts:
             self.users[email] = {"password": password, "role": "user"}
             return True
 
-    def login(self, email: str, password: str) -> str | None:
+    def verify(self, email: str, password: str) -> bool:
         with self.lock:
             user = self.users.get(email)
-            if user is None or not secrets.compare_digest(user["password"], password):
-                return None
-            token = secrets.token_urlsafe(24)
+            return user is not None and secrets.compare_digest(user["password"].encode(), password.encode())
+
+    def login(self, email: str, password: str) -> str | None:
+        if not self.verify(email, password):
+            return None
+        token = secrets.token_urlsafe(24)
+        with self.lock:
             self.tokens[token] = email
             self.logins += 1
-            if os.environ.get("ACCOUNTS_TOKEN_LOG"):  # the tests look for issued tokens in every output
-                with open(os.environ["ACCOUNTS_TOKEN_LOG"], "a") as log:
-                    log.write(token + "\n")
-            return token
+        log_token(token)
+        return token
+
+
+def log_token(token: str) -> None:
+    """The tests look for every issued token in every output."""
+    if os.environ.get("ACCOUNTS_TOKEN_LOG"):
+        with open(os.environ["ACCOUNTS_TOKEN_LOG"], "a") as log:
+            log.write(token + "\n")
 
 
 def add_account_routes(app: FastAPI, accounts: Accounts) -> None:

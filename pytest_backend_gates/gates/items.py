@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from pytest_backend_gates.service.django_db import django_database_in_use
+from pytest_backend_gates.text import indent_lines
 
 
 class GateItemFailure(Exception):
@@ -94,5 +95,5 @@ def problem_lines(violations: Iterable[Mapping[str, Any]], errors: Iterable[str]
     for v in violations:
         lines.append(f"{v['where']} [{v[check_key]}]: {v['message']}")
         if v.get("reproduce"):
-            lines.append(f"    reproduce: {v['reproduce']}")
+            lines.append(f"    reproduce: {indent_lines(v['reproduce'])}")
     return lines + [f"error: {e}" for e in errors]

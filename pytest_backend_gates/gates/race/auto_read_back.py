@@ -17,9 +17,9 @@ from pytest_backend_gates.gates.race.auto_client import (
     _statuses,
     _violation,
 )
+from pytest_backend_gates.service.created import created_identifier as _identifier
 
 READ_BACK_LIMIT = 40  # created resources read back per operation
-ID_KEYS = ("id", "uuid", "pk", "key")
 
 
 class ReadBack(AutoProbeClient):
@@ -119,17 +119,3 @@ class ReadBack(AutoProbeClient):
                     f"(GET {control}: {alone.status or 'no answer'} {alone.text[:200]}): reading created items "
                     "fails without concurrency too")
                 return
-
-
-def _identifier(body: Any, location: str | None, item_path: str | None) -> str | None:
-    if isinstance(body, dict):
-        param = re.search(r"\{([^/{}]+)\}$", item_path or "")
-        # The item path's own parameter first: a body with both `id` and `slug` is read at /items/{slug}.
-        keys = [*([param.group(1)] if param else []), *ID_KEYS]
-        for key in keys:
-            value = body.get(key)
-            if isinstance(value, (int, str)) and not isinstance(value, bool):
-                return str(value)
-    if location:
-        return urlsplit(location).path or None
-    return None

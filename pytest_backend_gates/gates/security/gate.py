@@ -38,6 +38,7 @@ from pytest_backend_gates.gates.security.probe_outcome import (
     probe_problems,
 )
 from pytest_backend_gates.gates.security.probe_types import (
+    ProbeContext,
     ProbeLimitReached,
     describe_exception,
 )
@@ -51,7 +52,7 @@ from pytest_backend_gates.service.target import (
     IN_PROCESS_BASE_URL,
     REPLAY_BASE_URL,
 )
-from pytest_backend_gates.settings import SecuritySettings
+from pytest_backend_gates.settings import ContractSettings, SecuritySettings
 
 
 class SecurityGate(Gate):
@@ -117,7 +118,22 @@ class SecurityGate(Gate):
 
     # -- probes ------------------------------------------------------------
     def _probe_kinds(self) -> list[str]:
-        return [kind for kind in PROBE_KINDS if kind != "rate-limit" or self.settings.rate_limits]
+        return [kind for kind in PROBE_KINDS if (kind != "rate-limit" or self.settings.rate_limits)
+                and kind not in self._not_collected()]
+
+    def _not_collected(self) -> dict[str, str]:
+        """The identity probes left out of a run without credentials for them, and why."""
+        config = self.context.config
+        contract = config.get(ContractSettings)
+        bearer = contract is not None and any(k.lower() == "authorization" for k in contract.headers)
+        why: dict[str, str] = {}
+        if not config.identities:
+            why["authz"] = ("it needs two or more identities ([tool.backend-gates.identities.NAME]); none is "
+                            "defined")
+            if not bearer:
+                why["jwt"] = ("no credentials to forge: no identity is defined and [tool.backend-gates.contract] "
+                              "headers carry no Authorization")
+        return why
 
     @pytest.hookimpl(tryfirst=True)  # before -k, -m and --lf select among the items
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
@@ -152,8 +168,10 @@ class SecurityGate(Gate):
         identities = identity_session(item.config, self.context.config)
         with target_client(settings, target=target, identity=identities) as client:
             replay_base = REPLAY_BASE_URL if str(client.base_url).startswith(IN_PROCESS_BASE_URL) else None
+            context = ProbeContext(identities=identities, security=self.settings, redactor=self.context.config.redactor,
+                                   headers=dict(settings.headers))
             prober = Prober(schema, client, lambda: target_client(settings, headers={}, target=target),
-                            publish, replay_base)
+                            publish, replay_base, context=context)
             report = None
             try:
                 if item.label == "rate-limit":
@@ -172,7 +190,10 @@ class SecurityGate(Gate):
             for finding, reproduce in report.findings:
                 self.record(finding, reproduce, "security probe")
             self._probe_notes.extend(report.notes)
-            if not outcome.answered and not outcome.raised_count:
+            outcome.tested_nothing = report.tested_nothing
+            if report.not_applicable is not None:
+                outcome.skipped, outcome.not_applicable = report.not_applicable, True
+            elif not outcome.answered and not outcome.raised_count:
                 outcome.skipped = report.idle or f"the {item.label} probe found nothing to send"
             elif outcome.problem() is None:
                 outcome.skipped = report.untested
@@ -242,11 +263,10 @@ class SecurityGate(Gate):
                                   for r in outcome.raised[:3])
                 notes.append(f"{outcome.raised_count} request{'s' if outcome.raised_count != 1 else ''} of the "
                              f"{outcome.kind} probe raised instead of being answered (a server answers 500): {shown}")
-            if outcome.skipped:
+            if outcome.skipped and not outcome.not_applicable:
                 notes.append(f"the {outcome.kind} probe did not probe anything: {outcome.skipped}")
         if not probing:
-            notes.append("active probes (injection, rate-limit, mass-assignment, auth, cors) did not run: "
-                         "they need the contract gate")
+            notes.append(f"active probes ({', '.join(PROBE_KINDS)}) did not run: they need the contract gate")
         elif not self._probes_selected and not self._probes:
             # Under xdist the controller collects nothing: an interruption, not a deselection, may be why.
             notes.append("active probes did not run: the run was interrupted before them" if self.context.interrupted
@@ -260,6 +280,9 @@ class SecurityGate(Gate):
                        for kind, o in sorted(self._probes.items())},
             "findings": counts,
         }
+        not_run = {**self._not_collected(), **{o.kind: o.skipped for o in self._probes.values() if o.not_applicable}}
+        if probing and not_run:
+            measured["probes_not_run"] = dict(sorted(not_run.items()))
         errors = [note for note in self._probe_notes if note.startswith("rate_limits:")]  # a limit not checked
         errors += probe_problems(self._probes, self._probes_selected, self.probe_requests)
         if self._responses == 0:

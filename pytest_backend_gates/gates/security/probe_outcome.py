@@ -14,6 +14,7 @@ from typing import Any
 # (ProbeSender._refused: 404, or 401/403 to a request that should have been let in), the probe tested
 # nothing. The rate-limit probe judges its burst itself (a 404 burst is an error note there).
 NEEDS_HANDLER = ("injection", "mass-assignment", "cors", "auth")
+WANTS_REFUSALS = ("auth", "authz", "jwt")  # their probing requests should be answered 401/403/404
 MAX_RAISED_KEPT = 10  # requests that raised, kept per probe with their reproduction (all are counted)
 
 
@@ -33,6 +34,8 @@ class ProbeOutcome:
     raised_count: int = 0
     skipped: str | None = None
     crashed: str | None = None
+    tested_nothing: str | None = None  # why it tested nothing although it should have (ProbeReport's)
+    not_applicable: bool = False  # `skipped` says why the probe does not apply (no warning)
 
     @property
     def answered(self) -> int:
@@ -48,6 +51,8 @@ class ProbeOutcome:
                     f"being answered, e.g. {first['operation']}: {first['error']} "
                     f"(reproduce: {first['reproduce']}); an app behind a server answers 500 where it raises: "
                     "fix the exception, or check that the target is up")
+        if self.tested_nothing is not None:
+            return f"the {self.kind} probe tested nothing: {self.tested_nothing}"
         if self.kind in NEEDS_HANDLER and self.answered and sum(self.refused.values()) == self.answered:
             return (f"the {self.kind} probe reached no handler: all {self.answered} of its requests were answered "
                     f"{statuses_text(self.statuses)}. {refused_hint(self.statuses)}")
@@ -56,14 +61,16 @@ class ProbeOutcome:
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "statuses": {str(k): v for k, v in self.statuses.items()},
                 "refused": {str(k): v for k, v in self.refused.items()}, "raised": self.raised,
-                "raised_count": self.raised_count, "skipped": self.skipped, "crashed": self.crashed}
+                "raised_count": self.raised_count, "skipped": self.skipped, "crashed": self.crashed,
+                "tested_nothing": self.tested_nothing, "not_applicable": self.not_applicable}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ProbeOutcome:
         return cls(kind=data["kind"], statuses={int(k): v for k, v in data["statuses"].items()},
                    refused={int(k): v for k, v in data["refused"].items()},
                    raised=list(data["raised"]), raised_count=data["raised_count"], skipped=data["skipped"],
-                   crashed=data["crashed"])
+                   crashed=data["crashed"], tested_nothing=data.get("tested_nothing"),
+                   not_applicable=data.get("not_applicable", False))
 
 
 def refused_hint(statuses: dict[int, int]) -> str:
@@ -84,12 +91,12 @@ def probe_problems(probes: Mapping[str, ProbeOutcome], selected: set[str], probe
     by kind, the kinds `selected` (left after deselection), the requests all probes sent."""
     outcomes = [probes[kind] for kind in sorted(probes)]
     problems = [f"the {o.kind} probe crashed: {o.crashed}" for o in outcomes if o.crashed]
-    # Anywhere: every answer to every probe (but the auth probe's, which wants its 401s) refused
-    # before the handler. Said once for all probes, it names the cause best.
+    # Anywhere: every answer to every probe (but those of the probes that want refusals: auth,
+    # authz, jwt) refused before the handler. Said once for all probes, it names the cause best.
     statuses: Counter[int] = Counter()
     refused: Counter[int] = Counter()
     for outcome in outcomes:
-        if outcome.kind != "auth":
+        if outcome.kind not in WANTS_REFUSALS:
             statuses.update(outcome.statuses)
             refused.update(outcome.refused)
     everywhere = bool(statuses) and refused == statuses

@@ -47,6 +47,23 @@ class ProbeReport:
     notes: list[str] = field(default_factory=list)
     idle: str | None = None  # why the probe had nothing to send, when it sent nothing
     untested: str | None = None  # why it tested nothing although it sent requests
+    # why it tested nothing although it should have (the authz probe created nothing): the gate's error
+    tested_nothing: str | None = None
+    # why it does not apply to this service (no bearer JWT to forge): skipped without a warning,
+    # the reason in measured.probes_not_run
+    not_applicable: str | None = None
+
+
+@dataclass
+class ProbeContext:
+    """What the identity probes need besides the schema and a client: the identities (None: none
+    defined), the security settings (admin_only, shared, jwt_key), the redactor (a token's parts
+    shown as placeholders) and the configured contract headers."""
+
+    identities: Any = None  # service.identities.IdentitySession
+    security: Any = None  # settings.SecuritySettings
+    redactor: Any = None  # redaction.Redactor
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

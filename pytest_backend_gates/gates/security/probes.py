@@ -16,6 +16,11 @@ the same requests every run) and changes one thing:
   must not be answered 2xx.
 - cors: one request with a foreign `Origin`; the passive `cors` rule flags the
   origin reflected with credentials allowed.
+- authz (authz.py): with two or more identities, a resource one creates must not be
+  read, changed or deleted by another (`bola`), and `admin_only` operations must
+  refuse identities without role "admin" (`bfla`).
+- jwt (jwt_probe.py): forged bearer JWTs (alg none, payload tampered, expired)
+  must be refused.
 
 Probes know nothing about pytest; gate.py runs them as items and records what
 they find. Requests are built and sent by sender.py, from what schema_fields.py
@@ -32,6 +37,8 @@ from typing import Any
 
 from pytest_backend_gates import hostile
 from pytest_backend_gates.gates.response_rules import PROBE_ORIGIN, RuleFinding
+from pytest_backend_gates.gates.security.authz import AuthzProbe
+from pytest_backend_gates.gates.security.jwt_probe import JwtProbe
 from pytest_backend_gates.gates.security.probe_types import ProbeReport, RaisedRequest
 from pytest_backend_gates.gates.security.schema_fields import (
     assignable_candidates,
@@ -41,16 +48,16 @@ from pytest_backend_gates.gates.security.schema_fields import (
 from pytest_backend_gates.gates.security.sender import ProbeSender
 from pytest_backend_gates.service.exchange import Exchange
 
-PROBE_KINDS = ("injection", "rate-limit", "mass-assignment", "auth", "cors")
+PROBE_KINDS = ("injection", "rate-limit", "mass-assignment", "auth", "cors", "authz", "jwt")
 QUOTE, QUOTE_BALANCED = "x'", "x''"
 INJECTION_PAYLOADS = (QUOTE, "' OR '1'='1", hostile.XSS[0])
 MAX_FIELDS_PER_OPERATION = 6  # mass-assignment candidates tried per operation
 UNSAFE = ("POST", "PUT", "PATCH")
 
 
-class Prober(ProbeSender):
+class Prober(AuthzProbe, JwtProbe, ProbeSender):
     """The probes, one method each (the gate calls the one an item names); each returns its
-    ProbeReport."""
+    ProbeReport. Those that need identities are in authz.py and jwt_probe.py."""
 
     # -- probes ------------------------------------------------------------
     def injection(self) -> ProbeReport:

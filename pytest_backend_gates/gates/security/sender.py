@@ -15,6 +15,7 @@ from functools import cached_property
 from typing import Any
 
 from pytest_backend_gates.gates.security.probe_types import (
+    ProbeContext,
     ProbeLimitReached,
     ProbeRequest,
     RaisedRequest,
@@ -32,8 +33,10 @@ class ProbeSender:
     """Sends probes to one target through an httpx-style client; publishes every exchange."""
 
     def __init__(self, schema: Any, client: Any, bare_client: Callable[[], Any], publish: Callable[[Exchange], None],
-                 replay_base: str | None, max_requests: int = 1000, max_seconds: float = 60.0) -> None:
+                 replay_base: str | None, max_requests: int = 1000, max_seconds: float = 60.0,
+                 context: ProbeContext | None = None) -> None:
         self.schema = schema
+        self.context = context or ProbeContext()
         self.client = client
         self.bare_client = bare_client  # a client without the configured headers and cookies
         self.publish = publish
