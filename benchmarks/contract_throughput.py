@@ -20,7 +20,8 @@ The subject is copied into a throwaway directory; before every run the files a r
 (the SQLite database, reports) are removed, so every run starts from the same state. Both sides
 run the same work: the same operations, ``max_examples``, seed, phases (examples, coverage,
 fuzzing, and stateful when on), all checks, ``continue-on-failure``, no example database, no
-schemathesis cache, one worker. Timed (wall clock, whole subprocesses):
+schemathesis cache, one worker (``--workers N``: N on both sides, the gate under pytest-xdist
+``-n N``, the CLI with ``--workers N``). Timed (wall clock, whole subprocesses):
 
   A  the gate: ``python -m pytest NO_TESTS_DIR --backend-gates=contract --backend-gates-seed=S
      -p no:cacheprovider -q`` (no test module: the contract items only); cases and engine time
@@ -214,9 +215,13 @@ def children_cpu() -> float:
 
 
 # -- A and S: the pytest plugin -----------------------------------------------
+WORKERS = 1  # --workers: pytest-xdist's -n for the gate, st's --workers for the CLI
+
+
 def gate_command(seed: int) -> list[str]:
+    workers = ["-n", str(WORKERS)] if WORKERS > 1 else []
     return [sys.executable, "-m", "pytest", NO_TESTS, "--backend-gates=contract", f"--backend-gates-seed={seed}",
-            f"--backend-gates-report={REPORT}", "-p", "no:cacheprovider", "-q"]
+            f"--backend-gates-report={REPORT}", "-p", "no:cacheprovider", "-q", *workers]
 
 
 def run_gate(work: Workdir, env: dict[str, str], seed: int) -> tuple[int, float, float]:
@@ -340,6 +345,8 @@ def cli_command(subject: Subject, url: str, headers: dict[str, str], seed: int, 
     cmd = [str(ST), "--config-file", str(config), "run", f"{url}{subject.schema}",
            "--max-examples", str(subject.max_examples), "--seed", str(seed), "--phases", subject.phases(),
            "--checks", "all", "--continue-on-failure", "--generation-database", "none", "--no-color"]
+    if WORKERS > 1:
+        cmd += ["--workers", str(WORKERS)]
     for name, value in headers.items():
         cmd += ["-H", f"{name}: {value}"]
     if subject.exclude:  # the gate's globs over "METHOD /path", as one regex over st's operation names
@@ -452,7 +459,12 @@ def main() -> int:
                         help="set for every subprocess of both sides (repeatable)")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds (default 5)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="parallel workers on both sides: the gate under pytest-xdist -n N, st run --workers N "
+                             "(default 1)")
     args = parser.parse_args()
+    global WORKERS
+    WORKERS = args.workers
     if not ST.exists():
         print(f"FAILED: no schemathesis CLI at {ST}", file=sys.stderr)
         return 1

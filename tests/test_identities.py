@@ -4,7 +4,11 @@ is the gate's error naming identity, operation and status, and no password or to
 the output, the JSON report or the JUnit file; under xdist each worker logs in itself.
 
 The service is examples/identities (FastAPI, OAuth2 password login, tokens in memory: a
-pre-step that logs in and exports a token could not test it)."""
+pre-step that logs in and exports a token could not test it).
+
+Each run is a subprocess: FastAPI, pydantic and annotated-types imported inside an in-process
+pytester run were left half-replaced for later in-process runs of the same xdist worker (the
+apps' /openapi.json answered 500, and Query(le=100) lost its bound in another test's schema)."""
 
 from __future__ import annotations
 
@@ -51,7 +55,7 @@ def test_each_login_kind_acts_as_its_user(pytester: pytest.Pytester, monkeypatch
                                          kind: str) -> None:
     log = project(pytester, monkeypatch, f"[tool.backend-gates.identities.alice]\n{LOGINS[kind]}\n")
     pytester.makepyfile(test_me=ME.format(email="alice@example.com"))
-    result = pytester.runpytest_inprocess(*NO_PLUGINS)
+    result = pytester.runpytest_subprocess(*NO_PLUGINS)
     result.assert_outcomes(passed=1)
     assert len(log.read_text().split()) == 1  # logged in once
 
@@ -77,7 +81,7 @@ role = "admin"
         def test_unknown_identity(api):
             api.as_("alcie")
     ''')
-    result = pytester.runpytest_inprocess(*NO_PLUGINS)
+    result = pytester.runpytest_subprocess(*NO_PLUGINS)
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*api.as_('alcie'): no such identity; did you mean 'alice'? "
                                  "defined identities: admin, alice*"])
@@ -93,7 +97,7 @@ def test_a_revoked_token_is_renewed_by_logging_in_again(pytester: pytest.Pyteste
             answer = api.get("/me")                              # 401, a new login, the same request again
             assert answer.status_code == 200, answer.text
     ''')
-    result = pytester.runpytest_inprocess(*NO_PLUGINS)
+    result = pytester.runpytest_subprocess(*NO_PLUGINS)
     result.assert_outcomes(passed=1)
     assert len(log.read_text().split()) == 2
 
@@ -107,7 +111,7 @@ def test_an_expired_token_is_refreshed(pytester: pytest.Pytester, monkeypatch: p
                 answer = api.get("/me")
                 assert answer.status_code == 200, answer.text
     ''')
-    result = pytester.runpytest_inprocess(*NO_PLUGINS)
+    result = pytester.runpytest_subprocess(*NO_PLUGINS)
     result.assert_outcomes(passed=1)
     assert len(log.read_text().split()) == 4  # 7 requests, 2 per token: 3 renewals after the first login
 
@@ -121,7 +125,7 @@ def test_static_credentials_the_run_revokes_get_the_loud_warning(pytester: pytes
         headers = { Authorization = "Bearer ${ADMIN_TOKEN}" }
         """, contract='max_examples = 10\nexclude_operations = ["POST /auth/token", "POST /auth/json-login", '
                       '"POST /auth/signup"]')
-    result = pytester.runpytest_inprocess("--backend-gates=contract", *NO_PLUGINS)
+    result = pytester.runpytest_subprocess("--backend-gates=contract", *NO_PLUGINS)
     assert result.ret == 1
     result.stdout.fnmatch_lines(["warning: credentials lost: after POST /auth/logout answered 2xx*or give the "
                                  "gates an identity with a login*"])
@@ -147,7 +151,7 @@ def test_headers_a_request_sets_itself_win_over_the_identity(pytester: pytest.Py
             assert api.get("/me", headers=bob).status_code == 401
             assert api.get("/me").json()["email"] == "alice@example.com"
     ''')
-    result = pytester.runpytest_inprocess(*NO_PLUGINS)
+    result = pytester.runpytest_subprocess(*NO_PLUGINS)
     result.assert_outcomes(passed=1)
     assert len(log.read_text().split()) == 2  # alice once, bob by the test: no login after the 401s
 
@@ -160,7 +164,7 @@ def test_the_contract_gate_acts_as_the_identity_and_survives_its_own_logout(
                 'exclude_operations = ["POST /auth/token", "POST /auth/json-login", "POST /auth/signup"]')
     log = project(pytester, monkeypatch, f"[tool.backend-gates.identities.alice]\n{LOGINS['form']}\n",
                   contract=contract)
-    result = pytester.runpytest_inprocess("--backend-gates=contract", *NO_PLUGINS)
+    result = pytester.runpytest_subprocess("--backend-gates=contract", *NO_PLUGINS)
     assert result.ret == 0, result.stdout.str()
     contract = gate(read_report(pytester), "contract")
     assert contract["status"] == "passed"
@@ -187,7 +191,7 @@ def test_a_login_that_fails_again_mid_run_is_the_contract_gate_error(pytester: p
                 raise RuntimeError("the account is gone")
             return auth_provider.alice_headers(identity, client)
     ''')
-    result = pytester.runpytest_inprocess("--backend-gates=contract", *NO_PLUGINS)
+    result = pytester.runpytest_subprocess("--backend-gates=contract", *NO_PLUGINS)
     assert result.ret == 1
     contract = gate(read_report(pytester), "contract")
     assert contract["status"] == "error", contract
@@ -199,7 +203,7 @@ def test_without_an_identity_the_same_run_fails(pytester: pytest.Pytester, monke
     contract = ('max_examples = 15\nrequire_success = true\nstateful = false\n'
                 'exclude_operations = ["POST /auth/token", "POST /auth/json-login", "POST /auth/signup"]')
     project(pytester, monkeypatch, "", contract=contract)
-    result = pytester.runpytest_inprocess("--backend-gates=contract", *NO_PLUGINS)
+    result = pytester.runpytest_subprocess("--backend-gates=contract", *NO_PLUGINS)
     assert result.ret == 1
     result.stdout.fnmatch_lines(["*GET /me never answered 2xx (got 401 x*"])
 
@@ -227,7 +231,7 @@ def test_latency_times_an_operation_as_the_identity_not_with_a_generated_bearer(
                 raise HTTPException(401, "not authenticated")
             return {"count": len(accounts.tokens)}
     ''')
-    pytester.runpytest_inprocess("--backend-gates=latency", *NO_PLUGINS)
+    pytester.runpytest_subprocess("--backend-gates=latency", *NO_PLUGINS)
     latency = gate(read_report(pytester), "latency")
     assert latency["status"] == "passed", latency
 
@@ -238,7 +242,7 @@ def test_a_failed_login_is_the_gate_error_naming_identity_operation_and_status(
         [tool.backend-gates.identities.alice]
         login = { operation = "POST /auth/token", form = { username = "alice@example.com", password = "${ALICE_PW}" } }
         """)  # no signup: alice does not exist
-    result = pytester.runpytest_inprocess("--backend-gates=contract", *NO_PLUGINS)
+    result = pytester.runpytest_subprocess("--backend-gates=contract", *NO_PLUGINS)
     assert result.ret == 1
     contract = gate(read_report(pytester), "contract")
     assert contract["status"] == "error", contract
@@ -256,7 +260,7 @@ def test_no_password_or_token_in_output_report_or_junit(pytester: pytest.Pyteste
             answer = api.get("/me")
             assert False, (answer.request.headers["authorization"], answer.text)
     ''')
-    result = pytester.runpytest_inprocess("--backend-gates=contract", "--junitxml=junit.xml", *NO_PLUGINS)
+    result = pytester.runpytest_subprocess("--backend-gates=contract", "--junitxml=junit.xml", *NO_PLUGINS)
     tokens = log.read_text().split()
     assert tokens
     texts = {"output": result.stdout.str() + result.stderr.str(),
@@ -303,7 +307,7 @@ def test_me_again(api):
 def test_bad_identity_configuration_is_one_clear_error(pytester: pytest.Pytester, table: str, message: str) -> None:
     pytester.makepyprojecttoml(table.replace('[tool.backend-gates]\n', '[tool.backend-gates]\n', 1))
     pytester.makepyfile(test_x="def test_x(): pass")
-    result = pytester.runpytest_inprocess("--backend-gates", *NO_PLUGINS)
+    result = pytester.runpytest_subprocess("--backend-gates", *NO_PLUGINS)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
     assert "Traceback" not in result.stderr.str()
@@ -317,7 +321,7 @@ def test_a_failed_login_in_a_test_is_one_message_without_the_password(pytester: 
         login = { operation = "POST /auth/token", form = { username = "alice@example.com", password = "${ALICE_PW}" } }
         """)
     pytester.makepyfile(test_me=ME.format(email="alice@example.com"))
-    result = pytester.runpytest_inprocess(*NO_PLUGINS)
+    result = pytester.runpytest_subprocess(*NO_PLUGINS)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["E   *LoginFailed: identity 'alice': login POST /auth/token answered 401*"])
     assert ALICE_PW not in result.stdout.str()

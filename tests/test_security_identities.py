@@ -6,7 +6,11 @@ the operation and the created resource, and curl reproductions whose credentials
 placeholders; each fixed twin is clean whatever the seed; with one identity the authz probe says
 why it did not run; a probe that could create nothing makes the gate `error`; bad values of the
 new keys are one clear error; no password, token or jwt_key reaches the output, the JSON report
-or a JUnit file (xdist included)."""
+or a JUnit file (xdist included).
+
+Each run is a subprocess: FastAPI, pydantic and annotated-types imported inside an in-process
+pytester run were left half-replaced for later in-process runs of the same xdist worker (the
+apps' /openapi.json answered 500, and Query(le=100) lost its bound in another test's schema)."""
 
 from __future__ import annotations
 
@@ -64,7 +68,7 @@ def found(security: dict[str, Any], rule: str) -> list[dict[str, Any]]:
 
 def test_authz_buggy_twin_bola_and_bfla(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     project(pytester, monkeypatch, "authz_buggy", ("alice", "bob", "admin"), AUTHZ)
-    result = pytester.runpytest_inprocess(GATES, *NO_PLUGINS)
+    result = pytester.runpytest_subprocess(GATES, *NO_PLUGINS)
     assert result.ret == 1
     security = security_of(pytester)
     assert {v["check"] for v in security["violations"]} == {"bola", "bfla"}, security["violations"]
@@ -89,7 +93,7 @@ def test_authz_buggy_twin_bola_and_bfla(pytester: pytest.Pytester, monkeypatch: 
 def test_per_rule_severity(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     project(pytester, monkeypatch, "authz_buggy", ("alice", "bob", "admin"),
             AUTHZ + 'rules = { bola = "warn", bfla = "ignore" }\n')
-    pytester.runpytest_inprocess(GATES, *NO_PLUGINS)
+    pytester.runpytest_subprocess(GATES, *NO_PLUGINS)
     security = security_of(pytester)
     assert security["status"] == "passed", security
     assert any("[bola]" in w and "bob read a resource alice created" in w for w in security["warnings"])
@@ -98,7 +102,7 @@ def test_per_rule_severity(pytester: pytest.Pytester, monkeypatch: pytest.Monkey
 
 def test_jwt_buggy_twin_none_and_expired(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     log = project(pytester, monkeypatch, "jwt_buggy", ("alice",), JWT)
-    result = pytester.runpytest_inprocess(GATES, *NO_PLUGINS)
+    result = pytester.runpytest_subprocess(GATES, *NO_PLUGINS)
     assert result.ret == 1
     security = security_of(pytester)
     assert {v["check"] for v in security["violations"]} == {"jwt-none", "jwt-expired"}, security["violations"]
@@ -120,7 +124,7 @@ def test_jwt_buggy_twin_none_and_expired(pytester: pytest.Pytester, monkeypatch:
 def test_without_jwt_key_expiry_is_not_checked_and_the_report_says_so(
         pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     project(pytester, monkeypatch, "jwt_buggy", ("alice",))
-    pytester.runpytest_inprocess(GATES, *NO_PLUGINS)
+    pytester.runpytest_subprocess(GATES, *NO_PLUGINS)
     security = security_of(pytester)
     assert {v["check"] for v in security["violations"]} == {"jwt-none"}
     assert any(w.startswith("jwt: expiry was not checked (jwt-expired): set jwt_key") for w in security["warnings"])
@@ -147,7 +151,7 @@ def test_a_payload_trusted_without_its_signature_is_jwt_tampered(
         pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     log = project(pytester, monkeypatch, "jwt_unverified", ("alice",), JWT)
     pytester.makepyfile(jwt_unverified=TAMPERED_APP)
-    result = pytester.runpytest_inprocess(GATES, *NO_PLUGINS)
+    result = pytester.runpytest_subprocess(GATES, *NO_PLUGINS)
     security = security_of(pytester)
     assert {v["check"] for v in security["violations"]} == {"jwt-none", "jwt-tampered", "jwt-expired"}
     [tampered] = found(security, "jwt-tampered")
@@ -168,7 +172,7 @@ def test_fixed_twins_are_clean_whatever_the_seed(pytester: pytest.Pytester, monk
                                                  module: str, names: tuple[str, ...], security: str,
                                                  seed: int) -> None:
     project(pytester, monkeypatch, module, names, security, max_examples=2)
-    result = pytester.runpytest_inprocess(GATES, f"--backend-gates-seed={seed}", *NO_PLUGINS)
+    result = pytester.runpytest_subprocess(GATES, f"--backend-gates-seed={seed}", *NO_PLUGINS)
     report = read_report(pytester)
     assert result.ret == 0, [(g["gate"], g["summary"], g["violations"]) for g in report["gates"]]
     probes = gate(report, "security")["measured"]["probes"]
@@ -178,7 +182,7 @@ def test_fixed_twins_are_clean_whatever_the_seed(pytester: pytest.Pytester, monk
 def test_with_one_identity_the_authz_probe_is_not_run_and_says_why(
         pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     project(pytester, monkeypatch, "authz_fixed", ("alice",), AUTHZ)
-    result = pytester.runpytest_inprocess(GATES, "-rs", *NO_PLUGINS)
+    result = pytester.runpytest_subprocess(GATES, "-rs", *NO_PLUGINS)
     security = security_of(pytester)
     assert security["status"] == "passed", security
     assert security["measured"]["probes"]["authz"]["outcome"] == "skipped"
@@ -190,7 +194,7 @@ def test_with_one_identity_the_authz_probe_is_not_run_and_says_why(
 def test_without_identities_the_identity_probes_are_left_out_and_the_report_says_why(
         pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     project(pytester, monkeypatch, "jwt_fixed", ())
-    result = pytester.runpytest_inprocess(GATES, *NO_PLUGINS)
+    result = pytester.runpytest_subprocess(GATES, *NO_PLUGINS)
     measured = security_of(pytester)["measured"]
     assert "authz" not in measured["probes"] and "jwt" not in measured["probes"]
     assert measured["probes_not_run"] == {
@@ -237,7 +241,7 @@ def test_an_authz_probe_that_created_nothing_makes_the_gate_error(pytester: pyte
         [tool.backend-gates.identities.bob]
         headers = { X-User = "bob" }
     """))
-    result = pytester.runpytest_inprocess(GATES, *NO_PLUGINS)
+    result = pytester.runpytest_subprocess(GATES, *NO_PLUGINS)
     assert result.ret == 1
     security = security_of(pytester)
     assert security["status"] == "error", security
@@ -262,7 +266,7 @@ def test_an_authz_probe_that_created_nothing_makes_the_gate_error(pytester: pyte
 def test_bad_values_of_the_new_keys_are_one_clear_error(pytester: pytest.Pytester, toml: str, message: str) -> None:
     pytester.makepyprojecttoml(f"[tool.backend-gates.security]\n{toml}\n")
     pytester.makepyfile(test_x="def test_x(): pass")
-    result = pytester.runpytest_inprocess("--backend-gates", *NO_PLUGINS)
+    result = pytester.runpytest_subprocess("--backend-gates", *NO_PLUGINS)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
     assert "Traceback" not in result.stderr.str()
@@ -271,7 +275,7 @@ def test_bad_values_of_the_new_keys_are_one_clear_error(pytester: pytest.Pyteste
 def test_a_pem_file_without_a_private_key_is_refused(pytester: pytest.Pytester) -> None:
     pytester.makepyprojecttoml('[tool.backend-gates.security]\njwt_key = "public.pem"\n')
     (pytester.path / "public.pem").write_text("-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n")
-    result = pytester.runpytest_inprocess("--backend-gates", *NO_PLUGINS)
+    result = pytester.runpytest_subprocess("--backend-gates", *NO_PLUGINS)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*jwt_key: 'public.pem' names a file without a PEM private key*"])
 
