@@ -14,6 +14,23 @@ from typing import Any
 
 import pytest
 
+# Imported once for the whole process, before any in-process pytester run. pytester drops the
+# modules a run imported; a library whose top module outlived the run keeps what it cached of
+# the dropped ones (pydantic stores lazily imported names in its own globals), so a later run
+# mixes two copies: a TypeAdapter that no longer recognises annotated-types' Ge/Le (an
+# `Annotated[int, Ge(0)]` oracle accepted -1), a FastAPI schema without its bounds. Loading them
+# whole here keeps every run on one copy.
+for _library in ("annotated_types", "pydantic", "pydantic.type_adapter", "pydantic.networks", "fastapi",
+                 "fastapi.security", "fastapi.responses", "fastapi.openapi.utils"):
+    try:
+        __import__(_library)
+    except ImportError:  # an optional stack library that is not installed
+        pass
+try:
+    from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError  # noqa: F401 - resolves pydantic's lazy names now
+except ImportError:
+    pass
+
 # A small project under test: a package with branches, and tests whose reach
 # the tests below vary to move coverage up and down.
 APP_CALC = '''
