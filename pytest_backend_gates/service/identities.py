@@ -59,7 +59,6 @@ class IdentitySession:
         self._headers: dict[str, dict[str, str]] = {}
         self._signed_up: set[str] = set()
         self._locks = {name: threading.Lock() for name in identities.by_name}
-        self.logins: dict[str, int] = dict.fromkeys(identities.by_name, 0)  # how often each logged in
         # Why a login failed, in order. A failure inside schemathesis' auth hook becomes only its
         # "Token fetch failed" note: the contract gate reports these as its error instead.
         self.failures: list[str] = []
@@ -133,7 +132,6 @@ class IdentitySession:
                 if identity.signup is not None and identity.name not in self._signed_up:
                     self._sign_up(identity, identity.signup, client)
                 obtained = self._log_in(identity, identity.login, client)
-        self.logins[identity.name] += 1
         for value in obtained.values():
             # "Bearer <token>": the token is the secret; keeping the scheme keeps a replay runnable
             scheme, _, credential = value.partition(" ")
