@@ -16,6 +16,10 @@ from typing import Any, TypeVar
 
 import pytest
 
+from pytest_backend_gates.acceptance.settings import (
+    AcceptanceSettings,
+    parse_acceptance,
+)
 from pytest_backend_gates.errors import ConfigError
 from pytest_backend_gates.identity_settings import Identities, parse_identities
 from pytest_backend_gates.redaction import Redactor
@@ -23,7 +27,7 @@ from pytest_backend_gates.text import did_you_mean
 from pytest_backend_gates.toml_table import Table, shown_key
 
 ROOT_TABLE = "tool.backend-gates"
-TOP_LEVEL_KEYS = ("report", "identity", "identities")  # the rest of the section is gate tables
+TOP_LEVEL_KEYS = ("report", "identity", "identities", "baseline", "ignore")  # the rest of the section is gate tables
 # The validated configuration of this pytest process (set by the run, or loaded on demand for a
 # passive run's fixtures through GATES_CONFIG_LOADER_KEY, which the wiring sets).
 GATES_CONFIG_KEY = pytest.StashKey["GatesConfig"]()
@@ -43,6 +47,7 @@ class GatesConfig:
     path: Path | None  # the pyproject.toml it came from
     report: Path | None = None
     identities: Identities = field(default_factory=Identities)  # SPEC section 6
+    acceptance: AcceptanceSettings = field(default_factory=AcceptanceSettings)  # SPEC section 7
     # gate name -> its settings object; only gates that have a table are present
     tables: Mapping[str, Any] = field(default_factory=dict)
     redactor: Redactor = field(default_factory=Redactor)
@@ -103,12 +108,15 @@ def parse_section(
     if not isinstance(section, dict):
         raise ConfigError([f"[{ROOT_TABLE}]: is not a table; expected a [{ROOT_TABLE}] section"])
     root = Table(ROOT_TABLE, section, errors, redactor, environ)
+    root.base = path.parent
     report = root.string("report")
     if report is not None and not report.strip():  # else nothing is written, silently
         root.error("report", section.get("report"), "is empty; expected a file path such as 'backend-gates.json' "
                    "(or leave the key out for no JSON report)")
     identities = parse_identities(
         root, lambda where, raw: Table(f"{ROOT_TABLE}.{where}", raw, errors, redactor, environ))
+    acceptance = parse_acceptance(
+        root, list(parsers), lambda where, raw: Table(f"{ROOT_TABLE}.{where}", raw, errors, redactor, environ))
     tables: dict[str, Any] = {}
     for name, raw in section.items():
         if name in TOP_LEVEL_KEYS:
@@ -138,6 +146,7 @@ def parse_section(
         path=path,
         report=(path.parent / report) if report else None,
         identities=identities,
+        acceptance=acceptance,
         tables=tables,
         redactor=redactor,
     )

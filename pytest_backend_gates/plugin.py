@@ -9,11 +9,13 @@ without xdist) evaluates the gates once, sets the exit status and reports.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_backend_gates import hookspecs
+from pytest_backend_gates import __version__, hookspecs
 from pytest_backend_gates.config import GATES_CONFIG_LOADER_KEY
 from pytest_backend_gates.files import unwritable_reason
 from pytest_backend_gates.gates import registry
@@ -23,6 +25,14 @@ from pytest_backend_gates.report import (
     verdict_line,
     write_json_report,
 )
+from pytest_backend_gates.report.github import annotation_lines
+from pytest_backend_gates.report.junit import add_gate_cases
+from pytest_backend_gates.report.outputs import (
+    FILE_OUTPUTS,
+    check_output_paths,
+    write_outputs,
+)
+from pytest_backend_gates.report.view import RunView
 from pytest_backend_gates.run import GateRun, load_gates_config
 
 if TYPE_CHECKING:
@@ -89,6 +99,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="seed for the contract gate's generated cases (printed in the header of every run), to replay a failure",
     )
     group.addoption(
+        "--backend-gates-update-baseline",
+        dest="backend_gates_update_baseline",
+        action="store_true",
+        default=False,
+        help="accept every violation of this run: rewrite the `baseline` file from it (sorted, reviewable) "
+        "and pass; later runs fail only on violations not in it",
+    )
+    for flag, what in (("sarif", "SARIF 2.1.0 of every violation (code scanning)"),
+                       ("codeclimate", "a GitLab code-quality report of every violation"),
+                       ("html", "one self-contained HTML report (no network)")):
+        group.addoption(f"--backend-gates-{flag}", dest=f"backend_gates_{flag}", default=None, metavar="PATH",
+                        help=f"also write {what} to PATH")
+    group.addoption(
+        "--backend-gates-init",
+        dest="backend_gates_init",
+        action="store_true",
+        default=False,
+        help="print a commented [tool.backend-gates] configuration found from this project, and exit; "
+        "writes nothing",
+    )
+    group.addoption(
         "--backend-gates-race-seed",
         dest="backend_gates_race_seed",
         default=None,
@@ -107,8 +138,12 @@ def _start_gates(config: pytest.Config, selection: tuple[str, ...]) -> None:
     # Before any gate starts or test runs: a report that cannot be written is a usage error now,
     # not a traceback at the end that loses the summary.
     run.check_report_path(getattr(config.known_args_namespace, "backend_gates_report", None))
+    problems = check_output_paths(_output_paths(config.known_args_namespace))
+    if problems:
+        raise pytest.UsageError("\n".join(problems))
     config.stash[gate_run_key] = run
     config.pluginmanager.register(run, "backend-gates-run")  # it counts the time of gate items
+    config.pluginmanager.register(run.shape, "backend-gates-run-whole")
     run.start()
     for gate in run.gates.values():
         config.pluginmanager.register(gate, f"backend-gates-{gate.name}")
@@ -149,7 +184,10 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
         run.worker_lost(worker, error)
 
 
-@pytest.hookimpl(trylast=True)
+# First: the gates' verdicts must be known before junitxml writes its file in its own
+# pytest_sessionfinish (a gate is a test case there). xdist has handed over every worker's
+# measurements before this hook (pytest_testnodedown runs inside its test loop).
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     run = config.stash.get(gate_run_key, None)
@@ -173,12 +211,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             except OSError as exc:  # said in one line under the summary, which is kept
 
                 run.report_problem = unwritable_reason(report_path) or exc.strerror or str(exc)
+    try:
+        run.write_baseline()
+    except OSError as exc:
+        run.output_problems.append(f"the baseline was NOT written to "
+                                   f"{run.baseline.path if run.baseline else '?'}: {exc.strerror or exc}")
+    view = RunView(results=results, root=config.rootpath, interrupted=interrupted, notes=run.notes,
+                   version=__version__)
+    add_gate_cases(config, results)
+    run.output_problems += write_outputs(view, _output_paths(config.option), os.environ)
     for result in results:
         config.hook.pytest_backend_gates_result(config=config, result=result)
     # Like pytest's own --max-warnings: only turn a success into a failure,
     # never mask a real test failure or usage error.
     # A report that was asked for and not written fails the run too: CI must not go on without it.
-    if (not run.passed or run.report_problem) and \
+    if (not run.passed or run.report_problem or run.output_problems) and \
             session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -203,10 +250,33 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     shown_path = run.shown_report_path(config.getoption("backend_gates_report"))
     text, markup = verdict_line(run.results, None if run.report_problem else shown_path, interrupted=run.interrupted)
     terminalreporter.write_line(text, **markup)
+    redact = run.gates_config.redactor.redact
+    for note in run.notes:
+        terminalreporter.write_line(f"backend gates: {redact(note)}")
+    for problem in run.output_problems:
+        terminalreporter.write_line(f"backend gates: {redact(problem)}", red=True, bold=True)
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        for line in annotation_lines(RunView(results=run.results, root=config.rootpath)):
+            terminalreporter.write_line(line)
     if run.report_problem:
-        redact = run.gates_config.redactor.redact
         terminalreporter.write_line(f"backend gates: the JSON report was NOT written to {shown_path}: "
                                     f"{redact(run.report_problem)}", red=True, bold=True)
+
+
+def _output_paths(namespace: Any) -> dict[str, str | None]:
+    return {name: getattr(namespace, f"backend_gates_{name}", None) for name in FILE_OUTPUTS}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    if not config.getoption("backend_gates_init", False):
+        return None
+    from pytest_backend_gates.scaffold import (
+        scaffold_text,  # only for --backend-gates-init
+    )
+
+    sys.stdout.write(scaffold_text(config.rootpath))
+    return 0
 
 
 def _load_gates_config(config: pytest.Config) -> GatesConfig:
@@ -218,6 +288,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     run = config.stash.get(gate_run_key, None)
     if run is not None:
         run.stop()
-        if config.pluginmanager.is_registered(run):
-            config.pluginmanager.unregister(run)
+        for plugin in (run, run.shape):
+            if config.pluginmanager.is_registered(plugin):
+                config.pluginmanager.unregister(plugin)
         del config.stash[gate_run_key]

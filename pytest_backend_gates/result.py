@@ -32,6 +32,14 @@ class Violation:
     message: str
     reproduce: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    # The source line to point at, where one is known (a test, an uncovered line, an N+1's origin,
+    # the app frame that raised): file relative to the project root, for CI annotations and SARIF.
+    file: str | None = None
+    line: int | None = None
+    # Accepted by the baseline or an `ignore` entry (SPEC section 7): shown, never failing.
+    accepted: bool = False
+    reason: str | None = None  # why it is accepted: the ignore entry's reason, or "baseline"
+    fingerprint: str = ""  # stable id across runs (acceptance.py), set when the run is judged
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"where": self.where, "check": self.check, "message": self.message}
@@ -39,6 +47,16 @@ class Violation:
             data["reproduce"] = self.reproduce
         if self.details:
             data["details"] = self.details
+        # extensions (docs/report.md)
+        if self.file is not None:
+            data["file"] = self.file
+            if self.line is not None:
+                data["line"] = self.line
+        if self.fingerprint:
+            data["fingerprint"] = self.fingerprint
+        if self.accepted:
+            data["accepted"] = True
+            data["reason"] = self.reason
         return data
 
 
@@ -55,6 +73,15 @@ class GateResult:
     # Plain information lines for the terminal (e.g. each timed test's p50/p95/p99/max); the
     # JSON report carries the same data in `measured`, and `notes` only when there are some.
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def new_violations(self) -> list[Violation]:
+        """The violations that fail the gate: not accepted by the baseline or an ignore entry."""
+        return [v for v in self.violations if not v.accepted]
+
+    @property
+    def accepted_violations(self) -> list[Violation]:
+        return [v for v in self.violations if v.accepted]
 
     @classmethod
     def error(cls, gate: str, reason: str, duration_s: float = 0.0) -> GateResult:
@@ -88,12 +115,13 @@ def redact_result(result: GateResult, redact_text: Callable[[str], str], redact_
         result,
         summary=redact_text(result.summary),
         violations=[
-            Violation(
+            replace(
+                v,
                 where=redact_text(v.where),
-                check=v.check,
                 message=redact_text(v.message),
                 reproduce=None if v.reproduce is None else redact_text(v.reproduce),
                 details=redact_data(v.details),
+                reason=None if v.reason is None else redact_text(v.reason),
             )
             for v in result.violations
         ],

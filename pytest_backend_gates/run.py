@@ -14,6 +14,12 @@ from typing import Any
 
 import pytest
 
+from pytest_backend_gates.acceptance.baseline import (
+    Baseline,
+    load_baseline,
+    write_baseline,
+)
+from pytest_backend_gates.acceptance.judge import judge
 from pytest_backend_gates.config import (
     GATES_CONFIG_KEY,
     ConfigError,
@@ -28,7 +34,10 @@ from pytest_backend_gates.gates.registry import GATE_NAMES, GateSpec
 from pytest_backend_gates.interruption import after_interruption
 from pytest_backend_gates.report import write_progress
 from pytest_backend_gates.result import GateResult, redact_result
+from pytest_backend_gates.run_shape import RunShape
 from pytest_backend_gates.text import did_you_mean
+
+RUN_OUTPUT = "__run__"  # a worker's data of the run itself (what it deselected), beside the gates'
 
 
 class GateRun:
@@ -43,12 +52,18 @@ class GateRun:
         self.order: list[str] = list(GATE_NAMES)  # built-in gates in registry order, then third-party ones
         self._item_seconds: dict[str, float] = {}  # gate -> time of its items (backend-gates::race[...])
         self.report_problem: str | None = None  # why the JSON report asked for was not written
+        self.output_problems: list[str] = []  # other outputs asked for and not written (baseline, SARIF, ...)
         # Ctrl-C (or pytest.exit, or an xdist worker's Ctrl-C): a gate that did not finish never passes.
         self.interrupted = False
         self._selected: list[str] | None = None  # node ids left to run after collection and deselection
         self._finished_items: set[str] = set()  # node ids whose teardown reported
         self._workers_absorbed: set[str] = set()
         self._workers_lost: dict[str, str] = {}  # xdist worker id -> why it went down without its output
+        self.shape = RunShape(pytest_config)  # a partial run cannot tell that a baseline entry is gone
+        self.baseline: Baseline | None = None  # SPEC section 7
+        self.update_baseline = False
+        self.notes: list[str] = []  # run-level lines for the summary (the baseline written, or missing)
+        self._judged: Any = None
 
     # -- building ----------------------------------------------------------
     @classmethod
@@ -71,6 +86,8 @@ class GateRun:
         except ConfigError as exc:
             raise pytest.UsageError(_usage_text(exc.messages)) from None
         pytest_config.stash[GATES_CONFIG_KEY] = gates_config
+        update = bool(getattr(pytest_config.known_args_namespace, "backend_gates_update_baseline", False))
+        baseline = _baseline(gates_config, path, update)
 
         enabled = _enabled_gates(selection, gates_config, specs)
         run_state: dict[str, GateRun] = {}
@@ -94,6 +111,7 @@ class GateRun:
             gates[name] = gate_class(gates_config.settings(name), context)
         run = run_state["run"] = cls(pytest_config, gates_config, gates)
         run.selection = selection
+        run.baseline, run.update_baseline = baseline, update
         run.order = list(specs)
         run.failed_to_start.update(unavailable)
         return run
@@ -151,7 +169,7 @@ class GateRun:
                 del self.gates[name]
 
     def worker_output(self) -> dict[str, Any]:
-        output: dict[str, Any] = {}
+        output: dict[str, Any] = {RUN_OUTPUT: {"deselected": self.shape.deselected}}
         for name, gate in self.gates.items():
             try:
                 gate.stop()
@@ -173,6 +191,9 @@ class GateRun:
             self._workers_absorbed.add(worker)
         self.workers_reported += 1
         for name, data in output.items():
+            if name == RUN_OUTPUT:
+                self.shape.absorb_worker_deselected(int(data.get("deselected", 0)))
+                continue
             gate = self.gates.get(name)
             if gate is None:
                 continue
@@ -227,8 +248,30 @@ class GateRun:
             for name in names[len(results):]:
                 results.append(GateResult.error(name, "the run was interrupted before this gate was evaluated"))
             redactor = self.gates_config.redactor
-            self.results = [redact_result(r, redactor.redact, redactor.redact_data) for r in results]
+            self.results = self._accept([redact_result(r, redactor.redact, redactor.redact_data) for r in results])
         return self.results
+
+    def _accept(self, results: list[GateResult]) -> list[GateResult]:
+        """Mark what the baseline and the ignore entries accept (SPEC section 7)."""
+        complete = not (self.interrupted or self._workers_lost or self.shape.partial_reasons())
+        self._judged = judge(results, self.gates_config.acceptance, self.baseline,
+                             update=self.update_baseline and not self.interrupted, complete=complete)
+        if self.baseline is not None and not self.baseline.exists and not self.update_baseline:
+            self.notes.append(f"baseline {self.baseline.path} does not exist yet: every violation is new; "
+                              "accept the current ones with --backend-gates-update-baseline")
+        return list(self._judged.results)
+
+    def write_baseline(self) -> None:
+        """--backend-gates-update-baseline: rewrite the baseline from this run (not when interrupted)."""
+        judged = self._judged
+        if self.baseline is None or judged is None or judged.new_entries is None:
+            if self.update_baseline and self.interrupted:
+                self.notes.append("baseline NOT updated: the run was interrupted")
+            return
+        write_baseline(self.baseline.path, judged.new_entries, judged.new_figures)
+        count = len({e.fingerprint for e in judged.new_entries})
+        self.notes.append(f"baseline written to {self.baseline.path}: {count} accepted violation"
+                          f"{'s' * (count != 1)}; review its diff and commit it")
 
     def _unused(self, name: str) -> bool:
         """A marker/fixture-driven gate that nobody used, has no table and was not named on the command line."""
@@ -271,6 +314,22 @@ class GateRun:
         """The report path for display: it may come from ${ENV}, so redacted."""
         path = self.report_path(option)
         return None if path is None else self.gates_config.redactor.redact(str(path))
+
+
+def _baseline(gates_config: GatesConfig, pyproject: Path | None, update: bool) -> Baseline | None:
+    path = gates_config.acceptance.baseline
+    if path is None:
+        if update:
+            raise pytest.UsageError(
+                f"--backend-gates-update-baseline: there is no baseline file to write; add "
+                f"baseline = \".backend-gates/baseline.json\" to [tool.backend-gates] in {pyproject or 'pyproject.toml'}")
+        return None
+    if update and unwritable_reason(path) is not None:
+        raise pytest.UsageError(f"[tool.backend-gates] baseline: {path} cannot be written: {unwritable_reason(path)}")
+    try:
+        return load_baseline(path)
+    except ConfigError as exc:
+        raise pytest.UsageError(_usage_text(exc.messages)) from None
 
 
 def load_gates_config(pytest_config: pytest.Config) -> GatesConfig:

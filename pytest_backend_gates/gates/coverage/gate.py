@@ -36,7 +36,7 @@ from pytest_backend_gates.gates.coverage.greenlets import (
     greenlet_users,
     greenlet_warning,
 )
-from pytest_backend_gates.gates.coverage.run_shape import RunShape, not_judged
+from pytest_backend_gates.gates.coverage.partial import not_judged
 from pytest_backend_gates.gates.coverage.source import (
     missing_source_text,
     resolved_source,
@@ -44,6 +44,7 @@ from pytest_backend_gates.gates.coverage.source import (
 )
 from pytest_backend_gates.gates.coverage.thresholds import judge_thresholds
 from pytest_backend_gates.result import GateResult
+from pytest_backend_gates.run_shape import RunShape
 from pytest_backend_gates.settings import CoverageSettings
 
 

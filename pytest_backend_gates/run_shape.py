@@ -1,4 +1,5 @@
-"""Was this a whole run? The coverage gate judges a whole run only (docs/coverage.md, "Partial runs").
+"""Was this a whole run? The coverage gate judges a whole run only (docs/coverage.md, "Partial runs"),
+and only a whole run tells that a baseline entry is no longer seen (acceptance/judge.py).
 
 A run is partial when, on this command line (the ini file's `addopts` and PYTEST_ADDOPTS
 define what a whole run is, so a permanent `-m "not slow"` there is not partial):
@@ -13,19 +14,16 @@ from __future__ import annotations
 
 import glob
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_backend_gates.result import GateResult, Status
-
 SELECTION_OPTIONS = (("keyword", "-k"), ("markexpr", "-m"), ("deselect", "--deselect"), ("stepwise", "--sw"))
 
 
 class RunShape:
-    """Registered as a plugin by the coverage gate: counts what was deselected and what ran."""
+    """Registered as a plugin (by the run, and by the coverage gate): counts what was deselected and what ran."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
@@ -142,16 +140,3 @@ def _shown(path: Path, root: Path, given: str) -> str:
         return path.relative_to(root.resolve()).as_posix() or "."
     except ValueError:
         return given
-
-
-def not_judged(result: GateResult, reasons: list[str]) -> GateResult:
-    """The coverage result of a partial run: `skipped` with the reasons and the figures measured,
-    never `passed` (nothing was judged) nor `failed` (the tests left out would have covered more)."""
-    why = "; ".join(reasons)
-    note = ("coverage is judged on a whole run only; its minimums were not enforced on this one "
-            f"({why}): run the whole suite to enforce them")
-    summary = f"not enforced, partial run: {why}"
-    if result.status != Status.ERROR:
-        summary += f" (measured: {result.summary})"
-    return replace(result, status=Status.SKIPPED, summary=summary, violations=[],
-                   warnings=[note, *result.warnings], measured={**result.measured, "partial_run": reasons})

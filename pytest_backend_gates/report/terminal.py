@@ -1,40 +1,12 @@
-"""Reporters: they read gate results and never decide anything.
-
-The JSON report (SPEC section 5) is written atomically: to a temporary file
-in the same folder, then renamed over the target, so a reader never sees half
-a file, even when the run was interrupted.
-"""
+"""The terminal summary: one line per gate, then each gate's violations and warnings."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
-from pytest_backend_gates.files import atomic_write_text
 from pytest_backend_gates.interruption import interrupted_verdict
-from pytest_backend_gates.result import GateResult, Status
+from pytest_backend_gates.result import GateResult, Status, Violation
 from pytest_backend_gates.text import indent_lines
-
-REPORT_VERSION = 1
-
-
-def report_data(results: list[GateResult], *, interrupted: bool, workers: int) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "version": REPORT_VERSION,
-        "passed": not any(r.status.fails_run for r in results),
-        "gates": [r.to_json() for r in results],
-        # extensions (docs/report.md)
-        "interrupted": interrupted,
-    }
-    if workers:
-        data["xdist_workers"] = workers
-    return data
-
-
-def write_json_report(path: Path, data: dict[str, Any]) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
-
 
 _MARKUP: dict[Status, dict[str, bool]] = {
     Status.PASSED: {"green": True},
@@ -50,8 +22,9 @@ def terminal_lines(results: list[GateResult], *, verbose: int = 0) -> list[tuple
     width = max((len(r.gate) for r in results), default=0)
     for r in results:
         text = f"{r.gate.ljust(width)}  {r.status.value.upper():7} {r.summary}"
-        if r.violations:
-            text += f" | worst: {r.violations[0].where}: {_first_line(r.violations[0].message, limit=90)}"
+        if r.new_violations:
+            worst = r.new_violations[0]
+            text += f" | worst: {worst.where}: {_first_line(worst.message, limit=90)}"
         lines.append((text, _MARKUP[r.status]))
     for r in results:
         if r.notes:
@@ -61,19 +34,37 @@ def terminal_lines(results: list[GateResult], *, verbose: int = 0) -> list[tuple
         if not r.violations and not r.warnings:
             continue
         lines.append(("", {}))
-        count = len(r.violations)
+        new, accepted = r.new_violations, r.accepted_violations
+        count = len(new)
         title = f"{r.gate}: {count} violation{'s' if count != 1 else ''}" if count else f"{r.gate}: warnings"
+        if accepted:
+            title += f" ({len(accepted)} accepted)" if count else f" and {len(accepted)} accepted violations"
         lines.append((f"--- {title} ---", _MARKUP[r.status] if count else {"yellow": True}))
-        for v in r.violations:
+        for v in new:
             lines.append((f"{v.where} [{v.check}]: {v.message}", {}))
             if v.reproduce:
                 lines.append((f"    reproduce: {indent_lines(v.reproduce)}", {}))
+        lines.extend(_accepted_lines(accepted, verbose))
         for warning in r.warnings:
             if "\n" in warning and not verbose:  # a crash's traceback: only with -v
                 lines.append(("warning: (traceback hidden; run with -v to see it)", {"yellow": True}))
                 continue
             lines.append((f"warning: {warning}", {"yellow": True}))
     return lines
+
+
+def _accepted_lines(accepted: list[Violation], verbose: int) -> list[tuple[str, dict[str, bool]]]:
+    """Accepted violations stay visible: counted by reason, listed one per line with -v."""
+    if not accepted:
+        return []
+    if verbose:
+        return [(f"accepted: {v.where} [{v.check}]: {_first_line(v.message, limit=120)} ({v.reason})", {})
+                for v in accepted]
+    reasons: dict[str, int] = {}
+    for v in accepted:
+        reasons[v.reason or ""] = reasons.get(v.reason or "", 0) + 1
+    counted = "; ".join(f"{n} {reason}" for reason, n in reasons.items())
+    return [(f"accepted: {len(accepted)} violation{'s' * (len(accepted) != 1)} ({counted}); -v lists them", {})]
 
 
 def verdict_line(results: list[GateResult], report_path: str | None,
