@@ -247,12 +247,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line(f"warning: {warning}", yellow=True)
     for text, markup in terminal_lines(run.results, verbose=config.get_verbosity()):
         terminalreporter.write_line(text, **markup)
-    shown_path = run.shown_report_path(config.getoption("backend_gates_report"))
-    text, markup = verdict_line(run.results, None if run.report_problem else shown_path, interrupted=run.interrupted)
-    terminalreporter.write_line(text, **markup)
     redact = run.gates_config.redactor.redact
     for note in run.notes:
         terminalreporter.write_line(f"backend gates: {redact(note)}")
+    shown_path = run.shown_report_path(config.getoption("backend_gates_report"))
+    text, markup = verdict_line(run.results, None if run.report_problem else shown_path, interrupted=run.interrupted)
+    terminalreporter.write_line(text, **markup)
     for problem in run.output_problems:
         terminalreporter.write_line(f"backend gates: {redact(problem)}", red=True, bold=True)
     if os.environ.get("GITHUB_ACTIONS") == "true":

@@ -39,7 +39,11 @@ class Violation:
     # Accepted by the baseline or an `ignore` entry (SPEC section 7): shown, never failing.
     accepted: bool = False
     reason: str | None = None  # why it is accepted: the ignore entry's reason, or "baseline"
-    fingerprint: str = ""  # stable id across runs (acceptance.py), set when the run is judged
+    fingerprint: str = ""  # stable id across runs (acceptance/fingerprint.py), set when the run is judged
+    # What makes it the same finding on the next run, when the message says more than that (a
+    # total's message lists the least covered files): "" means gate, check and where suffice.
+    # None: the message's first line without its numbers, ids and generated values.
+    identity: str | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"where": self.where, "check": self.check, "message": self.message}

@@ -16,7 +16,7 @@ import pytest
 
 from pytest_backend_gates.acceptance.baseline import (
     Baseline,
-    load_baseline,
+    baseline_for,
     write_baseline,
 )
 from pytest_backend_gates.acceptance.judge import judge
@@ -32,6 +32,7 @@ from pytest_backend_gates.gates import registry
 from pytest_backend_gates.gates.base import Gate, GateContext
 from pytest_backend_gates.gates.registry import GATE_NAMES, GateSpec
 from pytest_backend_gates.interruption import after_interruption
+from pytest_backend_gates.location import with_source_lines
 from pytest_backend_gates.report import write_progress
 from pytest_backend_gates.result import GateResult, redact_result
 from pytest_backend_gates.run_shape import RunShape
@@ -87,7 +88,10 @@ class GateRun:
             raise pytest.UsageError(_usage_text(exc.messages)) from None
         pytest_config.stash[GATES_CONFIG_KEY] = gates_config
         update = bool(getattr(pytest_config.known_args_namespace, "backend_gates_update_baseline", False))
-        baseline = _baseline(gates_config, path, update)
+        try:
+            baseline = baseline_for(gates_config.acceptance.baseline, path, update)
+        except ConfigError as exc:
+            raise pytest.UsageError(_usage_text(exc.messages)) from None
 
         enabled = _enabled_gates(selection, gates_config, specs)
         run_state: dict[str, GateRun] = {}
@@ -254,6 +258,7 @@ class GateRun:
     def _accept(self, results: list[GateResult]) -> list[GateResult]:
         """Mark what the baseline and the ignore entries accept (SPEC section 7)."""
         complete = not (self.interrupted or self._workers_lost or self.shape.partial_reasons())
+        results = [with_source_lines(r, self.pytest_config.rootpath) for r in results]
         self._judged = judge(results, self.gates_config.acceptance, self.baseline,
                              update=self.update_baseline and not self.interrupted, complete=complete)
         if self.baseline is not None and not self.baseline.exists and not self.update_baseline:
@@ -314,22 +319,6 @@ class GateRun:
         """The report path for display: it may come from ${ENV}, so redacted."""
         path = self.report_path(option)
         return None if path is None else self.gates_config.redactor.redact(str(path))
-
-
-def _baseline(gates_config: GatesConfig, pyproject: Path | None, update: bool) -> Baseline | None:
-    path = gates_config.acceptance.baseline
-    if path is None:
-        if update:
-            raise pytest.UsageError(
-                f"--backend-gates-update-baseline: there is no baseline file to write; add "
-                f"baseline = \".backend-gates/baseline.json\" to [tool.backend-gates] in {pyproject or 'pyproject.toml'}")
-        return None
-    if update and unwritable_reason(path) is not None:
-        raise pytest.UsageError(f"[tool.backend-gates] baseline: {path} cannot be written: {unwritable_reason(path)}")
-    try:
-        return load_baseline(path)
-    except ConfigError as exc:
-        raise pytest.UsageError(_usage_text(exc.messages)) from None
 
 
 def load_gates_config(pytest_config: pytest.Config) -> GatesConfig:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_backend_gates.errors import ConfigError
-from pytest_backend_gates.files import atomic_write_text
+from pytest_backend_gates.files import atomic_write_text, unwritable_reason
 
 BASELINE_VERSION = 1
 # Figures of a gate's `measured` that a run may raise but not lower (the ratchet).
@@ -103,3 +103,18 @@ def write_baseline(path: Path, entries: Iterable[BaselineEntry], figures: dict[s
 def entry_message(message: str) -> str:
     first = message.strip().splitlines()[0] if message.strip() else ""
     return first if len(first) <= _MESSAGE_LIMIT else first[: _MESSAGE_LIMIT - 1] + "…"
+
+
+def baseline_for(path: Path | None, pyproject: Path | None, update: bool) -> Baseline | None:
+    """The configured baseline, loaded; ConfigError when it is broken, or when it is to be
+    written (--backend-gates-update-baseline) and there is no `baseline` key or cannot be."""
+    if path is None:
+        if update:
+            raise ConfigError([f"--backend-gates-update-baseline: there is no baseline file to write; add "
+                               f"baseline = \".backend-gates/baseline.json\" to [tool.backend-gates] in "
+                               f"{pyproject or 'pyproject.toml'}"])
+        return None
+    problem = unwritable_reason(path) if update else None
+    if problem is not None:
+        raise ConfigError([f"baseline: {path} cannot be written (--backend-gates-update-baseline): {problem}"])
+    return load_baseline(path)

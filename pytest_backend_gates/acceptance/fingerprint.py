@@ -43,5 +43,6 @@ def stable_where(where: str) -> str:
 
 
 def fingerprint(gate: str, violation: Violation) -> str:
-    key = "\x1f".join((gate, violation.check, stable_where(violation.where), stable_text(violation.message)))
+    what = stable_text(violation.message) if violation.identity is None else violation.identity
+    key = "\x1f".join((gate, violation.check, stable_where(violation.where), what))
     return hashlib.sha256(key.encode()).hexdigest()[:16]

@@ -15,6 +15,7 @@ is left out of the report (`TestAttributedGate.unused`).
 from __future__ import annotations
 
 from collections.abc import Generator
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import pytest
@@ -55,7 +56,11 @@ class TestAttributedGate(Gate):
         if (report.when == "call" or report.failed) and item.nodeid not in self.tests_used:
             self.tests_used.append(item.nodeid)
         if report.failed and not hasattr(report, "wasxfail"):
-            self.test_failures.append(self.violation_for(item, report, call))
+            violation = self.violation_for(item, report, call)
+            if violation.file is None:  # the test itself, for CI annotations (item.location is 0-based)
+                path, line, _ = item.location
+                violation = replace(violation, file=path, line=None if line is None else line + 1)
+            self.test_failures.append(violation)
         return report
 
     def violation_for(self, item: pytest.Item, report: pytest.TestReport, call: pytest.CallInfo[None]) -> Violation:
@@ -79,7 +84,7 @@ class TestAttributedGate(Gate):
         self.tests_used.extend(data["tests_used"])
         self.test_failures.extend(
             Violation(where=v["where"], check=v["check"], message=v["message"], reproduce=v.get("reproduce"),
-                      details=v.get("details", {}))
+                      details=v.get("details", {}), file=v.get("file"), line=v.get("line"))
             for v in data["failures"]
         )
         for kind, items in data["details"].items():

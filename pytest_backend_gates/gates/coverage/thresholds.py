@@ -36,6 +36,7 @@ def judge_thresholds(gate: str, settings: CoverageSettings, files: list[FileCove
             violations.append(Violation(
                 where="total",
                 check="coverage-total",
+                identity="",  # the message lists the least covered files, which change
                 message=f"total coverage {percent_text(total)} is under the minimum {settings.total:g}% "
                 f"({kind}; {totals['covered_lines']} of {totals['num_statements']} statements covered)"
                 + (f"; least covered: {lowest}" if lowest else "") + under_measured,
@@ -62,6 +63,7 @@ def judge_thresholds(gate: str, settings: CoverageSettings, files: list[FileCove
                 violations.append(Violation(
                     where="total",
                     check="coverage-branches",
+                    identity="",
                     message=f"branch coverage {percent_text(branch_percent)} is under the minimum "
                     f"{settings.branches:g}% ({covered_branches} of {num_branches} branches taken)"
                     + (f"; most missed branches: {names}" if names else "") + under_measured,
@@ -81,9 +83,13 @@ def judge_thresholds(gate: str, settings: CoverageSettings, files: list[FileCove
             matched += 1
             minimum = settings.files[glob]
             if file.percent < minimum:
+                first_missing = min([*file.missing_lines, *(a for a, _ in file.missing_branches)], default=None)
                 file_violations.append(Violation(
                     where=file.path,
                     check="coverage-file",
+                    identity=glob,  # the file under the minimum of this glob, whatever its figures
+                    file=file.path,
+                    line=first_missing,
                     message=f"{file.path}: {percent_text(file.percent)} is under the minimum {minimum:g}% "
                     f"set by files.{json.dumps(glob)}; {file.missing_text()}{under_measured}",
                     details={"percent": floor2(file.percent), "minimum": minimum, "glob": glob,
