@@ -10,7 +10,11 @@ import pytest
 from conftest import TESTS_FULL, make_app
 from test_reporting import slow_project
 
-from pytest_backend_gates.report.github import ANNOTATION_LIMIT, annotation_lines, step_summary
+from pytest_backend_gates.report.github import (
+    ANNOTATION_LIMIT,
+    annotation_lines,
+    step_summary,
+)
 from pytest_backend_gates.report.view import RunView
 from pytest_backend_gates.result import GateResult, Status, Violation
 
