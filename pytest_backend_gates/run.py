@@ -19,7 +19,7 @@ from pytest_backend_gates.acceptance.baseline import (
     baseline_for,
     write_baseline,
 )
-from pytest_backend_gates.acceptance.judge import judge
+from pytest_backend_gates.acceptance.judge import acceptance_of, judge
 from pytest_backend_gates.config import (
     GATES_CONFIG_KEY,
     ConfigError,
@@ -97,7 +97,8 @@ class GateRun:
         run_state: dict[str, GateRun] = {}
         context = GateContext(pytest_config=pytest_config, config=gates_config,
                               write_progress=lambda gate, text: write_progress(pytest_config, gate, text),
-                              run_interrupted=lambda: bool("run" in run_state and run_state["run"].interrupted))
+                              run_interrupted=lambda: bool("run" in run_state and run_state["run"].interrupted),
+                              accepted=acceptance_of(gates_config.acceptance, baseline, update=update))
         gates: dict[str, Gate] = {}
         unavailable: dict[str, str] = {}
         for name in enabled:

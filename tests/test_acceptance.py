@@ -194,3 +194,32 @@ def test_baseline_path_is_relative_to_pyproject(pytester: pytest.Pytester) -> No
     assert result.ret == 0, result.stdout.str()
     assert (pytester.path / ".backend-gates" / "baseline.json").exists()
     assert not (sub / ".backend-gates").exists()
+
+
+def test_http_findings_keep_their_fingerprints_across_seeds(pytester: pytest.Pytester) -> None:
+    """Recorded with one seed, the contract and security findings of the same app are the same
+    findings with other seeds: other generated inputs, counts and timings, same fingerprints."""
+    from test_contract_gate import BUGGY, contract_project
+
+    contract_project(pytester, BUGGY, extra="""
+        [tool.backend-gates.security]
+        required_headers = ["X-Content-Type-Options"]
+    """)
+    section = "[tool.backend-gates]\n"
+    toml = (pytester.path / "pyproject.toml").read_text()
+    (pytester.path / "pyproject.toml").write_text(
+        toml.replace(section, section + 'baseline = "baseline.json"\n', 1))
+    recorded = pytester.runpytest_subprocess("--backend-gates", "--backend-gates-seed=1",
+                                             "--backend-gates-update-baseline", "-p", "no:cacheprovider")
+    assert recorded.ret == 0, recorded.stdout.str()
+    baseline = json.loads((pytester.path / "baseline.json").read_text())
+    accepted = {(e["gate"], e["check"], e["where"]): e["fingerprint"] for e in baseline["violations"]}
+    assert ("contract", "not_a_server_error", "GET /ratio") in accepted
+    assert any(gate_name == "security" for gate_name, _, _ in accepted), accepted
+    for seed in (2, 3):
+        result = pytester.runpytest_subprocess("--backend-gates", f"--backend-gates-seed={seed}", "-p", "no:cacheprovider")
+        report = read_report(pytester)
+        found = {(g["gate"], v["check"], v["where"]): v["fingerprint"] for g in report["gates"] for v in g["violations"]}
+        assert found == accepted, f"seed {seed}"
+        assert result.ret == 0, result.stdout.str()
+        assert all(v["accepted"] for g in report["gates"] for v in g["violations"])

@@ -8,6 +8,7 @@ figure fell below its baseline value fails; a gate that could not run (`error`) 
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from pytest_backend_gates.acceptance.baseline import (
@@ -68,6 +69,23 @@ def judge(results: list[GateResult], settings: AcceptanceSettings, baseline: Bas
     if update:
         outcome.new_entries, outcome.new_figures = _updated_baseline(judged, baseline, complete)
     return outcome
+
+
+def acceptance_of(settings: AcceptanceSettings, baseline: Baseline | None, *,
+                  update: bool = False) -> Callable[[str, Violation], str | None]:
+    """The reason a (redacted) violation of a gate is accepted, or None: what gate items ask
+    before failing, with the rules `judge` applies to the whole run."""
+    accepted_by_baseline = baseline.by_fingerprint() if baseline is not None else {}
+
+    def reason(gate: str, violation: Violation) -> str | None:
+        rule = _first_match(settings.ignores, gate, violation)
+        if rule is not None:
+            return rule.reason
+        if fingerprint(gate, violation) in accepted_by_baseline:
+            return BASELINE_REASON
+        return UPDATED_REASON if update else None
+
+    return reason
 
 
 def _first_match(rules: tuple[IgnoreRule, ...], gate: str, violation: Violation) -> IgnoreRule | None:

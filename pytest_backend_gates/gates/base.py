@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import pytest
 
 from pytest_backend_gates.config import GatesConfig, Table
-from pytest_backend_gates.result import GateResult
+from pytest_backend_gates.result import GateResult, Violation
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,9 @@ class GateContext:
     # Handed over by the run (gates import neither the wiring nor a reporter):
     write_progress: Callable[[str, str], None] = lambda gate, text: None  # (gate name, line) to the terminal
     run_interrupted: Callable[[], bool] = lambda: False
+    # Why the baseline or an `ignore` entry accepts a violation of a gate (None: it is new), for
+    # gate items to pass when every violation they found is accepted (the run judges it again).
+    accepted: Callable[[str, Violation], str | None] = lambda gate, violation: None
 
     @property
     def rootpath(self) -> Path:

@@ -7,11 +7,14 @@ gate's own text (violations with their reproductions), not as a Python traceback
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from pytest_backend_gates.gates.base import GateContext
+from pytest_backend_gates.result import Violation
 from pytest_backend_gates.service.django_db import django_database_in_use
 from pytest_backend_gates.text import indent_lines
 
@@ -86,6 +89,27 @@ class GateItem(pytest.Function):
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, None, f"{self.kind_name}: {self.label}"
+
+
+def split_accepted(context: GateContext, gate: str, violations: Iterable[Mapping[str, Any]],
+                   as_violation: Callable[[Mapping[str, Any]], Violation]) -> tuple[list[Mapping[str, Any]], int]:
+    """The violations an item found that the baseline or an `ignore` entry does not accept, and
+    how many it does: an item whose findings are all accepted passes, as its gate will.
+    `as_violation` builds the Violation the gate will report for one (same message: same fingerprint)."""
+    redact = context.config.redactor.redact
+    new, accepted = [], 0
+    for found in violations:
+        violation = as_violation(found)
+        violation = replace(violation, where=redact(violation.where), message=redact(violation.message))
+        if context.accepted(gate, violation) is None:
+            new.append(found)
+        else:
+            accepted += 1
+    return new, accepted
+
+
+def accepted_line(count: int) -> list[str]:
+    return [f"({count} more accepted by the baseline or an ignore entry)"] if count else []
 
 
 def problem_lines(violations: Iterable[Mapping[str, Any]], errors: Iterable[str] = (),

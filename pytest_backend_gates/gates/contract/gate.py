@@ -25,11 +25,13 @@ from pytest_backend_gates.gates.contract.evaluate import contract_result, plural
 from pytest_backend_gates.gates.items import (
     GateItem,
     GateItemFailure,
+    accepted_line,
     gate_suite,
     keyword,
     problem_lines,
+    split_accepted,
 )
-from pytest_backend_gates.result import GateResult
+from pytest_backend_gates.result import GateResult, Violation
 from pytest_backend_gates.service.credentials import CredentialWatch
 from pytest_backend_gates.service.django_db import django_database_in_use
 from pytest_backend_gates.service.engine_events import (
@@ -72,12 +74,15 @@ class ContractItem(GateItem):
         outcome = self.gate.run(self)
         if outcome.skipped:
             pytest.skip(outcome.skipped)
-        problems = problem_lines(fold_same_cause(outcome.violations), outcome.errors)
+        new, accepted = split_accepted(self.gate.context, self.gate.name, fold_same_cause(outcome.violations),
+                                       lambda v: Violation(**v))
+        problems = problem_lines(new, outcome.errors)
         if problems:
-            counts = [plural(len(fold_same_cause(outcome.violations)), "contract failure"), plural(len(outcome.errors), "error")]
+            counts = [plural(len(new), "contract failure"), plural(len(outcome.errors), "error")]
             header = f"{' and '.join(c for c in counts if not c.startswith('0 '))} in {self.label} " \
                      f"({outcome.cases} cases, seed {self.gate.seed})"
-            raise GateItemFailure(self.gate.redact("\n".join([header, *problems, self.gate.replay_hint(self.label)])))
+            raise GateItemFailure(self.gate.redact("\n".join([header, *problems, *accepted_line(accepted),
+                                                              self.gate.replay_hint(self.label)])))
         if outcome.timed_out:  # not a pass: the gate says what max_time left untested
             pytest.skip(f"contract max_time ({self.gate.settings.max_time:g}s) was reached before this "
                         f"{'stateful run' if self.label == STATEFUL else 'operation'} was fully tested "

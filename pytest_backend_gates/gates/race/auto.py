@@ -32,8 +32,10 @@ import pytest
 from pytest_backend_gates.gates.items import (
     GateItem,
     GateItemFailure,
+    accepted_line,
     gate_suite,
     problem_lines,
+    split_accepted,
 )
 from pytest_backend_gates.gates.race.auto_client import (
     Answer,
@@ -45,6 +47,7 @@ from pytest_backend_gates.gates.race.auto_read_back import ReadBack, _identifier
 from pytest_backend_gates.gates.race.auto_requests import ProbeRequests, _hint
 from pytest_backend_gates.gates.race.probe import Race, RaceError
 from pytest_backend_gates.gates.race.results import describe_exception
+from pytest_backend_gates.result import Violation
 from pytest_backend_gates.service.django_db import django_database_in_use
 from pytest_backend_gates.service.identities import identity_session
 from pytest_backend_gates.service.openapi import (
@@ -72,7 +75,8 @@ class RaceAutoItem(GateItem):
         outcome = self.probe.run(self.label)
         if outcome.get("skipped"):
             pytest.skip(outcome["skipped"])
-        problems = problem_lines(outcome["violations"], outcome["errors"])
+        new, accepted = split_accepted(self.probe.gate.context, self.probe.gate.name, outcome["violations"], lambda v: Violation(**v))
+        problems = problem_lines(new, outcome["errors"]) + accepted_line(accepted if new or outcome["errors"] else 0)
         if problems:
             # Reproductions carry the configured headers: their ${VAR} secrets must not reach the terminal.
             head = (f"race probe of {self.label} ({outcome['requests']} requests, {outcome['answered_2xx']} "

@@ -9,9 +9,16 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_backend_gates.gates.items import GateItem, GateItemFailure, problem_lines
+from pytest_backend_gates.gates.items import (
+    GateItem,
+    GateItemFailure,
+    accepted_line,
+    problem_lines,
+    split_accepted,
+)
 from pytest_backend_gates.gates.security.probe_types import describe_exception
-from pytest_backend_gates.security_rules import probe_rules
+from pytest_backend_gates.result import Violation
+from pytest_backend_gates.security_rules import OWASP, probe_rules
 
 if TYPE_CHECKING:
     from pytest_backend_gates.gates.security.gate import SecurityGate
@@ -35,12 +42,16 @@ class SecurityProbeItem(GateItem):
             crash = describe_exception(exc, app_frame=False)
             raise GateItemFailure(redact(f"the {self.label} probe crashed: {crash}\n"
                                          + "".join(traceback.format_exception(exc)).rstrip())) from None
-        new = [f for key, f in self.gate._findings.items() if key not in before
-               and f["rule"] in probe_rules(self.label) and self.gate.finding_severity(f) == "fail"]
+        found = [f for key, f in self.gate._findings.items() if key not in before
+                 and f["rule"] in probe_rules(self.label) and self.gate.finding_severity(f) == "fail"]
         problem = outcome.problem()
+        # the message the gate reports for a finding (security/gate.py), so the same fingerprint
+        new, accepted = split_accepted(self.gate.context, self.gate.name, found, lambda f: Violation(
+            where=f["where"], check=f["rule"], message=f"{f['message']} [{OWASP[f['rule']]}]"))
         if new:
             header = f"{len(new)} security finding{'s' if len(new) != 1 else ''} from the {self.label} probe"
-            lines = [header, *problem_lines(new, check_key="rule"), *([f"error: {problem}"] if problem else [])]
+            lines = [header, *problem_lines(new, check_key="rule"), *accepted_line(accepted),
+                     *([f"error: {problem}"] if problem else [])]
             raise GateItemFailure(redact("\n".join(lines)))
         if problem:
             raise GateItemFailure(redact(problem))
