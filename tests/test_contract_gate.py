@@ -116,7 +116,9 @@ def test_items_have_readable_node_ids_and_work_with_k_and_junit(pytester: pytest
     assert result.ret == 0
     result.assert_outcomes(passed=1, deselected=2)  # GET /stock/{item_id} and tests/test_unit.py
     cases = ET.parse(pytester.path / "junit.xml").getroot().iter("testcase")
-    assert [(c.get("classname"), c.get("name")) for c in cases] == [("backend-gates", "contract[GET /ratio]")]
+    # the item, then the gate's own verdict (SPEC section 7)
+    assert [(c.get("classname"), c.get("name")) for c in cases] == [("backend-gates", "contract[GET /ratio]"),
+                                                                    ("backend-gates", "contract")]
 
 
 def test_junit_records_the_failure(pytester: pytest.Pytester) -> None:
@@ -124,8 +126,8 @@ def test_junit_records_the_failure(pytester: pytest.Pytester) -> None:
     pytester.runpytest_subprocess("--backend-gates", "--junitxml=junit.xml", "-p", "no:cacheprovider")
     root = ET.parse(pytester.path / "junit.xml").getroot()
     failed = [c for c in root.iter("testcase") if c.find("failure") is not None]
-    assert [c.get("name") for c in failed] == ["contract[GET /ratio]"]
-    assert "curl -X GET" in failed[0].find("failure").text
+    assert [c.get("name") for c in failed] == ["contract[GET /ratio]", "contract"]
+    assert all("curl -X GET" in c.find("failure").text for c in failed)
 
 
 def test_last_failed_reruns_only_the_failing_operation(pytester: pytest.Pytester) -> None:
