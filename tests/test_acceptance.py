@@ -223,3 +223,27 @@ def test_http_findings_keep_their_fingerprints_across_seeds(pytester: pytest.Pyt
         assert found == accepted, f"seed {seed}"
         assert result.ret == 0, result.stdout.str()
         assert all(v["accepted"] for g in report["gates"] for v in g["violations"])
+
+
+def test_accepted_test_failure_is_xfailed_and_a_new_one_still_fails(pytester: pytest.Pytester) -> None:
+    """A gate's failed test (here the validation gate's) accepted by an ignore entry is reported
+    as xfailed with the reason: accepted findings never fail the run; other tests still do."""
+    from test_validation_gate import project
+
+    project(pytester, table='''
+        [tool.backend-gates.validation]
+        max_examples = 50
+    ''')
+    toml = (pytester.path / "pyproject.toml").read_text()
+    (pytester.path / "pyproject.toml").write_text(toml.replace('report = "gates.json"\n', 'report = "gates.json"\n'
+        'ignore = [{ gate = "validation", where = "test_parsers.py::test_buggy", reason = "parser rewrite, PROJ-12" }]\n'))
+    result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:cacheprovider", "-rx")
+    result.assert_outcomes(passed=1, failed=1, xfailed=1)  # test_valid_input_crashes is not accepted
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["XFAIL test_parsers.py::test_buggy - accepted by backend-gates (parser rewrite, PROJ-12)"])
+    validation = gate(read_report(pytester), "validation")
+    assert validation["status"] == "failed"
+    by_where = {v["where"]: v for v in validation["violations"]}
+    assert by_where["test_parsers.py::test_buggy"]["accepted"] is True
+    assert by_where["test_parsers.py::test_buggy"]["file"] == "test_parsers.py"
+    assert "accepted" not in by_where["test_parsers.py::test_valid_input_crashes"]

@@ -61,7 +61,20 @@ class TestAttributedGate(Gate):
                 path, line, _ = item.location
                 violation = replace(violation, file=path, line=None if line is None else line + 1)
             self.test_failures.append(violation)
+            if report.when == "call":
+                self._accept_in_report(report, violation)
         return report
+
+    def _accept_in_report(self, report: pytest.TestReport, violation: Violation) -> None:
+        """A failed test whose violation the baseline or an `ignore` entry accepts is reported as
+        xfailed, as `@pytest.mark.xfail(reason=...)` would: accepted findings never fail the run,
+        and the test still shows (`x` in the progress, `-rx` lists the reason)."""
+        redact = self.context.config.redactor.redact
+        reason = self.context.accepted(self.name, replace(violation, where=redact(violation.where),
+                                                           message=redact(violation.message)))
+        if reason is not None:
+            report.outcome = "skipped"
+            report.wasxfail = f"accepted by backend-gates ({reason})"  # type: ignore[attr-defined]
 
     def violation_for(self, item: pytest.Item, report: pytest.TestReport, call: pytest.CallInfo[None]) -> Violation:
         """The violation a failed test becomes; gates may refine the check id and message."""
