@@ -115,13 +115,15 @@ def test_partial_run_lists_nothing_stale_and_keeps_entries_when_updating(pyteste
         {e["fingerprint"] for e in before["violations"]}
 
 
-def test_ignore_entry_accepts_with_its_reason_and_unused_one_is_a_warning(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "xdist"])
+def test_ignore_entry_accepts_with_its_reason_and_unused_one_is_a_warning(pytester: pytest.Pytester,
+                                                                         workers: list[str]) -> None:
     ignore = ('ignore = [\n'
               '  { gate = "coverage", check = "coverage-file", where = "app/auth*", reason = "legacy module, tracked in #42" },\n'
               '  { gate = "coverage", where = "app/gone.py", reason = "was flaky" },\n'
               ']')
     make_app(pytester, COVERAGE.format(extra=ignore).replace("total = 95", "total = 10"), tests=TESTS_AUTH_PARTLY)
-    result, report = run(pytester)
+    result, report = run(pytester, *workers)
     assert result.ret == 0, result.stdout.str()
     coverage = gate(report, "coverage")
     assert [(v["where"], v["accepted"], v["reason"]) for v in coverage["violations"]] == [
