@@ -130,6 +130,19 @@ def test_untested_changed_lines_fail_naming_them(pytester: pytest.Pytester) -> N
     assert diff["files"] == [{"path": "app/orders.py", "changed_lines": 5, "covered_lines": 1,
                               "uncovered_lines": [6, 7, 8, 9]}]
     assert coverage["threshold"] == {"diff_min": 90}
+    assert coverage["warnings"] == []  # diff.min is a minimum: no "no minimum is set"
+
+
+def test_without_min_the_changed_lines_are_reported_not_enforced(pytester: pytest.Pytester) -> None:
+    base_project(pytester.path, DIFF_90.replace(", min = 90", ""))
+    commit_refund(pytester.path, tested=False)
+    assert run(pytester).ret == 0
+    coverage = gate(read_report(pytester), "coverage")
+    assert (coverage["status"], coverage["violations"], coverage["threshold"]) == ("passed", [], {})
+    assert coverage["measured"]["diff"]["percent"] == 20.0
+    assert "changed lines 20.00% (1 of 5 against origin/main)" in coverage["summary"]
+    assert coverage["warnings"] == ["no minimum is set (total, branches, files or diff.min): coverage is reported, "
+                                    "nothing is enforced"]
 
 
 def test_the_same_change_tested_passes_though_unchanged_code_is_uncovered(pytester: pytest.Pytester) -> None:
@@ -303,7 +316,7 @@ def test_the_patch_parser_reads_renames_deletions_quoted_names_and_header_like_l
         --- a/app/old.py
         +++ b/app/new.py
         @@ -3,0 +4,2 @@ def f():
-        ++++ b/not/a/header.py
+        +++ b/not/a/header.py
         +x = 1
         @@ -10 +12 @@
         -a
@@ -333,3 +346,22 @@ def test_the_patch_parser_reads_renames_deletions_quoted_names_and_header_like_l
         +c
     ''')
     assert parse_patch(patch) == {"app/new.py": {4, 5, 12}, 'app/we"ird é.py': {1}, "app/sp ace.py": {1, 2, 3}}
+
+
+def test_a_baselined_file_accepts_its_uncovered_lines_wherever_they_move_not_a_later_change(
+        pytester: pytest.Pytester) -> None:
+    base_project(pytester.path, DIFF_90.replace('report = "gates.json"',
+                                                'report = "gates.json"\nbaseline = "baseline.json"'))
+    commit_refund(pytester.path, tested=False)
+    assert run(pytester, "--backend-gates-update-baseline").ret == 0
+    orders = pytester.path / "app" / "orders.py"
+    # a tested line above: refund's uncovered lines move down by one, and are still the accepted ones
+    orders.write_text("LIMIT = 5\n" + orders.read_text())
+    assert run(pytester).ret == 0
+    (violation,) = gate(read_report(pytester), "coverage")["violations"]
+    assert violation["accepted"] is True and violation["details"]["uncovered_lines"] == [7, 8, 9, 10]
+    # other uncovered code on the same lines: the same message but for its numbers, not what was accepted
+    orders.write_text(orders.read_text().replace("item * (1 - rate)", "round(item * (1 - rate), 2)"))
+    assert run(pytester).ret == 1
+    (violation,) = gate(read_report(pytester), "coverage")["violations"]
+    assert "accepted" not in violation and violation["details"]["uncovered_lines"] == [7, 8, 9, 10]
