@@ -112,7 +112,7 @@ def test_untested_changed_lines_fail_naming_them(pytester: pytest.Pytester) -> N
     assert result.ret == 1
     result.stdout.fnmatch_lines([
         "coverage  FAILED  total *, changed lines 20.00% (1 of 5 against origin/main, min 90%)*",
-        "app/orders.py [[]coverage-diff[]]: app/orders.py: changed lines 6-9 not covered (1 of 5 changed statements "
+        "app/orders.py [[]coverage-diff[]]: changed lines 6-9 not covered (1 of 5 changed statements "
         "in this file covered); changed lines against origin/main are 20.00% covered, under the minimum 90% "
         "(1 of 5 changed statements covered)",
     ])
@@ -122,6 +122,7 @@ def test_untested_changed_lines_fail_naming_them(pytester: pytest.Pytester) -> N
     assert violation["check"] == "coverage-diff"
     assert (violation["where"], violation["file"], violation["line"]) == ("app/orders.py", "app/orders.py", 6)
     assert violation["details"]["uncovered_lines"] == [6, 7, 8, 9]
+    assert violation["message"].startswith("changed lines 6-9 not covered")  # the file is in `where` and `file`
     diff = coverage["measured"]["diff"]
     assert diff["base"] == git(pytester.path, "rev-parse", "origin/main").strip()
     assert (diff["against"], diff["changed_lines"], diff["covered_lines"], diff["percent"]) == (

@@ -125,7 +125,7 @@ def _violation(file: ChangedFile, overall: str, against: str) -> Violation:
     return Violation(
         where=file.path,
         check=CHECK,
-        message=f"{file.path}: changed {lines} {file.uncovered_text()} not covered ({len(file.covered)} of "
+        message=f"changed {lines} {file.uncovered_text()} not covered ({len(file.covered)} of "
         f"{file.changed} changed statements in this file covered); {overall}",
         details={"against": against, "uncovered_lines": list(file.uncovered), "changed_lines": file.changed,
                  "covered_lines": len(file.covered)},
