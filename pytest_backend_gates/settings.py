@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from pytest_backend_gates import limits
 from pytest_backend_gates.budget import Budget
 from pytest_backend_gates.config import Table
+from pytest_backend_gates.diff_settings import DiffSettings, parse_diff
 from pytest_backend_gates.security_rules import RULE_IDS
 from pytest_backend_gates.text import did_you_mean
 
@@ -105,6 +106,7 @@ class CoverageSettings:
     branch: bool = False
     branches: float | None = None
     files: Mapping[str, float] = field(default_factory=dict)
+    diff: DiffSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -326,6 +328,7 @@ def parse_coverage(t: Table) -> CoverageSettings:
         branch=branch,
         branches=branches,
         files=t.entries("files", lambda k, v: t._check_percent(k, v, None)),
+        diff=parse_diff(t),
     )
 
 

@@ -30,6 +30,7 @@ from pytest_backend_gates.early_imports import (
     project_modules,
 )
 from pytest_backend_gates.gates.base import Gate
+from pytest_backend_gates.gates.coverage.diff import judge_diff
 from pytest_backend_gates.gates.coverage.figures import FileCoverage, floor2
 from pytest_backend_gates.gates.coverage.greenlets import (
     greenlet_user_in,
@@ -292,9 +293,12 @@ class CoverageGate(Gate):
             warnings_out.append(unfollowed)
         # appended to each minimum that is not met: the figure it judged may be the cause
         under_measured = f"; {unfollowed}" if unfollowed is not None else ""
-        return judge_thresholds(self.name, self.settings, files, totals, measured=measured, warnings_out=warnings_out,
-                                under_measured=under_measured, has_arcs=self._has_arcs, measured_by=self._measured_by,
-                                rootpath=self.context.rootpath)
+        result = judge_thresholds(self.name, self.settings, files, totals, measured=measured,
+                                  warnings_out=warnings_out, under_measured=under_measured, has_arcs=self._has_arcs,
+                                  measured_by=self._measured_by, rootpath=self.context.rootpath)
+        if self.settings.diff is None:
+            return result
+        return judge_diff(result, self.settings.diff, files, self.context.rootpath)
 
 
 class _CannotMeasure(Exception):

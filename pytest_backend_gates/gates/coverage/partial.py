@@ -14,7 +14,10 @@ def not_judged(result: GateResult, reasons: list[str]) -> GateResult:
     note = ("coverage is judged on a whole run only; its minimums were not enforced on this one "
             f"({why}): run the whole suite to enforce them")
     summary = f"not enforced, partial run: {why}"
+    warnings = [note, *result.warnings]
     if result.status != Status.ERROR:
         summary += f" (measured: {result.summary})"
+    else:  # what went wrong still needs fixing before a whole run (a missing git ref)
+        warnings.insert(1, f"on a whole run this would be an error: {result.summary}")
     return replace(result, status=Status.SKIPPED, summary=summary, violations=[],
-                   warnings=[note, *result.warnings], measured={**result.measured, "partial_run": reasons})
+                   warnings=warnings, measured={**result.measured, "partial_run": reasons})

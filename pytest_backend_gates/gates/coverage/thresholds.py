@@ -106,8 +106,9 @@ def judge_thresholds(gate: str, settings: CoverageSettings, files: list[FileCove
         under = len(file_violations)
         summary_parts.append(f"{under} of {matched} files under their minimum")
 
-    if not threshold:
-        warnings_out.append("no minimum is set (total, branches or files): coverage is reported, nothing is enforced")
+    if not threshold and (settings.diff is None or settings.diff.min is None):
+        warnings_out.append("no minimum is set (total, branches, files or diff.min): coverage is reported, "
+                            "nothing is enforced")
     return GateResult(
         gate=gate,
         status=Status.FAILED if violations else Status.PASSED,
