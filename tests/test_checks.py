@@ -10,6 +10,7 @@ new `check=` site, or a new id, therefore fails here until it is described.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -193,6 +194,16 @@ def test_schemathesis_checks_come_from_its_registry() -> None:
     assert set(checks._SCHEMATHESIS_TEXT) <= names
     for name in names:
         assert checks.lookup(name, "contract").gate == "contract"
+
+
+def test_the_docs_table_is_the_table() -> None:
+    """docs/ci-outputs.md lists every check id with its gate, severity, OWASP category and title."""
+    page = (ROOT / "docs" / "ci-outputs.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `([^`]+)` \| (\w+) \| (\w+) \| ([^|]*) \| ([^|]+) \|$", page, flags=re.MULTILINE)
+    documented = {check_id: (gate, severity, owasp.strip() or None, title.strip())
+                  for check_id, gate, severity, owasp, title in rows}
+    assert len(documented) == len(rows), "an id is listed twice"
+    assert documented == {c.id: (c.gate, c.severity, c.owasp, c.title) for c in checks.CHECKS.values()}
 
 
 def test_an_undescribed_id_still_gets_an_entry() -> None:
