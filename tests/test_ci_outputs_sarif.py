@@ -248,8 +248,11 @@ def test_security_rules_carry_their_owasp_category(tmp_path: Path) -> None:
     assert results[0]["locations"][0]["logicalLocations"] == [
         {"name": "GET /orders/{id}", "fullyQualifiedName": "security:GET /orders/{id}", "kind": "resource"}]
     assert results[0]["locations"][0]["physicalLocation"]["region"] == {"startLine": 3}  # [tool.backend-gates.security]
-    assert results[2]["locations"] == [{"physicalLocation": {
-        "artifactLocation": {"uri": "app/orders.py", "uriBaseId": "%SRCROOT%"}, "region": {"startLine": 57}}}]
+    # the app frame that raised, and the operation it answered
+    assert results[2]["locations"] == [{
+        "physicalLocation": {"artifactLocation": {"uri": "app/orders.py", "uriBaseId": "%SRCROOT%"},
+                             "region": {"startLine": 57}},
+        "logicalLocations": [{"name": "POST /orders", "fullyQualifiedName": "security:POST /orders", "kind": "resource"}]}]
     assert results[3]["suppressions"][0]["justification"] == "probe endpoint, no body"
     notifications = log["runs"][0]["invocations"][0]["toolExecutionNotifications"]
     assert [(n["level"], n["message"]["text"]) for n in notifications] == [

@@ -21,7 +21,6 @@ from pytest_backend_gates.result import Violation
 class Place:
     path: str  # posix, relative to the project root (absolute only for a file outside it)
     line: int | None
-    in_config: bool = False  # the configuration file standing in for a finding with no source file
 
 
 class Locator:
@@ -45,8 +44,7 @@ class Locator:
             return None
         if self._tables is None:
             self._tables = _table_lines(config_file)
-        return Place(_relative(root, str(config_file)), self._tables.get(gate) or self._tables.get(""),
-                     in_config=True)
+        return Place(_relative(root, str(config_file)), self._tables.get(gate) or self._tables.get(""))
 
 
 def is_operation(where: str) -> bool:

@@ -111,8 +111,8 @@ def _location(gate: str, violation: Violation, locator: Locator) -> dict[str, An
         if place.line is not None:
             physical["region"] = {"startLine": place.line}
         location["physicalLocation"] = physical
-    if violation.where and (place is None or place.in_config or is_node_id(violation.where)):
-        # what the finding is about, when the file alone does not say it
+    if violation.where and (place is None or violation.where != place.path):
+        # what the finding is about (the operation, the test), unless `where` is the file itself
         logical: dict[str, Any] = {"name": violation.where, "fullyQualifiedName": f"{gate}:{violation.where}"}
         if is_operation(violation.where):
             logical["kind"] = "resource"
