@@ -97,13 +97,14 @@ def line_of(path: Path, text: str) -> int:
     return next(n for n, line in enumerate(path.read_text().splitlines(), start=1) if text in line)
 
 
-def test_sarif_and_code_quality_of_a_failing_run(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "xdist"])
+def test_sarif_and_code_quality_of_a_failing_run(pytester: pytest.Pytester, workers: list[str]) -> None:
     make_app(pytester, COVERAGE.format(total=99).replace('report = "gates.json"\n', 'report = "gates.json"\n' + ACCEPT_AUTH),
              tests=TESTS_AUTH_PARTLY + TEST_PARSE)
     pytester.makepyfile(parsers=PARSERS)
     result = pytester.runpytest_subprocess("--backend-gates", "-p", "no:randomly", "-p", "no:cacheprovider",
                                            "--backend-gates-sarif=out/gates.sarif",
-                                           "--backend-gates-codeclimate=out/gl-code-quality.json")
+                                           "--backend-gates-codeclimate=out/gl-code-quality.json", *workers)
     assert result.ret == 1, result.stdout.str()
     report = read_report(pytester)
     violations = {(g["gate"], v["check"], v["where"]): v for g in report["gates"] for v in g["violations"]}
