@@ -63,6 +63,9 @@ DYNAMIC: dict[str, Callable[[], Iterable[str]]] = {
     "gates/race/auto_client.py:check": lambda: set(),  # the parameter of _violation: its callers' literals
     "gates/race/gate.py:**v": lambda: set(),  # the auto probe's _violation dicts, rebuilt
     "gates/contract/evaluate.py:**v": checks.contract_check_ids,  # schemathesis' check names
+    "gates/contract/gate.py:**v": checks.contract_check_ids,  # the same, judged per item
+    "gates/race/auto.py:**v": lambda: set(),  # the auto probe's _violation dicts, judged per item
+    "gates/security/probe_item.py:f['rule']": lambda: RULE_IDS,
     "gates/load/verdict.py:f'load-{budget.metric}'": _load_metric_ids,
     "gates/validation/gate.py:first['kind']": _validation_kinds,
     "gates/security/gate.py:finding['rule']": lambda: RULE_IDS,
