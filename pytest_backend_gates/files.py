@@ -45,10 +45,11 @@ def current_umask() -> int:
     return mask
 
 
-def unwritable_reason(path: Path) -> str | None:
-    """Why `path` cannot be written as a file (None: it can, as far as can be told beforehand)."""
+def unwritable_reason(path: Path, example: str = "backend-gates.json") -> str | None:
+    """Why `path` cannot be written as a file (None: it can, as far as can be told beforehand);
+    `example`: a file name of the kind expected, shown when `path` is a directory."""
     if path.is_dir():
-        return "it is a directory; expected a file path such as 'backend-gates.json'"
+        return f"it is a directory; expected a file path such as {example!r}"
     if path.exists() and not path.is_file():
         return "it exists and is not a regular file"
     folder = path.parent

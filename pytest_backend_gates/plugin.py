@@ -217,7 +217,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         run.output_problems.append(f"the baseline was NOT written to "
                                    f"{run.baseline.path if run.baseline else '?'}: {exc.strerror or exc}")
     view = RunView(results=results, root=config.rootpath, interrupted=interrupted, notes=run.notes,
-                   version=__version__)
+                   version=__version__, config_file=run.gates_config.path)
     add_gate_cases(config, results)
     run.output_problems += write_outputs(view, _output_paths(config.option), os.environ)
     for result in results:

@@ -35,7 +35,7 @@ def check_output_paths(paths: Mapping[str, str | None]) -> list[str]:
             problems.append(f"--backend-gates-{name}: '' is empty; expected a file path, "
                             f"e.g. --backend-gates-{name}=backend-gates.{_suffix(name)}")
             continue
-        reason = unwritable_reason(Path(given).expanduser().absolute())
+        reason = unwritable_reason(Path(given).expanduser().absolute(), example=f"backend-gates.{_suffix(name)}")
         if reason is not None:
             problems.append(f"--backend-gates-{name}={given}: cannot be written: {reason}")
     return problems

@@ -15,6 +15,9 @@ class RunView:
     interrupted: bool = False
     notes: list[str] = field(default_factory=list)  # run-level lines (the baseline written, or missing)
     version: str = ""  # of pytest-backend-gates
+    # The pyproject.toml holding [tool.backend-gates]: where a violation without a source file
+    # is placed in reports that need a file for every finding (SARIF, GitLab code quality).
+    config_file: Path | None = None
 
     @property
     def passed(self) -> bool:
