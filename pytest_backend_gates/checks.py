@@ -214,6 +214,9 @@ _SPECIFIC: tuple[Check, ...] = (
     _check("coverage-file", "coverage", "A file's coverage under its minimum",
            "A file is under the minimum its most specific `files` glob sets; the message lists its missing lines.",
            "minor"),
+    _check("coverage-diff", "coverage", "Changed lines not covered",
+           "Of the lines changed against `diff.against`, fewer are covered than `diff.min`; the message names the "
+           "uncovered changed lines of this file. Test the code you changed.", "minor"),
     # race
     _check("race-test", "race", "A race test failed",
            "A test using the race fixture or @pytest.mark.race_probe failed under concurrency; replay it with the "

@@ -72,6 +72,8 @@ DYNAMIC: dict[str, Callable[[], Iterable[str]]] = {
     "gates/security/jwt_probe.py:rule": lambda: RULE_IDS,
     "gates/security/authz.py:rule": lambda: RULE_IDS,
     "gates/queries/gate.py:_check(problems)": lambda: set(),  # Problem(...) literals
+    "gates/coverage/diff.py:CHECK": lambda: {"coverage-diff"},
+    "gates/coverage/diff.py:overall": lambda: set(),  # a local _violation(file, overall, ...): its id is CHECK
     "gates/queries/per_request.py:entry['check']": lambda: set(),  # same
     "gates/test_attributed.py:f'{self.name}-test'": _test_attributed_ids,
     "gates/test_attributed.py:v['check']": lambda: set(),  # a worker's violations, passed on
