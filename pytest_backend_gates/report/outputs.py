@@ -49,7 +49,13 @@ def write_outputs(view: RunView, paths: Mapping[str, str | None], environ: Mappi
             continue
         path = Path(given).expanduser().absolute()
         try:
-            atomic_write_text(path, _renderer(name)(view))
+            text = _renderer(name)(view)
+        except Exception as exc:  # noqa: BLE001 - a reporter's bug must not lose the summary and the other outputs
+            problems.append(f"the {name} report was NOT written to {path}: its reporter crashed: "
+                            f"{type(exc).__name__}: {exc}")
+            continue
+        try:
+            atomic_write_text(path, text)
         except OSError as exc:
             problems.append(f"the {name} report was NOT written to {path}: {unwritable_reason(path) or exc.strerror or exc}")
     try:
