@@ -125,12 +125,17 @@ def external_references(document: Node) -> list[str]:
     return refs
 
 
-def assert_offline_and_clean(html_file: Path, rendered: Rendered) -> None:
+def assert_offline(html_file: Path) -> None:
+    """The file references nothing outside itself, and its policy lets the browser load nothing."""
     source = html_file.read_text(encoding="utf-8")
     assert external_references(parse(source)) == []
     assert "url(" not in source and "@import" not in source
     policy = parse(source).one("meta", **{"http-equiv": "Content-Security-Policy"}).attrs["content"]
     assert policy.startswith("default-src 'none';"), policy
+
+
+def assert_clean(rendered: Rendered) -> None:
+    """The page's script ran, caught no error or refused load, and nothing reached the console."""
     assert rendered.html.attrs.get("data-report-ready") == "1", "the page's script did not run"
     assert "data-report-errors" not in rendered.html.attrs, rendered.html.attrs["data-report-errors"]
     assert rendered.console == []

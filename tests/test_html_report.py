@@ -12,7 +12,8 @@ import pytest
 from browser import (
     Node,
     Rendered,
-    assert_offline_and_clean,
+    assert_clean,
+    assert_offline,
     external_references,
     open_in_chromium,
     parse,
@@ -109,8 +110,17 @@ def test_failing_run_report_opens_in_chromium_with_every_panel(pytester: pytest.
     assert "private-dir-8a7b" not in source
     assert "<script>document" not in source and "&lt;script&gt;document" in source
 
+    # the figures the plots stand on are in the JSON report too (docs/report.md)
+    report = read_report(pytester)
+    histogram = gate(report, "latency")["measured"]["timings"]["test_app.py::test_slow"]["histogram"]
+    assert len(histogram["edges_s"]) == len(histogram["counts"]) + 1 and sum(histogram["counts"]) >= 50
+    per_file = gate(report, "coverage")["measured"]["per_file"]
+    assert [(f["file"], f.get("minimum")) for f in per_file] == [("app/calc.py", 95.0), ("app/auth.py", 30.0),
+                                                                   ("app/__init__.py", 30.0)]
+
+    assert_offline(page)
     rendered = open_in_chromium(page, pytester.path)
-    assert_offline_and_clean(page, rendered)
+    assert_clean(rendered)
     assert rendered.html.attrs["data-verdict"] == "failed" and "data-pwned" not in rendered.html.attrs
     assert rendered.document.one("head").one("title").text() == "Backend gates: FAILED"
     assert rendered.document.one("h1").text() == "Backend gates: FAILED"
@@ -151,13 +161,6 @@ def test_failing_run_report_opens_in_chromium_with_every_panel(pytester: pytest.
         ["budget max < 900ms", "budget p95 < 500ms"]
     assert latency.one("details", class_="violation").attrs["data-check"] == "latency-budget"
 
-    # the figures the plots stand on are in the JSON report too (docs/report.md)
-    report = read_report(pytester)
-    histogram = gate(report, "latency")["measured"]["timings"]["test_app.py::test_slow"]["histogram"]
-    assert len(histogram["edges_s"]) == len(histogram["counts"]) + 1 and sum(histogram["counts"]) >= 50
-    per_file = gate(report, "coverage")["measured"]["per_file"]
-    assert [(f["file"], f.get("minimum")) for f in per_file] == [("app/calc.py", 95.0), ("app/auth.py", 30.0),
-                                                                   ("app/__init__.py", 30.0)]
 
 
 # --------------------------------------------------------------------------
@@ -171,8 +174,9 @@ def test_demo_html_report_opens_in_chromium(pytester: pytest.Pytester) -> None:
                                            "--backend-gates-html=backend-gates.html")
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
     page = pytester.path / "backend-gates.html"
+    assert_offline(page)
     rendered = open_in_chromium(page, pytester.path)
-    assert_offline_and_clean(page, rendered)
+    assert_clean(rendered)
     assert rendered.html.attrs["data-verdict"] == "passed"
     assert rendered.document.one("h1").text() == "Backend gates: passed"
     statuses = {s.attrs["data-gate"]: s.attrs["data-status"] for s in rendered.document.all("section", class_="gate")}
@@ -198,12 +202,17 @@ def test_the_browser_check_sees_script_errors_and_refused_loads(pytester: pytest
     # Chromium's proxy is closed anyway) and an inline script that is not the page's own
     broken.write_text(page.replace("</main>", '<img src="http://198.51.100.7/x.png"><script>missing()</script></main>'),
                       encoding="utf-8")
+    assert external_references(parse(broken.read_text())) == ["<img>", "img src=http://198.51.100.7/x.png"]
+    with pytest.raises(AssertionError):
+        assert_offline(broken)
     rendered = open_in_chromium(broken, pytester.path)
     assert rendered.html.attrs.get("data-report-ready") == "1"
     errors = rendered.html.attrs.get("data-report-errors", "")
     assert "refused by the page's policy: img-src http://198.51.100.7/x.png" in errors, errors
+    assert "refused by the page's policy: script-src-elem inline" in errors, errors
     assert any("Content Security Policy" in line for line in rendered.console), rendered.console
-    assert external_references(parse(broken.read_text())) == ["<img>", "img src=http://198.51.100.7/x.png"]
+    with pytest.raises(AssertionError):
+        assert_clean(rendered)
 
     plain = pytester.path / "plain.html"  # no policy of ours: the script error reaches the console
     plain.write_text("<!DOCTYPE html><html><body><script>missing()</script></body></html>", encoding="utf-8")
@@ -266,8 +275,9 @@ def test_load_panel_draws_the_run_over_time_against_the_thresholds(pytester: pyt
     assert any(p is not None and p > 100 for p in history["p95_ms"])
 
     page = pytester.path / "load.html"
+    assert_offline(page)
     rendered = open_in_chromium(page, pytester.path)
-    assert_offline_and_clean(page, rendered)
+    assert_clean(rendered)
     panel = section(rendered, "load")
     figures = {f.attrs["data-where"]: f for f in panel.all("figure", class_="figure-load")}
     assert set(figures) == {"throughput", "p95", "users"}
