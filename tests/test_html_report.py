@@ -115,8 +115,8 @@ def test_failing_run_report_opens_in_chromium_with_every_panel(pytester: pytest.
     histogram = gate(report, "latency")["measured"]["timings"]["test_app.py::test_slow"]["histogram"]
     assert len(histogram["edges_s"]) == len(histogram["counts"]) + 1 and sum(histogram["counts"]) >= 50
     per_file = gate(report, "coverage")["measured"]["per_file"]
-    assert [(f["file"], f.get("minimum")) for f in per_file] == [("app/calc.py", 95.0), ("app/auth.py", 30.0),
-                                                                   ("app/__init__.py", 30.0)]
+    assert [(f["file"], f.get("minimum"), f.get("under")) for f in per_file] == \
+        [("app/calc.py", 95.0, True), ("app/auth.py", 30.0, True), ("app/__init__.py", 30.0, False)]
 
     assert_offline(page)
     rendered = open_in_chromium(page, pytester.path)
@@ -144,6 +144,9 @@ def test_failing_run_report_opens_in_chromium_with_every_panel(pytester: pytest.
     calc_row = next(g for g in coverage.all("g") if g.all("text", class_="label")
                     and g.one("text", class_="label").text() == "app/calc.py")
     assert "row-under" in calc_row.attrs["class"] and calc_row.all("line", class_="minimum")
+    states = {g.one("text", class_="label").text(): g.attrs["class"] for g in coverage.all("g", class_="row")}
+    assert states == {"(total)": "row row-under", "(branches)": "row row-under", "app/calc.py": "row row-under",
+                      "app/auth.py": "row row-under", "app/__init__.py": "row row-met"}
     new = coverage.one("div", class_="new").all("details", class_="violation")
     assert [(v.attrs["data-check"], v.one("code", class_="where").text()) for v in new] == \
         [("coverage-total", "total"), ("coverage-file", "app/calc.py"), ("coverage-file", "app/auth.py")]

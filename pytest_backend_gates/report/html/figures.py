@@ -101,15 +101,19 @@ def latency_figures(result: GateResult) -> list[str]:
 def coverage_figures(result: GateResult) -> list[str]:
     measured, threshold = result.measured, result.threshold
     bars = []
-    for key, name in (("total", "total"), ("branches", "branches")):
-        value = _number(measured.get(key))
+    missed = {v.check for v in result.violations}  # the gate's verdict on total and branches
+    for key in ("total", "branches"):
+        value, minimum = _number(measured.get(key)), _number(threshold.get(key))
         if value is not None:
-            bars.append(Bar(f"({name})", value, _number(threshold.get(key))))
+            state = "none" if minimum is None else "under" if f"coverage-{key}" in missed else "met"
+            bars.append(Bar(f"({key})", value, minimum, state))
     rows = [r for r in measured.get("per_file") or [] if isinstance(r, dict) and _number(r.get("percent")) is not None]
     for row in rows[:COVERAGE_BARS]:
         note = f"{row.get('missing_lines', 0)} of {row.get('statements', 0)} statements missed"
         note += f", minimum from files.{row['glob']!r}" if row.get("glob") else ""
-        bars.append(Bar(str(row.get("file")), float(row["percent"]), _number(row.get("minimum")), note))
+        minimum = _number(row.get("minimum"))
+        state = "none" if minimum is None else "under" if row.get("under") else "met"
+        bars.append(Bar(str(row.get("file")), float(row["percent"]), minimum, state, note))
     if not bars:
         return []
     shown = min(len(rows), COVERAGE_BARS)
@@ -127,8 +131,7 @@ def _coverage_table(rows: list[dict[str, Any]], omitted: int) -> str:
     body = []
     for row in rows:
         minimum = _number(row.get("minimum"))
-        under = minimum is not None and float(row["percent"]) < minimum
-        body.append(f'<tr class="{"under" if under else ""}"><td><code>{_e(row.get("file"))}</code></td>'
+        body.append(f'<tr class="{"under" if row.get("under") else ""}"><td><code>{_e(row.get("file"))}</code></td>'
                     f'<td class="num">{float(row["percent"]):.2f}%</td>'
                     f'<td class="num">{"" if minimum is None else f"{minimum:g}%"}</td>'
                     f'<td>{_e(row.get("glob") or "")}</td><td class="num">{_e(row.get("statements", ""))}</td>'

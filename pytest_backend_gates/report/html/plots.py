@@ -30,6 +30,7 @@ class Bar:
     label: str
     percent: float
     minimum: float | None = None
+    state: str = "none"  # "met", "under" (as the gate judged it) or "none" (no minimum)
     note: str = ""  # shown as the bar's tooltip (e.g. missing lines)
 
 
@@ -159,18 +160,17 @@ def histogram_svg(edges: Sequence[float], counts: Sequence[int], *, log: bool, m
 
 def bars_svg(bars: Sequence[Bar], *, title: str) -> str:
     """One horizontal bar per row on a 0-100% axis; the row's minimum as a tick, the bar coloured
-    by whether it is met ("met"), missed ("under") or there is none ("none")."""
+    by its state: the minimum met ("met"), missed ("under"), or none ("none")."""
     row, label_width = 20, 300
     height = TOP + row * len(bars) + BOTTOM
     x = _Scale(0, 100, label_width, WIDTH - RIGHT - 48)
     body = []
     for index, bar in enumerate(bars):
         top = TOP + index * row
-        state = "none" if bar.minimum is None else "met" if bar.percent >= bar.minimum else "under"
         label = bar.label if len(bar.label) <= 44 else "…" + bar.label[-43:]
         tip = f"{bar.label}: {bar.percent:.2f}%" + (f" (minimum {bar.minimum:g}%)" if bar.minimum is not None else "")
         tip += f"; {bar.note}" if bar.note else ""
-        body.append(f'<g class="row row-{state}"><title>{_e(tip)}</title>'
+        body.append(f'<g class="row row-{_e(bar.state)}"><title>{_e(tip)}</title>'
                     f'<text class="label" x="{label_width - 8}" y="{_c(top + 14)}" text-anchor="end">{_e(label)}</text>'
                     f'<rect class="track" x="{_c(x(0))}" y="{_c(top + 3)}" width="{_c(x(100) - x(0))}" height="14"/>'
                     f'<rect class="fill" x="{_c(x(0))}" y="{_c(top + 3)}" width="{_c(x(min(max(bar.percent, 0), 100)) - x(0))}" '
