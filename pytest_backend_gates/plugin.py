@@ -216,7 +216,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     except OSError as exc:
         run.output_problems.append(f"the baseline was NOT written to "
                                    f"{run.baseline.path if run.baseline else '?'}: {exc.strerror or exc}")
-    view = RunView(results=results, root=config.rootpath, interrupted=interrupted, notes=run.notes,
+    # the results are redacted already; the run's notes name paths that may come from ${ENV}
+    notes = [run.gates_config.redactor.redact(note) for note in run.notes]
+    view = RunView(results=results, root=config.rootpath, interrupted=interrupted, notes=notes,
                    version=__version__, config_file=run.gates_config.path)
     add_gate_cases(config, results)
     run.output_problems += write_outputs(view, _output_paths(config.option), os.environ)

@@ -9,7 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_backend_gates.gates.latency.stats import (
+    HISTOGRAM_BUCKETS,
     bootstrap_interval,
+    histogram,
     mann_whitney_greater,
     summary,
 )
@@ -105,3 +107,25 @@ def test_summary_is_ordered(data: list[float]) -> None:
     stats = summary(data)
     assert stats["samples"] == len(data)
     assert min(data) <= stats["p50"] <= stats["p95"] <= stats["p99"] <= stats["max"] == max(data)
+
+
+@hsettings
+@given(st.lists(durations, min_size=1, max_size=3000))
+def test_histogram_counts_every_sample_in_bounded_ordered_buckets(data: list[float]) -> None:
+    shape = histogram(data)
+    edges, counts = shape["edges_s"], shape["counts"]
+    assert sum(counts) == len(data)
+    assert len(edges) == len(counts) + 1 and 1 <= len(counts) <= HISTOGRAM_BUCKETS
+    assert edges == sorted(edges)
+    assert math.isclose(edges[0], min(data), rel_tol=1e-5) and math.isclose(edges[-1], max(data), rel_tol=1e-5)
+
+
+def test_histogram_of_a_long_tail_is_log_spaced_and_keeps_the_tail() -> None:
+    data = [0.001] * 90 + [0.002] * 9 + [0.5]  # 1 ms, and one 500 ms sample
+    shape = histogram(data)
+    assert shape["scale"] == "log" and len(shape["counts"]) == 10  # about sqrt(100) buckets
+    assert shape["counts"][0] == 90 and shape["counts"][-1] == 1
+    ratios = [b / a for a, b in zip(shape["edges_s"], shape["edges_s"][1:])]
+    assert max(ratios) / min(ratios) < 1.001  # equal steps on a log scale
+    assert histogram([0.01, 0.012, 0.013])["scale"] == "linear"
+    assert histogram([0.004] * 5) == {"edges_s": [0.004, 0.004], "counts": [5], "scale": "linear"}

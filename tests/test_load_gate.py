@@ -19,6 +19,11 @@ import pytest
 from conftest import EXAMPLES, gate, read_report
 
 from pytest_backend_gates.budget import parse_budget
+from pytest_backend_gates.gates.load.history import (
+    HISTORY_POINTS,
+    history_step,
+    load_history,
+)
 from pytest_backend_gates.gates.load.plan import build_plan
 from pytest_backend_gates.gates.load.server import ServedApp
 from pytest_backend_gates.gates.load.stats import (
@@ -581,3 +586,19 @@ def test_the_default_user_leaves_excluded_operations_out() -> None:
     }}
     plan = build_plan(schema, excluded=lambda method, path: f"{method.upper()} {path}" == "GET /auth/session")
     assert [(entry["method"], entry["urls"]) for entry in plan.operations] == [("GET", ["/api/items"])]
+
+
+def test_load_history_windows_locust_counts_and_the_runner_samples() -> None:
+    start = 1_700_000_000.4  # epoch seconds when the users started; locust counts per whole second
+    total = {"num_reqs_per_sec": {"1700000000": 3, "1700000001": 10, "1700000002": 12, "1700000004": 5},
+             "num_fail_per_sec": {"1700000001": 2}}
+    timeline = [[1.0, 2, 40], [2.0, 5, 55], [3.01, 5, None], [4.0, 5, 61]]
+    assert load_history(total, timeline, start, 1.0) == {
+        "step_s": 1.0, "t_s": [1.0, 2.0, 3.0, 4.0, 5.0],
+        "rps": [3.0, 10.0, 12.0, 0.0, 5.0], "failures_per_s": [0.0, 2.0, 0.0, 0.0, 0.0],
+        "users": [2, 5, 5, 5, None], "p95_ms": [40, 55, None, 61, None]}
+    assert load_history(total, timeline, None, 1.0) == {}  # a result without timing: no history
+    assert history_step(15) == 1.0 and history_step(600) == 10.0
+    long = load_history({"num_reqs_per_sec": {str(int(start) + s): 1 for s in range(0, 900)}}, [], start,
+                        history_step(900))
+    assert len(long["t_s"]) == HISTORY_POINTS and long["rps"][0] == 1.0

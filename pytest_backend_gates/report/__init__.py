@@ -2,7 +2,8 @@
 
 terminal.py (the summary pytest prints) and json_report.py (SPEC section 5) are always there;
 the CI outputs of SPEC section 7 each have their own module: junit.py (`--junitxml`),
-github.py (step summary and annotations), sarif.py, codeclimate.py and html.py.
+github.py (step summary and annotations), sarif.py, codeclimate.py and html/ (a package: page,
+panels, plots).
 """
 
 from pytest_backend_gates.report.json_report import report_data, write_json_report

@@ -106,6 +106,7 @@ def judge_thresholds(gate: str, settings: CoverageSettings, files: list[FileCove
         under = len(file_violations)
         summary_parts.append(f"{under} of {matched} files under their minimum")
 
+    measured.update(per_file(files, dict(settings.files)))
     if not threshold and (settings.diff is None or settings.diff.min is None):
         warnings_out.append("no minimum is set (total, branches, files or diff.min): coverage is reported, "
                             "nothing is enforced")
@@ -118,3 +119,25 @@ def judge_thresholds(gate: str, settings: CoverageSettings, files: list[FileCove
         measured=measured,
         threshold=threshold,
     )
+
+
+PER_FILE_LIMIT = 200  # files listed in measured["per_file"]: the report stays small on a large code base
+
+
+def per_file(files: list[FileCoverage], minimums: dict[str, float]) -> dict[str, Any]:
+    """`per_file`: each measured file's percent (rounded down) with the minimum its most specific
+    `files` glob sets and whether it is under it, for reports that show every file against its threshold (the HTML report);
+    the files furthest under their minimum first, then the least covered. At most PER_FILE_LIMIT,
+    `per_file_omitted` counts the rest (the best covered)."""
+    globs = list(minimums)
+    rows: list[dict[str, Any]] = []
+    for file in files:
+        row: dict[str, Any] = {"file": file.path, "percent": floor2(file.percent), "statements": file.statements,
+                               "missing_lines": len(file.missing_lines)}
+        glob = most_specific_glob(file.path, globs)
+        if glob is not None:  # `under`: the judgement of the violations above, for reporters to show as is
+            row |= {"minimum": minimums[glob], "glob": glob, "under": file.percent < minimums[glob]}
+        rows.append(row)
+    rows.sort(key=lambda r: (min(0.0, r["percent"] - r.get("minimum", 0.0)), r["percent"], r["file"]))
+    shown = {"per_file": rows[:PER_FILE_LIMIT]}
+    return shown | ({"per_file_omitted": len(rows) - PER_FILE_LIMIT} if len(rows) > PER_FILE_LIMIT else {})

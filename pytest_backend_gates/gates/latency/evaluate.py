@@ -14,6 +14,7 @@ from pytest_backend_gates.gates.latency.baseline import (
     BASELINE_KEEP,
     write_baseline,
 )
+from pytest_backend_gates.gates.latency.stats import histogram
 from pytest_backend_gates.gates.latency.verdict import judge, stats_text
 from pytest_backend_gates.result import GateResult, Status, Violation
 
@@ -35,7 +36,9 @@ def fill_result(result: GateResult, timings: list[dict[str, Any]], *, regression
         verdict = judge(budgets, timing["first"], timing["second"], baseline, regression, timing["calibration"])
         stats = verdict["stats"]
         measured[where] = {**stats, "source": timing["source"], "remeasured": verdict["remeasured"],
-                           "checks": verdict["checks"], "cpu_wait_removed_percent": timing.get("cpu_wait_removed", 0.0)}
+                           "checks": verdict["checks"], "cpu_wait_removed_percent": timing.get("cpu_wait_removed", 0.0),
+                           # the samples the verdict stands on (the re-measurement when there was one)
+                           "histogram": histogram(timing["second"] or timing["first"])}
         if "regression" in verdict:
             measured[where]["regression"] = verdict["regression"]
         if timing.get("statuses"):

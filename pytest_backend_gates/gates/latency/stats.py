@@ -15,18 +15,22 @@ Both are deterministic: the bootstrap draws from a seeded ``random.Random``.
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
 from collections.abc import Sequence
+from typing import Any
 
 from pytest_backend_gates.budget import compute_metric
 
-__all__ = ["BOOTSTRAP_RESAMPLES", "CONFIDENCE", "REGRESSION_ALPHA", "bootstrap_interval", "mann_whitney_greater",
-           "summary"]
+__all__ = ["BOOTSTRAP_RESAMPLES", "CONFIDENCE", "HISTOGRAM_BUCKETS", "REGRESSION_ALPHA", "bootstrap_interval",
+           "histogram", "mann_whitney_greater", "summary"]
 
 CONFIDENCE = 0.95  # two-sided bootstrap interval: a violation needs its 2.5% end above the budget
 BOOTSTRAP_RESAMPLES = 1000
 REGRESSION_ALPHA = 0.01  # one-sided Mann-Whitney significance for a confirmed regression
+HISTOGRAM_BUCKETS = 20  # at most, per timed test/operation in the report: the distribution, not the samples
+_LOG_SPREAD = 10.0  # max/min above this: log-spaced buckets, else the fast bulk lands in one bucket
 
 
 def bootstrap_interval(samples: Sequence[float], metric: str, *, confidence: float = CONFIDENCE,
@@ -111,3 +115,33 @@ def summary(samples: Sequence[float]) -> dict[str, float]:
         "max": compute_metric("max", samples),
         "mean": compute_metric("mean", samples),
     }
+
+
+def histogram(samples: Sequence[float], buckets: int = HISTOGRAM_BUCKETS) -> dict[str, Any]:
+    """The samples' distribution in at most `buckets` buckets, for reports (the HTML report draws it
+    against the budgets): `edges_s` (one more than `counts`, seconds, 6 significant digits),
+    `counts`, and `scale`: "log" when the slowest sample is over 10x the fastest (latency has a long
+    tail: on a linear scale the bulk would fill one bucket), else "linear". About sqrt(n) buckets,
+    so a few samples are not spread over mostly empty ones."""
+    data = sorted(float(x) for x in samples if math.isfinite(x) and x >= 0)
+    if not data:
+        return {"edges_s": [], "counts": [], "scale": "linear"}
+    low, high = data[0], data[-1]
+    if high <= low:
+        return {"edges_s": [_sig(low), _sig(high)], "counts": [len(data)], "scale": "linear"}
+    count = max(1, min(buckets, math.ceil(math.sqrt(len(data)))))
+    log = low >= 1e-9 and high / low > _LOG_SPREAD  # below 1 ns no clock measures: a zero, for the scale
+    if log:
+        ratio = (high / low) ** (1 / count)
+        edges = [low * ratio ** i for i in range(count)] + [high]
+    else:
+        edges = [low + (high - low) * i / count for i in range(count)] + [high]
+    counts = [0] * count
+    for value in data:
+        index = bisect.bisect_right(edges, value) - 1  # [edge_i, edge_i+1): the last bucket holds `high`
+        counts[min(max(index, 0), count - 1)] += 1
+    return {"edges_s": [_sig(e) for e in edges], "counts": counts, "scale": "log" if log else "linear"}
+
+
+def _sig(value: float) -> float:
+    return float(f"{value:.6g}")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from pytest_backend_gates.budget import format_duration
+from pytest_backend_gates.gates.load.history import history_step
 from pytest_backend_gates.settings import LoadSettings
 
 INSTALL_HINT = "pip install pytest-backend-gates[load]"
@@ -45,7 +46,7 @@ def run_locust(settings: LoadSettings, base_url: str, locustfile: str, folder: P
         "duration": settings.duration, "workers": settings.workers, "remote_workers": settings.remote_workers,
         "master_bind_host": bind_host or None, "master_port": int(bind_port) if bind_port else None,
         "progress_every": PROGRESS_EVERY_S, "drain": drain_seconds(settings.margin), "output": str(output),
-        "cwd": str(rootpath),
+        "cwd": str(rootpath), "history_step": history_step(settings.duration),
     }
     (folder / "run.json").write_text(json.dumps(run), encoding="utf-8")
     workers = settings.workers + settings.remote_workers

@@ -74,6 +74,31 @@ def load_user_classes(path: str) -> list[Any]:
     return classes
 
 
+class Timeline:
+    """Samples taken every `step` seconds of the run, for the load-over-time report: [seconds since
+    the start, users running, p95 (ms, locust's rounded times) of the responses that came in since
+    the last sample, or None]. Requests and failures per second need no sampling: locust counts
+    them per second itself (num_reqs_per_sec, also merged from workers)."""
+
+    def __init__(self, step: float) -> None:
+        self.step = max(1.0, step)
+        self.next_at = self.step
+        self.points: list[list[Any]] = []
+        self._seen: dict[int, int] = {}  # the response-time histogram at the last sample
+
+    def sample(self, elapsed: float, total: Any, users: int) -> None:
+        from locust.stats import calculate_response_time_percentile
+
+        now = dict(total.response_times)
+        new = {ms: count - self._seen.get(ms, 0) for ms, count in now.items() if count > self._seen.get(ms, 0)}
+        answered = sum(new.values())
+        p95 = calculate_response_time_percentile(new, answered, 0.95) if answered else None
+        self.points.append([round(elapsed, 2), users, p95])
+        self._seen = now
+        while self.next_at <= elapsed:
+            self.next_at += self.step
+
+
 def _start_workers(run: dict[str, Any], port: int) -> list[subprocess.Popen[bytes]]:
     log = open(Path(run["output"]).with_suffix(".workers.log"), "ab")  # noqa: SIM115 - closed with the process
     command = [sys.executable, "-m", "locust", "-f", run["locustfile"], "--worker",
@@ -124,15 +149,22 @@ def run_load(run: dict[str, Any]) -> dict[str, Any]:
         else:
             runner = env.create_local_runner()
         runner.start(run["users"], spawn_rate=run["spawn_rate"])
-        started = time.monotonic()
+        started, started_at = time.monotonic(), time.time()
         emit("started", workers=runner.worker_count if expected else 0)
         duration, every = run["duration"], run["progress_every"]
+        timeline = Timeline(float(run.get("history_step") or every))
+        next_progress = every
         while (elapsed := time.monotonic() - started) < duration:
-            gevent.sleep(min(every, duration - elapsed))
+            gevent.sleep(max(0.0, min(next_progress, timeline.next_at, duration) - elapsed))
+            elapsed = time.monotonic() - started
             total = runner.stats.total
-            emit("progress", elapsed=round(time.monotonic() - started, 1), users=runner.user_count,
-                 requests=total.num_requests, failures=total.num_failures, rps=round(total.current_rps, 1),
-                 p95_ms=total.get_response_time_percentile(0.95) if total.num_requests else None)
+            if elapsed >= timeline.next_at or elapsed >= duration:  # the last, partial step too
+                timeline.sample(elapsed, total, runner.user_count)
+            if elapsed >= next_progress or elapsed >= duration:
+                next_progress += every
+                emit("progress", elapsed=round(elapsed, 1), users=runner.user_count,
+                     requests=total.num_requests, failures=total.num_failures, rps=round(total.current_rps, 1),
+                     p95_ms=total.get_response_time_percentile(0.95) if total.num_requests else None)
         stopped = time.monotonic()
         connected = runner.worker_count if expected else 0
         late = 0
@@ -155,6 +187,8 @@ def run_load(run: dict[str, Any]) -> dict[str, Any]:
             "exceptions": [{"count": e["count"], "msg": e["msg"], "nodes": sorted(e.get("nodes") or [])}
                            for e in runner.exceptions.values()],
             "elapsed": elapsed,
+            "started_at": started_at,  # epoch seconds: the per-second counts of the entries are keyed by epoch second
+            "timeline": timeline.points,
             "workers": connected,
             "late_workers": late,
             "user_classes": [cls.__name__ for cls in user_classes],

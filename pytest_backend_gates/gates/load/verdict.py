@@ -15,6 +15,7 @@ from pytest_backend_gates.gates.load.failures import (
     failure_hint,
     is_connection_error,
 )
+from pytest_backend_gates.gates.load.history import history_step, load_history
 from pytest_backend_gates.gates.load.locust_process import RunOutcome
 from pytest_backend_gates.gates.load.stats import EndpointStats, match_endpoint
 from pytest_backend_gates.result import GateResult, Status, Violation
@@ -56,6 +57,10 @@ def judge(gate: str, settings: LoadSettings, outcome: RunOutcome, *, notes: list
     default_user = settings.locustfile is None
     ok_word = "answered 2xx" if default_user else "succeeded"
     measured["succeeded"] = total.requests - total.failures
+    history = load_history(data["total"], data.get("timeline") or [], data.get("started_at"),
+                           history_step(settings.duration))
+    if history:
+        measured["history"] = history
     if left_out:
         shown = ", ".join(f"{url}: {status}" for url, status in list(left_out.items())[:5])
         more = f" and {len(left_out) - 5} more" if len(left_out) > 5 else ""
