@@ -125,6 +125,13 @@ def read_project(root: Path) -> Project:
             project.data_files.append(relative)
         elif _is_spec(path):
             project.spec_files.append(relative)
+    if not project.test_dirs:  # no testpaths and no tests/ folder: where test modules are
+        folders = sorted({m.path.parent.as_posix() for m in project.modules.values()
+                          if m.path.name.startswith("test_") or m.path.name.endswith("_test.py")},
+                         key=lambda f: (f.count("/"), f))
+        if folders:
+            project.test_dirs = tuple(folders[:3])
+            project.test_dirs_from = "folders holding test modules; no testpaths in the pytest configuration"
     project.locustfiles = sorted((m.path for m in project.modules.values() if m.path.name == "locustfile.py"),
                                  key=lambda p: (len(p.parts), p.as_posix()))
     project.installed = installed_extras()

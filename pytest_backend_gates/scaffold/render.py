@@ -118,7 +118,8 @@ def _header(text: Text, found: Findings) -> None:
     if project.has("pytest-xdist"):
         text.comment("pytest-xdist is installed: `pytest --backend-gates -n auto` spreads the gates' items too.")
     if project.test_dirs:
-        text.comment(f"Tests: {', '.join(project.test_dirs)} ({project.test_dirs_from}).")
+        shown = ", ".join("the rootdir" if d in (".", "./") else d.rstrip("/") + "/" for d in project.test_dirs)
+        text.comment(f"Tests: {shown} ({project.test_dirs_from}).")
     else:
         text.comment("Tests: no testpaths and no tests/ or test/ folder: the gates fed by tests (validation, latency")
         text.comment("budgets of tests, race probes, query budgets) have nothing to judge until there are some.")
