@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from dataclasses import dataclass, field
 
 from pytest_backend_gates import __version__
@@ -24,6 +25,8 @@ from pytest_backend_gates.scaffold.project import Project
 MAX_EXAMPLES = 25  # per operation and phase: a first run that finishes; raised once the gate is green
 OTHER_APPS_SHOWN = 5
 _CREDENTIALS = re.compile(r"(\w[\w+.-]*://[^:/@\s'\"]*):[^@/\s'\"]*@")
+_TOML_LINE = re.compile(r"^\s*(\[|[\w\"-]+\s*=)")
+WIDTH = 110  # comment lines wrap here
 
 
 @dataclass
@@ -58,9 +61,14 @@ class Text:
         self.lines: list[str] = []
 
     def comment(self, text: str = "") -> None:
-        """Comment lines; credentials in a URL copied from the source are masked."""
+        """Comment lines; credentials in a URL copied from the source are masked. Prose is wrapped;
+        a commented TOML line (`key = ...`, `[table]`) stays whole, so that uncommenting it works."""
         for line in _CREDENTIALS.sub(r"\1:***@", text).splitlines() or [""]:
-            self.lines.append(f"# {line}".rstrip())
+            indent = line[:len(line) - len(line.lstrip())]
+            parts = [line] if _TOML_LINE.match(line) or len(line) <= WIDTH else \
+                textwrap.wrap(line, WIDTH, subsequent_indent=indent, break_long_words=False,
+                              break_on_hyphens=False)
+            self.lines.extend(f"# {part}".rstrip() for part in parts)
 
     def line(self, text: str = "", note: str = "") -> None:
         self.lines.append(f"{text:<38} # {note}" if note else text)
@@ -284,8 +292,18 @@ def _race(text: Text, found: Findings) -> None:
         text.comment("[tool.backend-gates.race]              # with an app: auto = true probes its create operations")
         text.comment("auto = true")
         return
-    text.comment("Probes the app's create operations (POST) with concurrent requests, and runs the race fixture and")
-    text.comment("@pytest.mark.race_probe tests.")
+    if found.hints.auth:
+        text.comment("The automatic race probe sends the app's create operations (POST) concurrently. Without an "
+                     "identity every one answers 401, and a probe that cannot create anything is the gate's error: "
+                     "uncomment once the gates log in (above).")
+        text.comment("[tool.backend-gates.race]")
+        text.comment("auto = true")
+        text.comment("rounds = 10")
+        return
+    text.comment("Probes the app's create operations (POST) with concurrent requests, and runs the race fixture and "
+                 "@pytest.mark.race_probe tests. An operation it cannot exercise (no request succeeds alone: it needs "
+                 "rows or credentials it does not have) is the gate's error, naming it; leave such an operation out "
+                 "with exclude_operations in the contract table, or configure an identity.")
     text.line("[tool.backend-gates.race]")
     text.line("auto = true")
     text.line("rounds = 10", "rounds of 8 threads released together")
@@ -332,7 +350,9 @@ def _load(text: Text, found: Findings) -> None:
             text.comment(line)
         return
     user = f"the users of {locustfile}" if locustfile else "a default user calling the schema's safe operations"
-    text.comment(f"locust {project.installed.get('locust')} is installed: a short load run before the tests, with {user}.")
+    text.comment(f"locust {project.installed.get('locust')} is installed: a short load run before the tests, with {user}."
+                 + (" Until the gates log in, it leaves out what answers 401." if found.hints.auth and not locustfile
+                    else ""))
     text.line("[tool.backend-gates.load]")
     for line, note in lines:
         text.line(line, note)
