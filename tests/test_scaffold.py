@@ -336,6 +336,13 @@ FRAMEWORK_CASES: dict[str, tuple[dict[str, str], dict[str, Any] | None, list[str
         {"service.py": "from litestar import Litestar\nfrom litestar.openapi import OpenAPIConfig\n"
                        'app = Litestar([], openapi_config=OpenAPIConfig(title="t", version="1", path="/docs"))\n'},
         {"app": "service:app", "schema": "/docs/openapi.json"}, []),
+    "no Python 3, and folders that hold no project code": (
+        {"old.py": 'print "python 2"\n', "node_modules/tool/app.py": "from fastapi import FastAPI\napp = FastAPI()\n",
+         "venv/lib/app.py": "from flask import Flask\napp = Flask(__name__)\n",
+         "env2/pyvenv.cfg": "home = /usr/bin\n", "env2/app.py": "from flask import Flask\napp = Flask(__name__)\n",
+         "lib/__init__.py": "", "lib/core.py": "x = 1\n"},
+        None,
+        ["Not valid Python 3, skipped: old.py.", "No application object was found", 'source = ["lib"]']),
     "flask-smorest without OPENAPI_URL_PREFIX": (
         {"store.py": "from flask import Flask\nfrom flask_smorest import Api\napp = Flask(__name__)\napi = Api(app)\n"},
         None,

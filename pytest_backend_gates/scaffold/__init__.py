@@ -61,8 +61,11 @@ def scaffold_text(root: Path) -> str:
     # The app's own code: the modules imported from where it is (not a nested project's, not tools')
     scope: Callable[[Module], bool] = (lambda module: True) if app is None else \
         (lambda module: module.import_root == app.module.import_root)
+    if django is not None and not scope(django.settings):
+        django = None  # another project of a monorepo: its settings say nothing of this app
     database: Database = guarded(
-        "the database", lambda: find_database(project, resolver, scope, django.database_engine if django else None),
+        "the database", lambda: find_database(project, resolver, scope, django.database_engine if django else None,
+                                              app.module.import_root if app else None),
         Database())
     hints: Hints = guarded("authentication", lambda: find_hints(project, resolver, _drf_token(django), scope),
                            Hints())

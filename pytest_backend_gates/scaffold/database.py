@@ -13,6 +13,7 @@ import ast
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pytest_backend_gates.scaffold.project import Module, Project
 from pytest_backend_gates.scaffold.resolve import Resolver, call_name
@@ -58,7 +59,7 @@ def mask_password(url: str) -> str:
 
 
 def find_database(project: Project, resolver: Resolver, scope: Callable[[Module], bool],
-                  django_engine: str | None = None) -> Database:
+                  django_engine: str | None = None, data_under: Path | None = None) -> Database:
     """What the modules `scope` accepts (the app's own) say about the database."""
     database = Database(django_engine=django_engine)
     imported: set[str] = set()
@@ -85,6 +86,8 @@ def find_database(project: Project, resolver: Resolver, scope: Callable[[Module]
         database.libraries.append("Django ORM")
         database.counted = True
     for path in project.data_files:
+        if data_under is not None and data_under != Path(".") and data_under not in path.parents:
+            continue  # another project's file
         if path.as_posix() not in database.sqlite_files:
             database.sqlite_files.append(path.as_posix())
     return database
