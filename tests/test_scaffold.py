@@ -351,6 +351,7 @@ FRAMEWORK_CASES: dict[str, tuple[dict[str, str], dict[str, Any] | None, list[str
         {"manage.py": 'import os\nos.environ.setdefault("DJANGO_SETTINGS_MODULE", "site_config.settings")\n',
          "site_config/__init__.py": "", "site_config/settings.py": DJANGO_SETTINGS,
          "site_config/urls.py": DJANGO_URLS,
+         "site_config/asgi.py": "from django.core.asgi import get_asgi_application\napplication = get_asgi_application()\n",
          "site_config/wsgi.py": "from django.core.wsgi import get_wsgi_application\napplication = get_wsgi_application()\n",
          "library/__init__.py": "", "library/urls.py": LIBRARY_URLS},
         {"app": "site_config.wsgi:application", "schema": "/api/swagger.json"},

@@ -173,5 +173,7 @@ def rank(candidate: AppCandidate) -> tuple[int, int, str, int]:
     score += 0 if candidate.schema is not None else 4
     score += 0 if stem in USUAL_MODULES or candidate.framework == "Django" else 2
     score += 0 if not candidate.target.endswith("()") else 1  # an object over a factory
+    # Django's WSGI handler over its ASGI one (startproject writes both): sync views, no thread hop
+    score += 1 if candidate.framework == "Django" and candidate.interface == "ASGI" else 0
     examples = any(part in ("examples", "example", "docs", "scripts") for part in candidate.module.path.parts)
     return score + (16 if examples else 0), len(candidate.module.path.parts), candidate.target, candidate.line

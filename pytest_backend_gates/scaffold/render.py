@@ -201,8 +201,8 @@ def _contract(text: Text, found: Findings) -> None:
         text.comment("connexion.FlaskApp(...), Litestar(...), Django's get_wsgi_application(), or a create_app()")
         text.comment("factory returning one). Name your ASGI/WSGI app, or a running server, then uncomment:")
         text.comment("[tool.backend-gates.contract]")
-        text.comment('app = "yourpackage.main:app"             # or "yourpackage:create_app()", or')
-        text.comment('base_url = "http://127.0.0.1:8000"       # a server you start before pytest')
+        text.comment('app = "yourpackage.main:app"             # or "yourpackage:create_app()"')
+        text.comment('# base_url = "http://127.0.0.1:8000"     # instead of app: a server you start before pytest')
         text.comment(f"schema = {toml_string(spec) if spec else chr(34) + '/openapi.json' + chr(34)}"
                      + ("                  # found in the repository" if spec else ""))
         text.comment(f"max_examples = {MAX_EXAMPLES}")
