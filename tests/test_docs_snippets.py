@@ -1,0 +1,130 @@
+"""The documentation's commands and configurations, run (tests/test_docs.py checks that every
+command or configuration block of docs/ is included from a file that a test runs; this module
+runs the files under docs/snippets/ that no other test does).
+
+- docs/snippets/config/*.toml: each fragment of `[tool.backend-gates]` a page shows loads as it
+  is, through the plugin's own parser (the one `pytest --backend-gates` uses), every table it
+  names kept;
+- docs/snippets/auth/: the provider and API-key recipes of docs/auth.md act as their user through
+  the `api` fixture, against a small service whose users live in memory;
+- docs/snippets/commands/*.sh: each `pytest` command a page shows runs as written on a small
+  project, passes and writes every file it names; each `pip install` names this distribution and
+  extras it has.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import tomllib
+from pathlib import Path
+
+import pytest
+from conftest import TESTS_FULL, make_app
+
+from pytest_backend_gates.config import load_config
+from pytest_backend_gates.gates.registry import table_parsers
+
+ROOT = Path(__file__).resolve().parent.parent
+SNIPPETS = ROOT / "docs" / "snippets"
+CONFIGS = sorted((SNIPPETS / "config").glob("*.toml"))
+COMMANDS = sorted((SNIPPETS / "commands").glob("*.sh"))
+NO_PLUGINS = ("-p", "no:cacheprovider")
+
+
+def _environ(text: str) -> dict[str, str]:
+    """A value for every ${VAR} a snippet uses (long enough to be redacted)."""
+    return {name: f"value-of-{name.lower()}-0123" for name in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", text)}
+
+
+@pytest.mark.parametrize("snippet", CONFIGS, ids=[p.name for p in CONFIGS])
+def test_each_configuration_snippet_loads_as_it_is(snippet: Path, tmp_path: Path) -> None:
+    text = snippet.read_text(encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text(text, encoding="utf-8")
+    config = load_config(tmp_path / "pyproject.toml", table_parsers(), environ=_environ(text))
+    section = tomllib.loads(text)["tool"]["backend-gates"]
+    gate_tables = {name for name, value in section.items() if isinstance(value, dict) and name != "identities"}
+    assert gate_tables <= set(config.tables), f"tables not parsed: {gate_tables - set(config.tables)}"
+    assert list(config.identities.by_name) == list(section.get("identities", {}))
+
+
+# --------------------------------------------------------------------------
+# docs/auth.md: the provider and API-key recipes
+# --------------------------------------------------------------------------
+
+ME = '''
+def test_me(api):
+    answer = api.get("/me")
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {expected!r}
+'''
+
+
+@pytest.mark.parametrize("recipe, expected", [
+    ("identity-session-cookie.toml", {"user": "gates", "by": "session"}),
+    ("identity-in-memory.toml", {"user": "gates@example.com", "by": "token"}),
+    ("identity-api-key.toml", {"user": "service", "by": "api key"}),
+])
+def test_the_auth_recipes_act_as_their_user(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+                                            recipe: str, expected: dict[str, str]) -> None:
+    monkeypatch.setenv("GATES_PW", "gates-password-0123")
+    monkeypatch.setenv("SERVICE_API_KEY", "service-api-key-0123")
+    shutil.copy(SNIPPETS / "auth" / "notes_app.py", pytester.path / "notes_app.py")
+    (pytester.path / "tests").mkdir()
+    shutil.copy(SNIPPETS / "auth" / "gates_auth.py", pytester.path / "tests" / "gates_auth.py")
+    pytester.makepyprojecttoml('[tool.pytest.ini_options]\npythonpath = ["."]\n'
+                               '[tool.backend-gates.contract]\napp = "notes_app:app"\n\n'
+                               + (SNIPPETS / "config" / recipe).read_text(encoding="utf-8"))
+    pytester.makepyfile(test_me=ME.format(expected=expected))
+    result = pytester.runpytest_subprocess(*NO_PLUGINS)
+    result.assert_outcomes(passed=1)
+
+
+def test_without_the_recipe_the_service_refuses(pytester: pytest.Pytester) -> None:
+    """The recipes' service really is behind login: the same test fails without an identity."""
+    shutil.copy(SNIPPETS / "auth" / "notes_app.py", pytester.path / "notes_app.py")
+    pytester.makepyprojecttoml('[tool.pytest.ini_options]\npythonpath = ["."]\n'
+                               '[tool.backend-gates.contract]\napp = "notes_app:app"\n')
+    pytester.makepyfile(test_me=ME.format(expected={}))
+    result = pytester.runpytest_subprocess(*NO_PLUGINS)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*401*"])
+
+
+# --------------------------------------------------------------------------
+# docs/snippets/commands/*.sh: run as written
+# --------------------------------------------------------------------------
+
+def commands(script: Path) -> list[list[str]]:
+    """The script's commands, continuation lines joined, comments and blank lines dropped."""
+    text = re.sub(r"\\\n\s*", " ", script.read_text(encoding="utf-8"))
+    return [shlex.split(line, comments=True) for line in text.splitlines() if shlex.split(line, comments=True)]
+
+
+def _pip_install(words: list[str]) -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    for requirement in words[2:]:
+        name, _, extras = requirement.partition("[")
+        assert name == project["name"], requirement
+        unknown = set(filter(None, extras.rstrip("]").split(","))) - set(project["optional-dependencies"])
+        assert not unknown, f"{requirement}: no such extra {unknown}"
+
+
+@pytest.mark.parametrize("script", COMMANDS, ids=[p.name for p in COMMANDS])
+def test_each_command_runs_as_written(pytester: pytest.Pytester, script: Path) -> None:
+    make_app(pytester, '[tool.backend-gates.coverage]\nsource = ["app"]\ntotal = 90\n', tests=TESTS_FULL)
+    ran = 0
+    for words in commands(script):
+        if words[:2] == ["pip", "install"]:
+            _pip_install(words)
+            continue
+        assert words[0] == "pytest", f"{script.name}: {shlex.join(words)}: only pytest and pip commands are run"
+        result = pytester.runpytest_subprocess(*NO_PLUGINS, *words[1:])
+        assert result.ret == 0, f"{shlex.join(words)}\n{result.stdout.str()}\n{result.stderr.str()}"
+        for word in words:
+            option, _, value = word.partition("=")
+            if option.startswith("--backend-gates-") and value and option != "--backend-gates-seed":
+                assert (pytester.path / value).is_file(), f"{shlex.join(words)} did not write {value}"
+        ran += 1
+    assert ran, f"{script.name} has no pytest command"
