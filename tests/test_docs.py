@@ -122,6 +122,13 @@ LOOKS_LIKE_INPUT = re.compile(r"^(\$ |pytest |pip |python3? |\.venv/|\[tool\.[^\
 
 # Blocks of a command or configuration kind that may stay in the page, with why: (page, first line).
 WRITTEN_IN_THE_PAGE: dict[tuple[str, str], str] = {
+    ("contract.md", ".venv/bin/python benchmarks/contract_throughput.py --stack examples/stacks/fastapi_sqlmodel "
+                    "--env STACK_BCRYPT_ROUNDS=4"): "a benchmark's command: python3 dev.py bench runs benchmarks/",
+    ("race.md", ".venv/bin/python benchmarks/race_detection.py --stacks --runs 10 --before a339ebf              "
+                "# race gate only"): "a benchmark's command: python3 dev.py bench runs benchmarks/",
+    ("load.md", "[tool.backend-gates.load]"): "remote workers: machines the test suite does not have",
+    ("load.md", "locust -f tests/locustfile.py --worker --master-host=ci-runner.internal --master-port=5557"):
+        "a worker on another machine: the test suite has one machine",
 }
 
 # Every file a page includes, and the test that runs it (or pins it, for what a run prints).
@@ -131,6 +138,14 @@ TESTED_BY: dict[str, str] = {
     "docs/snippets/auth/*.py": "tests/test_docs_snippets.py::test_the_auth_recipes_act_as_their_user",
     "docs/snippets/commands/*.sh": "tests/test_docs_snippets.py::test_each_command_runs_as_written",
     "docs/recipes/*.yml": "tests/test_ci_recipes.py::test_the_recipe_command_runs_as_written",
+    "docs/snippets/validation/test_orders.py":
+        "tests/test_docs_snippets.py::test_the_validation_page_tests_pass_on_the_examples",
+    "docs/snippets/race/test_wallet.py": "tests/test_race_gate.py::test_http_races_through_the_api_fixture",
+    "docs/snippets/failures/*.txt": "tests/test_docs_failures.py::test_each_gate_fails_as_its_page_shows",
+    "examples/race/test_races.py": "tests/test_race_gate.py::test_each_seeded_race_is_found",
+    "examples/queries/test_queries.py": "tests/test_queries_gate.py::test_seeded_n_plus_ones_fail_with_the_statements",
+    "examples/latency/test_catalog_latency.py":
+        "tests/test_latency_examples.py::test_blocking_call_in_async_handler_caught_by_marker",
     "examples/stacks/*/pyproject.toml": "tests/test_stacks.py::test_fixed_twin_passes_every_gate_with_something_measured",
     "examples/stacks/*/gates_auth.py": "tests/test_stacks.py::test_fixed_twin_passes_every_gate_with_something_measured",
 }

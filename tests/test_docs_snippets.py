@@ -21,7 +21,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import TESTS_FULL, make_app
+from conftest import TESTS_FULL, example_files, gate, make_app, read_report
 
 from pytest_backend_gates.config import load_config
 from pytest_backend_gates.gates.registry import table_parsers
@@ -128,3 +128,17 @@ def test_each_command_runs_as_written(pytester: pytest.Pytester, script: Path) -
                 assert (pytester.path / value).is_file(), f"{shlex.join(words)} did not write {value}"
         ran += 1
     assert ran, f"{script.name} has no pytest command"
+
+
+# --------------------------------------------------------------------------
+# Tests a page shows, run on the example they use
+# --------------------------------------------------------------------------
+
+def test_the_validation_page_tests_pass_on_the_examples(pytester: pytest.Pytester) -> None:
+    """docs/validation.md's tests (docs/snippets/validation/test_orders.py) on examples/validation."""
+    example_files(pytester, "validation")
+    shutil.copy(SNIPPETS / "validation" / "test_orders.py", pytester.path / "test_orders.py")
+    result = pytester.runpytest_subprocess(*NO_PLUGINS, "--backend-gates=validation", "test_orders.py")
+    result.assert_outcomes(passed=2)
+    validation = gate(read_report(pytester), "validation")
+    assert validation["status"] == "passed" and validation["measured"]["inputs"] > 0, validation
