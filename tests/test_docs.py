@@ -142,6 +142,9 @@ TESTED_BY: dict[str, str] = {
         "tests/test_docs_snippets.py::test_the_validation_page_tests_pass_on_the_examples",
     "docs/snippets/race/test_wallet.py": "tests/test_race_gate.py::test_http_races_through_the_api_fixture",
     "docs/snippets/failures/*.txt": "tests/test_docs_failures.py::test_each_gate_fails_as_its_page_shows",
+    "docs/snippets/writing-gates/*": "tests/test_docs_snippets.py::test_the_third_party_gate_of_writing_gates_runs_as_shown",
+    # the gates' table; its markers are pinned in tests/surface/markers.txt too
+    "pytest_backend_gates/gates/registry.py": "tests/test_docs.py::test_documented_gate_names_are_the_codes_gate_names",
     "examples/race/test_races.py": "tests/test_race_gate.py::test_each_seeded_race_is_found",
     "examples/queries/test_queries.py": "tests/test_queries_gate.py::test_seeded_n_plus_ones_fail_with_the_statements",
     "examples/latency/test_catalog_latency.py":

@@ -14,9 +14,11 @@ runs the files under docs/snippets/ that no other test does).
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
+import sys
 import tomllib
 from pathlib import Path
 
@@ -142,3 +144,51 @@ def test_the_validation_page_tests_pass_on_the_examples(pytester: pytest.Pyteste
     result.assert_outcomes(passed=2)
     validation = gate(read_report(pytester), "validation")
     assert validation["status"] == "passed" and validation["measured"]["inputs"] > 0, validation
+
+
+# --------------------------------------------------------------------------
+# docs/writing-gates.md: the third-party gate, run as the page says
+# --------------------------------------------------------------------------
+
+WRITING_GATES = SNIPPETS / "writing-gates"
+
+
+def _summary(output: str) -> str:
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if re.fullmatch(r"=+ backend gates =+", line))
+    end = next(i for i, line in enumerate(lines) if line.startswith("backend gates "))
+    return "\n".join(lines[start:end + 1]) + "\n"
+
+
+def test_the_third_party_gate_of_writing_gates_runs_as_shown(pytester: pytest.Pytester) -> None:
+    shutil.copytree(WRITING_GATES, pytester.path, dirs_exist_ok=True)
+    for pinned in WRITING_GATES.glob("*.txt"):
+        (pytester.path / pinned.name).unlink()
+    command = commands(WRITING_GATES / "run.sh")[0]
+    assert command[:3] == ["python", "-m", "pytest"]
+    result = pytester.run(sys.executable, *command[1:], *NO_PLUGINS)
+    assert result.ret == 1, result.stdout.str()  # run.sh's `echo $?`
+    _same_as_pinned(_summary(result.stdout.str().replace(str(pytester.path), "/tmp/gate-demo")), "run.txt")
+    slow = gate(read_report(pytester), "slow_tests")
+    assert slow["status"] == "failed" and [v["where"] for v in slow["violations"]] == ["tests/test_demo.py::test_slow"]
+
+    # The page's other two runs: a bad table (exit 4), and a limit the tests meet (exit 0).
+    pyproject = pytester.path / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('limit = "100ms"', 'limit = "fast"\nlimt = "1 s"'))
+    result = pytester.run(sys.executable, *command[1:], *NO_PLUGINS)
+    assert result.ret == 4
+    _same_as_pinned("".join(line + "\n" for line in result.stderr.lines if line.strip()), "bad-table.txt")
+    pyproject.write_text(pyproject.read_text().replace('limit = "fast"\nlimt = "1 s"', 'limit = "1s"'))
+    result = pytester.run(sys.executable, *command[1:], *NO_PLUGINS)
+    assert result.ret == 0, result.stdout.str()
+    _same_as_pinned(_summary(result.stdout.str().replace(str(pytester.path), "/tmp/gate-demo")), "passed.txt")
+
+
+def _same_as_pinned(printed: str, name: str) -> None:
+    """`printed` has the shape of docs/snippets/writing-gates/<name> (numbers aside), which the page
+    includes; BACKEND_GATES_UPDATE_SURFACE=1 rewrites the file."""
+    pinned = WRITING_GATES / name
+    if os.environ.get("BACKEND_GATES_UPDATE_SURFACE") == "1":
+        pinned.write_text(printed, encoding="utf-8")
+    expected = pinned.read_text(encoding="utf-8")
+    assert re.sub(r"\d+", "#", printed) == re.sub(r"\d+", "#", expected), f"{name} changed:\n{printed}"
