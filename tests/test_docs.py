@@ -145,10 +145,12 @@ TESTED_BY: dict[str, str] = {
     "docs/snippets/writing-gates/*": "tests/test_docs_snippets.py::test_the_third_party_gate_of_writing_gates_runs_as_shown",
     # the gates' table; its markers are pinned in tests/surface/markers.txt too
     "pytest_backend_gates/gates/registry.py": "tests/test_docs.py::test_documented_gate_names_are_the_codes_gate_names",
+    "docs/snippets/getting-started/*": "tests/test_docs_snippets.py::test_getting_started_from_init_to_a_green_run",
     "examples/race/test_races.py": "tests/test_race_gate.py::test_each_seeded_race_is_found",
     "examples/queries/test_queries.py": "tests/test_queries_gate.py::test_seeded_n_plus_ones_fail_with_the_statements",
     "examples/latency/test_catalog_latency.py":
         "tests/test_latency_examples.py::test_blocking_call_in_async_handler_caught_by_marker",
+    "docs/snippets/stacks/twins.sh": "tests/test_stacks.py::test_buggy_twin_shows_every_defect_with_its_cause",
     "examples/stacks/*/pyproject.toml": "tests/test_stacks.py::test_fixed_twin_passes_every_gate_with_something_measured",
     "examples/stacks/*/gates_auth.py": "tests/test_stacks.py::test_fixed_twin_passes_every_gate_with_something_measured",
 }

@@ -14,6 +14,7 @@ runs the files under docs/snippets/ that no other test does).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -192,3 +193,59 @@ def _same_as_pinned(printed: str, name: str) -> None:
         pinned.write_text(printed, encoding="utf-8")
     expected = pinned.read_text(encoding="utf-8")
     assert re.sub(r"\d+", "#", printed) == re.sub(r"\d+", "#", expected), f"{name} changed:\n{printed}"
+
+
+# --------------------------------------------------------------------------
+# docs/getting-started.md: from `pytest --backend-gates-init` to a green run, as the page says
+# --------------------------------------------------------------------------
+
+GETTING_STARTED = SNIPPETS / "getting-started"
+
+
+def _gate_lines(output: str) -> str:
+    """The gates' lines of the summary and its closing line (the warnings between are left out)."""
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if re.fullmatch(r"=+ backend gates =+", line))
+    end = next(i for i, line in enumerate(lines[start + 1:], start + 1) if not line.strip() or line.startswith("---"))
+    closing = next(line for line in lines if line.startswith("backend gates "))
+    return "\n".join([*lines[start:end], closing]) + "\n"
+
+
+def _pinned(printed: str, path: Path) -> None:
+    if os.environ.get("BACKEND_GATES_UPDATE_SURFACE") == "1":
+        path.write_text(printed, encoding="utf-8")
+    expected = path.read_text(encoding="utf-8")
+    assert re.sub(r"\d+", "#", printed) == re.sub(r"\d+", "#", expected), f"{path.name} changed:\n{printed}"
+
+
+def test_getting_started_from_init_to_a_green_run(pytester: pytest.Pytester) -> None:
+    shutil.copytree(GETTING_STARTED / "project", pytester.path, dirs_exist_ok=True)
+    _pip_install(commands(GETTING_STARTED / "install.sh")[0])
+    # Step 2: init.sh, `pytest --backend-gates-init >> pyproject.toml`
+    init = commands(GETTING_STARTED / "init.sh")
+    assert init == [["pytest", "--backend-gates-init", ">>", "pyproject.toml"]]
+    result = pytester.runpytest_subprocess(*NO_PLUGINS, "--backend-gates-init")
+    assert result.ret == 0, result.stderr.str()
+    printed = result.stdout.str().replace(str(pytester.path), "/home/you/inventory") + "\n"
+    _pinned(printed, GETTING_STARTED / "init-output.toml")
+    pyproject = pytester.path / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + "\n" + result.stdout.str() + "\n")
+    # Step 3: run.sh, the first run: FastAPI's 405 answers list one route's methods
+    run = commands(GETTING_STARTED / "run.sh")
+    assert run == [["pytest", "--backend-gates"]]
+    result = pytester.runpytest_subprocess(*NO_PLUGINS, *run[0][1:], "--backend-gates-seed=20261207")
+    assert result.ret == 1, result.stdout.str()
+    contract = gate(json.loads((pytester.path / "backend-gates.json").read_text()), "contract")
+    assert {v["check"] for v in contract["violations"]} == {"allow_header_conformance"}, contract["violations"]
+    assert [g["gate"] for g in json.loads((pytester.path / "backend-gates.json").read_text())["gates"]
+            if g["status"] != "passed"] == ["contract"]
+    # Step 4: the exclusion of exclude.toml, in the contract table; then green
+    exclusion = tomllib.loads((GETTING_STARTED / "exclude.toml").read_text())["tool"]["backend-gates"]["contract"]
+    text = pyproject.read_text()
+    assert "[tool.backend-gates.contract]\n" in text
+    pyproject.write_text(text.replace("[tool.backend-gates.contract]\n", "[tool.backend-gates.contract]\n"
+                                      f"exclude_checks = {json.dumps(exclusion['exclude_checks'])}\n", 1))
+    result = pytester.runpytest_subprocess(*NO_PLUGINS, *run[0][1:], "--backend-gates-seed=20261207")
+    assert result.ret == 0, result.stdout.str()
+    _pinned(_gate_lines(result.stdout.str().replace(str(pytester.path), "/home/you/inventory")),
+            GETTING_STARTED / "green.txt")
