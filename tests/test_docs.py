@@ -126,9 +126,10 @@ WRITTEN_IN_THE_PAGE: dict[tuple[str, str], str] = {
                     "--env STACK_BCRYPT_ROUNDS=4"): "a benchmark's command: python3 dev.py bench runs benchmarks/",
     ("race.md", ".venv/bin/python benchmarks/race_detection.py --stacks --runs 10 --before a339ebf              "
                 "# race gate only"): "a benchmark's command: python3 dev.py bench runs benchmarks/",
-    ("load.md", "[tool.backend-gates.load]"): "remote workers: machines the test suite does not have",
-    ("load.md", "locust -f tests/locustfile.py --worker --master-host=ci-runner.internal --master-port=5557"):
-        "a worker on another machine: the test suite has one machine",
+    ("load.md", "uvicorn catalog_fixed:app --app-dir .. --port 8000                           # 1: the service"):
+        "four terminals: tests/test_load_distributed.py runs these commands (the worker's as the page writes it)",
+    ("load.md", "docker compose up --build --scale worker=2 --exit-code-from gates"):
+        "docker compose: the test machines have no Docker engine",
 }
 
 # Every file a page includes, and the test that runs it (or pins it, for what a run prints).
@@ -146,6 +147,8 @@ TESTED_BY: dict[str, str] = {
     # the gates' table; its markers are pinned in tests/surface/markers.txt too
     "pytest_backend_gates/gates/registry.py": "tests/test_docs.py::test_documented_gate_names_are_the_codes_gate_names",
     "docs/snippets/getting-started/*": "tests/test_docs_snippets.py::test_getting_started_from_init_to_a_green_run",
+    "examples/load/distributed/pyproject.toml":
+        "tests/test_load_distributed.py::test_the_gate_as_master_judges_the_combined_stats_of_workers_started_apart",
     "examples/race/test_races.py": "tests/test_race_gate.py::test_each_seeded_race_is_found",
     "examples/queries/test_queries.py": "tests/test_queries_gate.py::test_seeded_n_plus_ones_fail_with_the_statements",
     "examples/latency/test_catalog_latency.py":
