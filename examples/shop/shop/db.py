@@ -2,9 +2,11 @@
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from shop.twin import DEFECTS
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -23,8 +25,10 @@ CREATE TABLE IF NOT EXISTS orders (
 );
 """
 ITEM_COLUMNS = "id, name, price, quantity"
+ORDER_COLUMNS = "id, item_id, quantity, unit_price, total, coupon"
 
 Row = dict[str, Any]
+Catalog = Iterable[tuple[str, float, int]]
 
 
 class ItemNotFound(LookupError):
@@ -40,10 +44,12 @@ class Database:
 
     FastAPI runs sync routes in a thread pool, so every access goes through
     :meth:`transaction`. ``":memory:"`` gives each instance a private database.
+    ``catalog`` rows are inserted when the database has no item yet (a new one).
     """
 
-    def __init__(self, path: str = ":memory:") -> None:
+    def __init__(self, path: str = ":memory:", catalog: Catalog = ()) -> None:
         self.path = path
+        self.catalog = tuple(catalog)
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
 
@@ -52,12 +58,18 @@ class Database:
         """Yield the connection; commit on success, roll back on error."""
         with self._lock:
             if self._conn is None:
-                conn = sqlite3.connect(self.path, check_same_thread=False, timeout=5.0)
-                conn.row_factory = sqlite3.Row
-                conn.executescript(SCHEMA)
-                self._conn = conn
+                self._conn = self._open()
             with self._conn:
                 yield self._conn
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, check_same_thread=False, timeout=5.0)
+        conn.row_factory = sqlite3.Row
+        conn.executescript(SCHEMA)
+        if self.catalog and conn.execute("SELECT 1 FROM items LIMIT 1").fetchone() is None:
+            with conn:  # one statement for the whole catalog, not one per row
+                conn.executemany("INSERT INTO items (name, price, quantity) VALUES (?, ?, ?)", self.catalog)
+        return conn
 
     def close(self) -> None:
         with self._lock:
@@ -103,6 +115,26 @@ class Database:
             cur = conn.execute("DELETE FROM items WHERE id = ?", (item_id,))
         return cur.rowcount > 0
 
+    def list_orders(self, limit: int, offset: int) -> list[Row]:
+        """Orders, newest first, each with its item's name (None once the item was deleted)."""
+        with self.transaction() as conn:
+            if DEFECTS:  # DEFECT(n-plus-one)
+                # DEFECT(n-plus-one): the orders in one SELECT, then each order's item name in one more:
+                # a page of 20 orders is 21 statements. The queries gate finds it (n-plus-one on
+                # GET /orders, and in the query_budget test of tests/test_orders.py).
+                orders = [dict(row) for row in conn.execute(
+                    f"SELECT {ORDER_COLUMNS} FROM orders ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset))]
+                for order in orders:
+                    item = conn.execute("SELECT name FROM items WHERE id = ?", (order["item_id"],)).fetchone()
+                    order["item_name"] = None if item is None else item["name"]
+            else:  # FIX(n-plus-one)
+                # FIX(n-plus-one): the names come with the orders, in one statement for any page size.
+                orders = [dict(row) for row in conn.execute(
+                    "SELECT o.id, o.item_id, i.name AS item_name, o.quantity, o.unit_price, o.total, o.coupon"
+                    " FROM orders AS o LEFT JOIN items AS i ON i.id = o.item_id"
+                    " ORDER BY o.id DESC LIMIT ? OFFSET ?", (limit, offset))]
+        return orders
+
     def place_order(
         self, item_id: int, quantity: int, coupon: str | None, price_total: Callable[[float], float]
     ) -> Row:
@@ -111,27 +143,49 @@ class Database:
         ``price_total`` maps the unit price to the order total. Raises
         :class:`ItemNotFound` or :class:`OutOfStock`; nothing is written then.
         """
-        with self.transaction() as conn:
-            taken = conn.execute(
-                "UPDATE items SET quantity = quantity - ? WHERE id = ? AND quantity >= ?",
-                (quantity, item_id, quantity),
-            ).rowcount
-            row = conn.execute("SELECT price FROM items WHERE id = ?", (item_id,)).fetchone()
+        if DEFECTS:  # DEFECT(oversell)
+            # DEFECT(oversell): check, then act. The stock is read in one transaction and
+            # `stock - quantity` written in another: two orders at once both read 10 units, both pass
+            # the check and both write 9, so two units are sold and one leaves the stock (a lost
+            # update; sold out items keep selling). The race gate's probe of
+            # tests/test_concurrency.py finds it.
+            with self.transaction() as conn:
+                row = conn.execute("SELECT name, price, quantity FROM items WHERE id = ?", (item_id,)).fetchone()
             if row is None:
                 raise ItemNotFound(item_id)
-            if taken == 0:
+            if row["quantity"] < quantity:
                 raise OutOfStock(item_id)
-            unit_price: float = row["price"]
-            total = price_total(unit_price)
-            cur = conn.execute(
-                "INSERT INTO orders (item_id, quantity, unit_price, total, coupon) VALUES (?, ?, ?, ?, ?)",
-                (item_id, quantity, unit_price, total, coupon),
-            )
+            with self.transaction() as conn:
+                conn.execute("UPDATE items SET quantity = ? WHERE id = ?", (row["quantity"] - quantity, item_id))
+                total = price_total(row["price"])
+                cur = conn.execute(
+                    "INSERT INTO orders (item_id, quantity, unit_price, total, coupon) VALUES (?, ?, ?, ?, ?)",
+                    (item_id, quantity, row["price"], total, coupon),
+                )
+        else:  # FIX(oversell)
+            # FIX(oversell): one transaction, and the database does the check: the UPDATE takes the units
+            # only WHERE enough are left, so concurrent orders can never take the same ones.
+            with self.transaction() as conn:
+                taken = conn.execute(
+                    "UPDATE items SET quantity = quantity - ? WHERE id = ? AND quantity >= ?",
+                    (quantity, item_id, quantity),
+                ).rowcount
+                row = conn.execute("SELECT name, price FROM items WHERE id = ?", (item_id,)).fetchone()
+                if row is None:
+                    raise ItemNotFound(item_id)
+                if taken == 0:
+                    raise OutOfStock(item_id)
+                total = price_total(row["price"])
+                cur = conn.execute(
+                    "INSERT INTO orders (item_id, quantity, unit_price, total, coupon) VALUES (?, ?, ?, ?, ?)",
+                    (item_id, quantity, row["price"], total, coupon),
+                )
         return {
             "id": cur.lastrowid,
             "item_id": item_id,
+            "item_name": row["name"],
             "quantity": quantity,
-            "unit_price": unit_price,
+            "unit_price": row["price"],
             "total": total,
             "coupon": coupon,
         }

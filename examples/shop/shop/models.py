@@ -69,10 +69,22 @@ class OrderIn(BaseModel):
 class Order(BaseModel):
     id: int
     item_id: int
+    item_name: str | None = Field(description="The item's name; null once the item was deleted")
     quantity: int
     unit_price: float
     total: float
     coupon: str | None
+
+
+class Quote(BaseModel):
+    """What an order would cost now: nothing is reserved."""
+
+    item_id: int
+    quantity: int
+    coupon: str | None
+    unit_price: float
+    total: float
+    in_stock: bool
 
 
 class Error(BaseModel):
