@@ -272,3 +272,19 @@ def pytest_backend_gates_register_gates(config):
     result = pytester.runpytest_inprocess("-p", "slowgate", "--backend-gates")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*[[]tool.backend-gates.slowtests[]] max_slwo: unknown key; did you mean 'max_slow'?*"])
+
+
+def test_only_a_traceback_is_hidden_among_the_warnings() -> None:
+    # A finding below its rule's severity is a warning of two lines (message, reproduction): shown
+    # whole, as a violation is; a crashed gate's traceback only with -v.
+    from pytest_backend_gates.report.terminal import terminal_lines
+    from pytest_backend_gates.result import GateResult, Status
+
+    finding = "GET /orders [header-missing]: no X-Content-Type-Options header\n    reproduce: curl http://127.0.0.1:8000/orders"
+    crash = 'Traceback (most recent call last):\n  File "gate.py", line 1, in evaluate\nRuntimeError: boom'
+    result = GateResult(gate="security", status=Status.PASSED, summary="ok", warnings=[finding, crash])
+    quiet = [text for text, _ in terminal_lines([result])]
+    assert f"warning: {finding}" in quiet
+    assert "warning: (traceback hidden; run with -v to see it)" in quiet
+    assert not any("RuntimeError" in text for text in quiet)
+    assert f"warning: {crash}" in [text for text, _ in terminal_lines([result], verbose=1)]

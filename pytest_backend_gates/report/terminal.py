@@ -16,6 +16,9 @@ _MARKUP: dict[Status, dict[str, bool]] = {
 }
 
 
+_TRACEBACK = "Traceback (most recent call last)"
+
+
 def terminal_lines(results: list[GateResult], *, verbose: int = 0) -> list[tuple[str, dict[str, bool]]]:
     """The terminal summary as (text, markup) lines: one line per gate, then details per gate."""
     lines: list[tuple[str, dict[str, bool]]] = []
@@ -46,7 +49,9 @@ def terminal_lines(results: list[GateResult], *, verbose: int = 0) -> list[tuple
                 lines.append((f"    reproduce: {indent_lines(v.reproduce)}", {}))
         lines.extend(_accepted_lines(accepted, verbose))
         for warning in r.warnings:
-            if "\n" in warning and not verbose:  # a crash's traceback: only with -v
+            # A crash's traceback only with -v. Other warnings of several lines (a finding below its
+            # rule's severity, with its `reproduce:` line) are shown whole, as the violations are.
+            if warning.startswith(_TRACEBACK) and not verbose:
                 lines.append(("warning: (traceback hidden; run with -v to see it)", {"yellow": True}))
                 continue
             lines.append((f"warning: {warning}", {"yellow": True}))
