@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """The quick start, with nothing but Python installed:
 
-    python3 dev.py demo   # the main job: `pytest --backend-gates` on the bundled example app
-    python3 dev.py test   # the layout's import contracts (lint-imports), the docs site (mkdocs build --strict),
-                          # then the test suite (what .ci/run runs)
-    python3 dev.py docs   # the documentation site into site/ (`python3 dev.py docs serve`: live preview)
-    python3 dev.py bench  # the benchmarks in benchmarks/
+    python3 dev.py demo            # the main job: `pytest --backend-gates` on the bundled example app
+    python3 dev.py demo --broken   # the same gates on its broken twin: one seeded defect per gate
+    python3 dev.py test            # the layout's import contracts (lint-imports), the docs site (mkdocs build
+                                   # --strict), then the test suite (what .ci/run runs)
+    python3 dev.py docs            # the documentation site into site/ (`python3 dev.py docs serve`: live preview)
+    python3 dev.py bench           # the benchmarks in benchmarks/
 
 Each command creates `.venv` and installs what it needs on first use.
 """
@@ -44,9 +45,28 @@ def ensure_environment() -> None:
     STAMP.write_text(wanted)
 
 
-def run(args: list[str], cwd: Path) -> int:
-    print("$", " ".join(args), flush=True)
-    return subprocess.run(args, cwd=cwd).returncode
+def run(args: list[str], cwd: Path, env: dict[str, str] | None = None, shown: str = "") -> int:
+    print("$", shown + " ".join(args), flush=True)
+    return subprocess.run(args, cwd=cwd, env=env).returncode
+
+
+def demo(extra: list[str]) -> int:
+    """`pytest --backend-gates` on examples/shop, every gate, with the HTML report; `--broken`: on its
+    broken twin (SHOP_DEFECTS=1, see examples/shop/README.md), where every gate must fail."""
+    broken = "--broken" in extra
+    extra = [arg for arg in extra if arg != "--broken"]
+    env = {key: value for key, value in os.environ.items() if key != "SHOP_DEFECTS"}
+    if broken:
+        env["SHOP_DEFECTS"] = "1"
+        print("the broken twin of examples/shop: one seeded defect per gate, each must be caught "
+              "(exit status 1)", flush=True)
+    html = EXAMPLE / "backend-gates.html"
+    html.unlink(missing_ok=True)  # a report from an earlier run must not pass for this one's
+    status = run([str(PYTHON), "-m", "pytest", "--backend-gates", f"--backend-gates-html={html.name}", *extra],
+                 cwd=EXAMPLE, env=env, shown="SHOP_DEFECTS=1 " if broken else "")
+    if html.exists():
+        print(f"HTML report: {html}", flush=True)
+    return status
 
 
 def mkdocs(*args: str) -> int:
@@ -68,7 +88,7 @@ def main(argv: list[str]) -> int:
     command, *extra = argv or ["help"]
     if command == "demo":
         ensure_environment()
-        return run([str(PYTHON), "-m", "pytest", "--backend-gates", *extra], cwd=EXAMPLE)
+        return demo(extra)
     if command == "test":
         ensure_environment()
         # The layout's contracts first (pyproject.toml [tool.importlinter]): a gate importing
