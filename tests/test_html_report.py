@@ -170,9 +170,10 @@ def test_failing_run_report_opens_in_chromium_with_every_panel(pytester: pytest.
 # The demo (`python3 dev.py demo`): its HTML report in Chromium, screenshot kept
 # --------------------------------------------------------------------------
 
-def test_demo_html_report_opens_in_chromium(pytester: pytest.Pytester) -> None:
+def test_demo_html_report_opens_in_chromium(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     shutil.copytree(EXAMPLES / "shop", pytester.path, dirs_exist_ok=True, ignore=shutil.ignore_patterns(
-        "__pycache__", ".pytest_cache", ".hypothesis", "*.egg-info", ".coverage*", "backend-gates.json"))
+        "__pycache__", ".pytest_cache", ".hypothesis", "*.egg-info", ".coverage*", "backend-gates.*"))
+    monkeypatch.delenv("SHOP_DEFECTS", raising=False)  # the fixed shop: every gate passes
     result = pytester.runpytest_subprocess("--backend-gates", "--backend-gates-seed=12345",
                                            "--backend-gates-html=backend-gates.html")
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
@@ -183,13 +184,22 @@ def test_demo_html_report_opens_in_chromium(pytester: pytest.Pytester) -> None:
     assert rendered.html.attrs["data-verdict"] == "passed"
     assert rendered.document.one("h1").text() == "Backend gates: passed"
     statuses = {s.attrs["data-gate"]: s.attrs["data-status"] for s in rendered.document.all("section", class_="gate")}
-    assert statuses == {"contract": "passed", "security": "passed", "coverage": "passed"}
+    assert statuses == dict.fromkeys(("contract", "security", "validation", "latency", "coverage", "race", "queries",
+                                      "load"), "passed")
     rows = {g.one("text", class_="label").text(): g for g in section(rendered, "coverage").all("g")
             if g.all("text", class_="label")}
     assert {"(total)", "(branches)", "shop/pricing.py", "shop/db.py"} <= set(rows)
     assert all("row-met" in rows[name].attrs["class"] for name in ("(total)", "shop/pricing.py", "shop/db.py"))
-    warnings = section(rendered, "security").one("div", class_="warnings").text()
-    assert "the auth probe did not probe anything" in warnings
+    # every budgeted operation and test drawn against its budget, met
+    latency = {f.attrs["data-where"]: f for f in section(rendered, "latency").all("figure")}
+    assert set(latency) == {"GET /items", "GET /items/{item_id}", "GET /items/{item_id}/quote",
+                            "tests/test_pricing.py::test_the_largest_order_is_priced_quickly"}
+    assert all(f.all("g", class_="mark-ok") and not f.all("g", class_="mark-failed") for f in latency.values())
+    load = section(rendered, "load")
+    assert {f.attrs["data-where"] for f in load.all("figure", class_="figure-load")} == {"throughput", "p95", "users"}
+    assert "GET /items/{item_id}/quote" in load.one("table", class_="endpoints").text()
+    warnings = section(rendered, "race").one("div", class_="warnings").text()
+    assert "read-back not checked" in warnings
 
 
 # --------------------------------------------------------------------------

@@ -7,9 +7,10 @@ compared to a snapshot under tests/surface/; on a mismatch the test shows a unif
 
 Only what a run or a file layout changes is normalized to a placeholder: fixture locations and
 the module named in "fixtures defined from ..." (fixtures are sorted by name, as pytest orders them
-by location), the project's temporary path, each gate's `duration_s`. The demo runs with a fixed
-contract seed, so its case and response counts are pinned too (stable over repeated runs, with and
-without CI=true and xdist).
+by location), the project's temporary path, each gate's `duration_s`, and the demo's timings and
+the counts that follow from them or from the number of contract cases (VARYING_PATHS, _RUN_COUNTS:
+their names and places stay pinned). The demo runs every gate with fixed seeds (contract, race,
+hypothesis), so everything else in its report is pinned as it is.
 
 To rewrite the snapshots on purpose (then review `git diff tests/surface/`):
 
@@ -364,23 +365,46 @@ def test_usage_errors_end_to_end(pytester: pytest.Pytester) -> None:
 # The demo: `python3 dev.py demo` is `python -m pytest --backend-gates` in examples/shop
 # --------------------------------------------------------------------------
 
-DEMO_SEED = "12345"  # the contract gate's seed; with it, cases and responses counted are the same every run
+DEMO_SEED = "12345"  # every seed of the run (contract, race schedule, hypothesis): the same cases each run
 PLACEHOLDER = "<varies>"
-# Keys whose values a run changes, wherever they appear. The demo (contract, security, coverage)
-# has no latency or load gate, hence no latency figures, rates or request counts that depend on timing.
+# Keys whose values a run changes, wherever they appear.
 # How many cases schemathesis generates for a seed is the same run after run of one build, but
 # not across builds: it depends on the process's state when the engine starts (moving one import
 # of this package, gates/queries/capture.py, from service/serving.py to the queries gate turned 550
 # cases into 603 with the same seed and app, nothing else changed). So the counts that follow from
-# it (cases, responses checked) are pinned as "a number", everything else as it is.
+# it (cases, responses checked, requests counted) are pinned as "a number", everything else as it is.
 VARYING_KEYS = {"duration_s", "xdist_workers", "cases", "responses"}
+# The measuring gates' figures: timings, and counts that follow from timings (how many requests a
+# 5-second load run sends) or from the contract cases (requests counted by the queries gate). Their
+# names and structure are pinned; their values are "a value". Paths under a gate's result, '*' for
+# any key; a leaf may be several keys.
+_TIMES = ("p50", "p95", "p99", "max", "mean")
+_LOAD_FIGURES = ("requests", "succeeded", "rps", "p50_ms", "p95_ms", "p99_ms", "mean_ms", "max_ms")
+VARYING_PATHS: dict[str, list[tuple[Any, ...]]] = {
+    "latency": [("measured", "timings", "*", (*_TIMES, "cpu_wait_removed_percent", "histogram")),
+                ("measured", "timings", "*", "checks", "*", "measured")],
+    "race": [("measured", ("probe_seconds_max", "auto_requests", "auto_2xx"))],
+    "queries": [("measured", ("requests", "request_statements", "worst_request"))],
+    "load": [("measured", (*_LOAD_FIGURES, "history")), ("measured", "endpoints", "*", _LOAD_FIGURES)],
+}
 _CASE_COUNTS = re.compile(r"\b\d+ (cases|responses checked)\b")
+_RUN_COUNTS = [
+    (re.compile(r"\b\d+ requests sent, \d+ answered 2xx, [\d.]+ req/s"), "<n> requests sent, <n> answered 2xx, <n> req/s"),
+    (re.compile(r"\b\d+ requests \(\d+ statements\)"), "<n> requests (<n> statements)"),
+    (re.compile(r"\(\d+ requests, \d+ answered 2xx\)"), "(<n> requests, <n> answered 2xx)"),
+    (re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:<port>"),
+    # said only when it was 1% or more, which depends on the machine's other work
+    (re.compile(r"; \d+% of the wall time other processes held the CPU: not counted"), ""),
+]
 
 
 def normalize_report(data: Any, project: str) -> Any:
     if isinstance(data, dict):
-        return {key: PLACEHOLDER if key in VARYING_KEYS else normalize_report(value, project)
+        data = {key: PLACEHOLDER if key in VARYING_KEYS else normalize_report(value, project)
                 for key, value in data.items()}
+        for path in VARYING_PATHS.get(data.get("gate"), []):  # type: ignore[arg-type]
+            _vary(data, path)
+        return data
     if isinstance(data, list):
         return [normalize_report(value, project) for value in data]
     if isinstance(data, str):
@@ -388,26 +412,50 @@ def normalize_report(data: Any, project: str) -> Any:
     return data
 
 
+def _vary(node: Any, path: tuple[Any, ...]) -> None:
+    """Replace the values at `path` (keys, '*' for any key or list item, a tuple for several keys)
+    with the placeholder."""
+    *parents, leaves = path
+    nodes = [node]
+    for key in parents:
+        nodes = [child for parent in nodes
+                 for name, child in (parent.items() if isinstance(parent, dict) else enumerate(parent)
+                                     if isinstance(parent, list) else []) if key in ("*", name)]
+    for parent in nodes:
+        for name in (leaves if isinstance(leaves, tuple) else (leaves,)):
+            if isinstance(parent, dict) and name in parent:
+                parent[name] = PLACEHOLDER
+
+
 def normalize_text(text: str, project: str) -> str:
     text = text.replace(project, "<project>")
     text = _CASE_COUNTS.sub(r"<n> \1", text)
-    # durations in texts ("in 8.33s", "took 120ms"): none in the demo today, a run changes them
+    for pattern, replacement in _RUN_COUNTS:
+        text = pattern.sub(replacement, text)
+    # durations in texts ("in 8.33s", "took 120ms"): a run changes them
     return re.sub(r"\b\d+(?:\.\d+)?\s?(?:ns|us|µs|ms|s)\b", "<time>", text)
+
+
+_LOAD_PROGRESS = re.compile(r"backend-gates load: \S+/\S+ +\d+ users ")  # one every 3 s: how many depends on timing
+_LOAD_ROW = re.compile(r"^(backend-gates load: \S.*?) {2,}\d.*$")  # an endpoint's row of figures
 
 
 def demo_terminal(lines: list[str], project: str) -> str:
     """The plugin's lines in the demo's terminal output: its header lines and its summary section."""
     start = next(i for i, line in enumerate(lines) if re.fullmatch(r"=+ backend gates =+", line))
     end = next(i for i in range(start, len(lines)) if lines[i].startswith("backend gates "))
-    header = [line for line in lines[:start] if line.startswith(("backend-gates", "backend gates"))]
+    header = [_LOAD_ROW.sub(r"\1  <figures>", line) for line in lines[:start]
+              if line.startswith(("backend-gates", "backend gates")) and not _LOAD_PROGRESS.match(line)]
     return "\n".join(normalize_text(line, project) for line in [*header, "", *lines[start:end + 1]]) + "\n"
 
 
 def test_demo_report_is_pinned(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     shutil.copytree(EXAMPLES / "shop", pytester.path, dirs_exist_ok=True, ignore=shutil.ignore_patterns(
-        "__pycache__", ".pytest_cache", ".hypothesis", "*.egg-info", ".coverage*", "backend-gates.json"))
+        "__pycache__", ".pytest_cache", ".hypothesis", "*.egg-info", ".coverage*", "backend-gates.*"))
     monkeypatch.setenv("COLUMNS", "80")
-    result = pytester.runpytest_subprocess("--backend-gates", f"--backend-gates-seed={DEMO_SEED}")
+    monkeypatch.delenv("SHOP_DEFECTS", raising=False)  # the fixed shop, whatever the environment says
+    result = pytester.runpytest_subprocess("--backend-gates", f"--backend-gates-seed={DEMO_SEED}",
+                                           f"--backend-gates-race-seed={DEMO_SEED}", f"--hypothesis-seed={DEMO_SEED}")
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
     project = str(pytester.path)
     report = json.loads((pytester.path / "backend-gates.json").read_text())
