@@ -2,7 +2,8 @@
 
 Two subjects:
 
-- default: the example app ``examples/shop`` (``shop.main:app``, no auth), max_examples 30,
+- default: the example app ``examples/shop`` (``shop.main:app``; its catalog writes need the
+  ``X-API-Key`` staff key, sent by both sides: the shop's development default), max_examples 30,
   stateful off;
 - ``--stack DIR``: a service folder such as ``examples/stacks/fastapi_sqlmodel``, with auth.
   Its ``[tool.backend-gates.contract]`` table gives the app, the schema path, the headers and
@@ -119,7 +120,8 @@ class Subject:
 
 def shop_subject(max_examples: int | None, stateful: bool | None) -> Subject:
     return Subject(name="examples/shop (shop.main:app)", source=SHOP / "shop", app="shop.main:app",
-                   schema="/openapi.json", max_examples=max_examples or 30, stateful=bool(stateful))
+                   schema="/openapi.json", max_examples=max_examples or 30, stateful=bool(stateful),
+                   headers={"X-API-Key": "${SHOP_API_KEY:-dev-staff-key}"})
 
 
 def stack_subject(folder: Path, max_examples: int | None, stateful: bool | None) -> Subject:
@@ -150,9 +152,11 @@ def gate_pyproject(subject: Subject) -> str:
     settings = [f"max_examples = {subject.max_examples}", f"stateful = {'true' if subject.stateful else 'false'}",
                 f'max_time = "{int(TIMEOUT)}s"']
     if subject.pyproject is None:
+        headers = ", ".join(f"{json.dumps(name)} = {json.dumps(value)}" for name, value in subject.headers.items())
         return "\n".join([
             "[tool.pytest.ini_options]", 'pythonpath = ["."]', "",
-            "[tool.backend-gates.contract]", f"app = {json.dumps(subject.app)}", *settings, ""])
+            "[tool.backend-gates.contract]", f"app = {json.dumps(subject.app)}", *settings,
+            *([f"headers = {{ {headers} }}"] if headers else []), ""])
     lines = subject.pyproject.splitlines()
     out: list[str] = []
     in_contract = False

@@ -150,7 +150,9 @@ def test_each_example_gets_a_configuration_that_runs_as_is(example: str, tmp_pat
         # The automatic race probe needs requests that succeed: behind a login, only with an identity.
         behind_login = said(text, "The app authenticates:")
         assert section.get("race", {}).get("auto") is (None if behind_login else True), text
-        assert behind_login is (example.startswith("stacks/") or example in ("identities", "realworld", "security"))
+        # (the shop: its catalog writes need the staff key, an API key header)
+        assert behind_login is (example.startswith("stacks/") or example in ("identities", "realworld", "security",
+                                                                             "shop"))
 
     # Pasted under what the project has, the configuration runs: the app imports, the schema
     # loads, and every operation becomes a gate item.
@@ -171,7 +173,11 @@ def test_each_example_gets_a_configuration_that_runs_as_is(example: str, tmp_pat
 def test_shop_runs_the_gates_of_the_printed_configuration(tmp_path: Path) -> None:
     project = copy_example("shop", tmp_path)
     text = init(project)
-    (project / "pyproject.toml").write_text((project / "pyproject.toml").read_text() + "\n" + text)
+    # The shop's catalog writes need its staff key: the configuration says so, and how to give the
+    # gates credentials (an identity with static headers). Done as it says, with the shop's key:
+    assert said(text, "The app authenticates: an API key header (shop/staff.py line")
+    staff = '[tool.backend-gates.identities.staff]\nheaders = { X-API-Key = "${SHOP_API_KEY:-dev-staff-key}" }\n'
+    (project / "pyproject.toml").write_text((project / "pyproject.toml").read_text() + "\n" + text + "\n" + staff)
     # The gates that judge the app itself; load and race auto are exercised in their own tests.
     done = run_pytest(project, "--backend-gates=contract,security,coverage,queries", "-q",
                       env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
