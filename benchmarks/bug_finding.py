@@ -972,6 +972,15 @@ def verdict(tool: str, defect: Defect, subject: Subject, run: ToolRun | None) ->
     return "yes" if found else "no"
 
 
+def _glob(pattern: str) -> str:
+    """A pattern as a reader reads it: fnmatch's literal "[" shown as "[", "*" alone as "any"."""
+    return "any" if pattern == "*" else pattern.replace("[[]", "[")
+
+
+def _places(defect: Defect) -> str:
+    return ", ".join(_glob(w) for w in defect.where) or "(app-wide)"
+
+
 def describe(tool: str, finding: dict[str, Any]) -> str:
     if tool == "gates":
         return f"{finding['gate']} [{finding['check']}] {finding['where']}: {finding['message'][:160]}"
@@ -1043,7 +1052,7 @@ def main() -> int:
             if subject.skip:
                 run_.line(f"{subject.name}: skipped, {subject.skip}")
                 for d in subject.defects:
-                    rows.append([d.id, subject.name, d.what, d.gate, d.check, ", ".join(d.where) or "(app-wide)",
+                    rows.append([d.id, subject.name, d.what, d.gate, _glob(d.check), _places(d),
                                  *(["skipped"] * len(TOOLS))])
                 continue
             runs: dict[tuple[str, str], ToolRun] = {}
@@ -1067,7 +1076,7 @@ def main() -> int:
                     if cell in ("yes", "no"):
                         totals[tool][1] += 1
                         totals[tool][0] += cell == "yes"
-                rows.append([d.id, subject.name, d.what, d.gate, d.check, ", ".join(d.where) or "(app-wide)", *cells])
+                rows.append([d.id, subject.name, d.what, d.gate, _glob(d.check), _places(d), *cells])
                 print(f"    {d.id:>4} {d.gate}/{d.check}: " + ", ".join(f"{t} {c}" for t, c in zip(TOOLS, cells,
                                                                                                     strict=True)))
             failed = runs.get(("pytest", buggy))
