@@ -21,7 +21,7 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, float):
         value = f"{value:g}"
-    return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    return str(value).replace("|", "\\|").replace("\n", " ")
 
 
 def _settings(settings: dict[str, Any]) -> str:

@@ -96,6 +96,23 @@ TOOLS = ("gates", "st", "pytest", "pytest-benchmark", "coverage", "locust")
 HEADINGS = {"gates": "pytest --backend-gates", "st": "st run (schemathesis CLI)", "pytest": "pytest, gates off",
             "pytest-benchmark": "pytest-benchmark, no budget", "coverage": "coverage --fail-under",
             "locust": "locust, no thresholds"}
+# What each tool is, here: the doc's legend (the module docstring says it at length).
+TOOL_NOTES = {
+    "gates": "the example's configuration, `pytest [PATHS] --backend-gates[=GATES]` with the seed pinned; found = a "
+             "violation of the defect's gate with its check and `where`",
+    "st": "`st run` against the twin served on 127.0.0.1, the gate's max_examples, phases, exclusions and "
+          "credentials, `--checks all`; found = a failure, on the defect's operation, of a check that shows that "
+          "kind of defect (n.a.: no st check looks at it: headers, cookies, CORS, injection, rate limits, JWTs, "
+          "SQL statements, concurrency, plain functions)",
+    "pytest": "the twin's own tests with the plugin passive (no `--backend-gates`: markers do nothing, fixtures "
+              "keep their own assertions); found = a failed test that targets the defect",
+    "pytest-benchmark": "the budgeted work timed with the `benchmark` fixture, `-p no:backend_gates`, no budget: "
+                        "it reports times and never fails on them",
+    "coverage": "`coverage run -m pytest` then `coverage report --fail-under=TOTAL` with the project's minimum, "
+                "where it sets one (the stacks); examples/ seeds no coverage defect",
+    "locust": "`locust --headless` with a locustfile requesting the budgeted endpoints, no thresholds; its exit "
+              "status is non-zero only when requests fail",
+}
 ENV = dict(ct.ENV)  # PYTEST_ADDOPTS, SCHEMATHESIS_* and PYTHONDONTWRITEBYTECODE dropped (see there)
 
 
@@ -614,7 +631,9 @@ def stack_subject(folder: Path) -> Subject:
 
     def env(variant: str) -> dict[str, str]:
         # The stacks' secrets, fresh per twin (tests/test_stacks.py); the gates log in themselves.
-        found = {"STACK_SECRET_KEY": secrets.token_hex(24), "STACK_PASSWORD": secrets.token_urlsafe(18)}
+        found = {"STACK_SECRET_KEY": secrets.token_hex(24), "STACK_PASSWORD": secrets.token_urlsafe(18),
+                 # what fastapi_sqlmodel's conftest.py sets for pytest runs: the app st is run against gets it too
+                 "STACK_BCRYPT_ROUNDS": "4"}
         return found | ({"STACK_DEFECTS": "1"} if variant == "buggy" else {})
 
     return Subject(
@@ -1067,7 +1086,7 @@ def main() -> int:
                     if result.error:
                         broken.append(f"{subject.name} {variant} {tool}")
                     if variant == subject.variants[0]:
-                        commands.append([subject.name, tool, result.command])
+                        commands.append([subject.name, tool, f"`{result.command}`"])
                     shutil.rmtree(root, ignore_errors=True)
             buggy, fixed = subject.variants
             for d in subject.defects:
@@ -1088,7 +1107,7 @@ def main() -> int:
             for tool in TOOLS:
                 result = runs.get((tool, fixed))
                 if result is None:
-                    counts.append("not run")
+                    counts.append("n.a.")  # the tool has nothing to run on this example
                 elif result.error:
                     counts.append("error")
                 else:
@@ -1107,11 +1126,17 @@ def main() -> int:
                     run_.figures.setdefault("measured", []).append(f"{subject.name} {fixed}: {tool}: {result.detail}")
     seeded = sum(1 for r in rows if "skipped" not in r)
     run_.line(f"{seeded} seeded defects run ({len(rows) - seeded} skipped), one run per tool and twin, seed {args.seed}")
+    headline = []
     for tool in TOOLS:
         found, applicable = totals[tool]
-        run_.line(f"{HEADINGS[tool]}: found {found} of the {applicable} defects it can see "
-                  f"({seeded - applicable} n.a.); {fp_totals[tool]} findings on the {fp_runs[tool]} fixed twins "
-                  f"it ran on")
+        headline.append([HEADINGS[tool], found, applicable, seeded - applicable, fp_totals[tool], fp_runs[tool]])
+    gates_found = totals["gates"][0]
+    run_.line(f"pytest --backend-gates found {gates_found} of the {seeded} seeded defects; each plain tool alone, of "
+              f"the defects it can see: " + "; ".join(f"{HEADINGS[t]} {totals[t][0]}/{totals[t][1]}"
+                                                     for t in TOOLS[1:]))
+    run_.table("Per tool", ["tool", "seeded defects found", "of those it can see", "n.a.",
+                            "findings on fixed twins", "fixed twins run"], headline,
+               notes=[f"{HEADINGS[t]}: {TOOL_NOTES[t]}" for t in TOOLS])
     run_.table("Every seeded defect, and who found it (yes / no; n.a.: the tool cannot see that kind of defect, "
                "or the example has nothing for it to run)",
                ["defect", "example", "what", "gate", "check", "where", *(HEADINGS[t] for t in TOOLS)], rows,

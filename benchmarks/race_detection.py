@@ -201,6 +201,7 @@ def stacks_main(args: argparse.Namespace) -> int:
     seeds = [random.SystemRandom().randrange(2**31) for _ in range(args.runs)]
     run_ = Run("race_detection", "Race detection: the automatic probe on the framework stacks", args, seeds=seeds,
                stacks_run=stacks)
+    run_.settings.pop("probes", None)  # the examples' option, not this mode's
     rows: list[list[object]] = []
     print(f"{args.runs} runs per twin, pytest --backend-gates={args.gates}, seeds {seeds}")
     with tempfile.TemporaryDirectory(prefix="race-before-") as before_dir:
@@ -266,6 +267,8 @@ def main() -> int:
     run_ = Run("race_detection", "Race detection rates", args, threads=8, rounds=20,
                amplified="seeded line-level GIL hand-offs (schedule 'stagger')",
                baseline="the same threads, schedule 'none' (barrier only)")
+    for stacks_only in ("stacks", "runs", "gates", "before"):  # the --stacks mode's options
+        run_.settings.pop(stacks_only, None)
     rows: list[list[object]] = []
     n = args.probes
     examples = list(EXAMPLES_TO_RUN)
