@@ -170,6 +170,8 @@ class Subject:
     locust: tuple[int, int, str] = (5, 50, "3s")
     coverage: tuple[list[str], float, bool] | None = None  # source, total, branch
     skip: str = ""  # why it is not run here
+    # run in the project before it is served (st, locust): what a deployment runs first
+    serve_prepare: tuple[str, ...] = ()
 
     def text(self, template: str, variant: str) -> str:
         return template.replace("{variant}", variant)
@@ -646,7 +648,10 @@ def stack_subject(folder: Path) -> Subject:
                   exclude_checks=list(contract.get("exclude_checks", [])),
                   pythonpath=list(data["tool"].get("pytest", {}).get("ini_options", {}).get("pythonpath", ["."]))),
         coverage=(list(coverage["source"]), float(coverage["total"]), bool(coverage.get("branch", False)))
-        if coverage and "total" in coverage else None)
+        if coverage and "total" in coverage else None,
+        # Django creates and seeds its tables with `migrate` before a server starts (pytest-django does it for
+        # the in-process runs); the stack's README serves it the same way.
+        serve_prepare=("manage.py", "migrate", "--noinput") if (folder / "manage.py").exists() else ())
 
 
 def all_subjects(quick: bool) -> list[Subject]:
@@ -852,6 +857,10 @@ class Served:
         self.headers: dict[str, str] = {}
 
     def __enter__(self) -> Served:
+        if self.subject.serve_prepare:
+            done = _run([sys.executable, *self.subject.serve_prepare], self.root, self.env)
+            if done.returncode != 0:
+                raise ct.RunFailed(f"{' '.join(self.subject.serve_prepare)} failed: {_tail(done)}")
         work = _Work(self.root)
         kind = ct.app_kind(work, self.ct_subject, self.env)  # type: ignore[arg-type]
         static = ct.resolve_headers(self.ct_subject, self.env)
@@ -1048,6 +1057,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--only", nargs="*", metavar="GLOB", help="subjects to run, e.g. 'contract/*' 'stacks/*'")
     parser.add_argument("--seed", type=int, default=SEED, help=f"the seed of every tool (default {SEED})")
+    parser.add_argument("--tools", nargs="+", choices=TOOLS, default=list(TOOLS),
+                        help="only these tools (development: the others show 'not run')")
     add_options(parser)
     args = parser.parse_args()
     subjects = [s for s in all_subjects(args.quick)
@@ -1076,7 +1087,7 @@ def main() -> int:
                 continue
             runs: dict[tuple[str, str], ToolRun] = {}
             for variant in subject.variants:
-                for tool in tools_for(subject):
+                for tool in (t for t in tools_for(subject) if t in args.tools):
                     root = Path(tmp) / f"{subject.name.replace('/', '-')}-{variant}-{tool}"
                     result = run_tool(tool, subject, variant, root, args.seed)
                     runs[(tool, variant)] = result
