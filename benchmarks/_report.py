@@ -6,6 +6,7 @@ benchmark (`dev.py bench` runs benchmarks/*.py except `_*.py`).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 GENERATOR = "python3 dev.py bench"
@@ -59,6 +60,11 @@ def _table(table: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def slug(heading: str) -> str:
+    """GitHub's anchor of a heading (what tests/test_docs.py checks links against)."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
 def _ordered(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rank = {name: i for i, name in enumerate(ORDER)}
     return sorted(results, key=lambda r: (rank.get(r["benchmark"], len(ORDER)), r["benchmark"]))
@@ -82,15 +88,14 @@ def render(results: list[dict[str, Any]], *, command: str, generated: str,
                 f"`{GENERATOR}` on a quiet machine.", ""]
     out += ["| benchmark | script | date (UTC) | took | settings |", "|---|---|---|---|---|"]
     for result in _ordered(results):
-        out.append(f"| [{_cell(result['title'])}](#{result['benchmark'].replace('_', '-')}) | "
+        out.append(f"| [{_cell(result['title'])}](#{slug(result['title'])}) | "
                    f"`benchmarks/{result['benchmark']}.py` | {result['started'].replace('T', ' ').rstrip('Z')} | "
                    f"{result['duration_s']:.0f} s | {'quick' if result.get('quick') else 'full'} |")
     for name in sorted(failed):
-        out.append(f"| [{name}](#{name.replace('_', '-')}) | `benchmarks/{name}.py` | - | - | no figures |")
+        out.append(f"| [{name}](#{slug(name)}) | `benchmarks/{name}.py` | - | - | no figures |")
     out.append("")
     for result in _ordered(results):
-        # An explicit anchor: the index links to it whatever the title says.
-        out += [f'<a id="{result["benchmark"].replace("_", "-")}"></a>', "", f"## {result['title']}", ""]
+        out += [f"## {result['title']}", ""]
         out.append(f"Script `benchmarks/{result['benchmark']}.py`" + (", **quick settings**" if result.get("quick")
                                                                        else "") + ".")
         out.append("")
@@ -105,6 +110,6 @@ def render(results: list[dict[str, Any]], *, command: str, generated: str,
         for table in result.get("tables", []):
             out += _table(table)
     for name, why in sorted(failed.items()):
-        out += [f'<a id="{name.replace("_", "-")}"></a>', "", f"## {name}", "",
+        out += [f"## {name}", "",
                 f"Script `benchmarks/{name}.py`: **no figures** in this run ({why}).", ""]
     return "\n".join(out).rstrip("\n") + "\n"
