@@ -2,7 +2,9 @@
 """The quick start, with nothing but Python installed:
 
     python3 dev.py demo   # the main job: `pytest --backend-gates` on the bundled example app
-    python3 dev.py test   # the layout's import contracts (lint-imports), then the test suite (what .ci/run runs)
+    python3 dev.py test   # the layout's import contracts (lint-imports), the docs site (mkdocs build --strict),
+                          # then the test suite (what .ci/run runs)
+    python3 dev.py docs   # the documentation site into site/ (`python3 dev.py docs serve`: live preview)
     python3 dev.py bench  # every benchmark in benchmarks/, then docs/benchmarks.md from their figures
                           #   --quick: each one's smallest settings (development; the file says so)
                           #   --only NAME ...: those benchmarks alone (--output elsewhere: the doc wants all)
@@ -34,7 +36,7 @@ EXAMPLE = ROOT / "examples" / "shop"
 
 
 def ensure_environment() -> None:
-    """Create .venv and install the plugin with its dev extra, again whenever pyproject.toml changes."""
+    """Create .venv and install the plugin with its extras, again whenever pyproject.toml changes."""
     wanted = hashlib.sha256(
         b"".join(p.read_bytes() for p in (ROOT / "pyproject.toml", EXAMPLE / "pyproject.toml"))
     ).hexdigest()
@@ -44,14 +46,29 @@ def ensure_environment() -> None:
         print(f"creating {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     pip = [str(PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    print("installing pytest-backend-gates[dev,load,stacks] and the example's requirements", flush=True)
-    subprocess.run([*pip, "-e", f"{ROOT}[dev,load,stacks]", "-e", str(EXAMPLE)], check=True)
+    print("installing pytest-backend-gates[dev,load,stacks,docs] and the example's requirements", flush=True)
+    subprocess.run([*pip, "-e", f"{ROOT}[dev,load,stacks,docs]", "-e", str(EXAMPLE)], check=True)
     STAMP.write_text(wanted)
 
 
 def run(args: list[str], cwd: Path) -> int:
     print("$", " ".join(args), flush=True)
     return subprocess.run(args, cwd=cwd).returncode
+
+
+def mkdocs(*args: str) -> int:
+    """mkdocs from .venv (mkdocs.yml: strict, nothing fetched). The theme's banner about MkDocs 2
+    is switched off: it is news, not a warning about this site."""
+    print("$ mkdocs", " ".join(args), flush=True)
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    return subprocess.run([str(PYTHON), "-m", "mkdocs", *args], cwd=ROOT, env=env).returncode
+
+
+def build_docs() -> int:
+    """`mkdocs build --strict` into a temporary folder: a warning (a broken link or anchor, an
+    included file that is missing, a page left out of the nav) fails; no site/ is left behind."""
+    with tempfile.TemporaryDirectory(prefix="backend-gates-site-") as site:
+        return mkdocs("build", "--strict", "--quiet", "--site-dir", site)
 
 
 def benchmarks() -> list[Path]:
@@ -113,7 +130,14 @@ def main(argv: list[str]) -> int:
         # The layout's contracts first (pyproject.toml [tool.importlinter]): a gate importing
         # another gate, or a layer importing upward, fails before any test runs.
         status = run([str(BIN / "lint-imports"), "--no-cache"], cwd=ROOT)
+        # Then the documentation site, strict: its pages include the files the tests run.
+        status = status or build_docs()
         return status or run([str(PYTHON), "-m", "pytest", "-n", "2", *extra], cwd=ROOT)
+    if command == "docs":
+        ensure_environment()
+        if extra[:1] == ["serve"]:
+            return mkdocs(*extra)
+        return mkdocs("build", "--strict", *extra)
     if command == "bench":
         ensure_environment()
         return bench(extra)

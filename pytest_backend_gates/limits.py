@@ -29,6 +29,7 @@ MAX_CONTRACT_TIME = DAY  # contract max_time
 MAX_DEADLINE = HOUR  # validation deadline (config and call)
 MAX_LOAD_DURATION = DAY  # load duration
 MAX_LOAD_MARGIN = HOUR  # load margin
+MAX_WORKERS_TIMEOUT = HOUR  # load workers_timeout
 MAX_BUDGET_TIME = DAY  # a time value in a budget expression ('p95 < 50ms')
 MAX_BUDGET_RPS = 10_000_000.0  # an rps value in a budget expression
 

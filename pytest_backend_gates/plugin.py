@@ -153,7 +153,13 @@ def _start_gates(config: pytest.Config, selection: tuple[str, ...]) -> None:
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
     # First: before conftest.py files are imported and before pytest-django's django.setup()
     # imports the project's settings and models (they were measured as 0% covered).
-    selection = getattr(early_config.known_args_namespace, "backend_gates", None)
+    namespace = early_config.known_args_namespace
+    if getattr(namespace, "backend_gates_init", False):
+        # --backend-gates-init reads the project, it never runs it: the project's conftest.py
+        # files are not imported (pytest's own hook, which imports them, runs after this one).
+        namespace.noconftest = True
+        return
+    selection = getattr(namespace, "backend_gates", None)
     if selection is not None:
         _start_gates(early_config, selection)
 
@@ -167,7 +173,7 @@ def pytest_configure(config: pytest.Config) -> None:
             config.pluginmanager.import_plugin(module)
     config.stash[GATES_CONFIG_LOADER_KEY] = lambda: _load_gates_config(config)
     selection = config.getoption("backend_gates")
-    if selection is not None and gate_run_key not in config.stash:
+    if selection is not None and gate_run_key not in config.stash and not config.getoption("backend_gates_init"):
         _start_gates(config, selection)  # plugin loaded too late for the early hook
 
 

@@ -136,6 +136,7 @@ class LoadSettings:
     margin: float = 10.0  # seconds locust may take past `duration` to stop and report before it is killed
     remote_workers: int = 0  # workers on other machines the master waits for
     master_bind: str | None = None  # "HOST:PORT" the master listens on (default 127.0.0.1, a free port)
+    workers_timeout: float = 30.0  # seconds the master waits for all its workers to connect
 
 
 # --------------------------------------------------------------------------
@@ -359,7 +360,8 @@ def parse_load(t: Table) -> LoadSettings:
         return t.budgets(key, value) if _operation_key(t, key) else None
 
     remote_workers = t.integer("remote_workers", 0, minimum=0, maximum=limits.MAX_REMOTE_WORKERS)
-    master_bind = t.string("master_bind")
+    # An address the workers are told to connect to: shown as it is, even when it comes from ${ENV}.
+    master_bind = t.string("master_bind", secret=False)
     if master_bind is not None and not re.fullmatch(r"[^\s:]+:\d{1,5}", master_bind):
         t.error("master_bind", t.raw("master_bind"), "is not HOST:PORT; expected e.g. '0.0.0.0:5557'")
     elif master_bind is not None and not 1 <= int(master_bind.rpartition(":")[2]) <= 65535:
@@ -383,6 +385,7 @@ def parse_load(t: Table) -> LoadSettings:
         margin=t.duration("margin", 10.0, maximum=limits.MAX_LOAD_MARGIN),
         remote_workers=remote_workers,
         master_bind=master_bind,
+        workers_timeout=t.duration("workers_timeout", 30.0, maximum=limits.MAX_WORKERS_TIMEOUT, positive=True),
     )
 
 

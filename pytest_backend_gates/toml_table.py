@@ -105,15 +105,15 @@ class Table:
             self.error(key, value, f"uses environment variable {exc.name}, which is not set")
             return None
 
-    def string(self, key: str, default: str | None = None) -> str | None:
+    def string(self, key: str, default: str | None = None, *, secret: bool = True) -> str | None:
         value = self._take(key)
-        return default if value is None else self.string_value(key, value, default)
+        return default if value is None else self.string_value(key, value, default, secret=secret)
 
-    def string_value(self, key: str, value: Any, default: str | None = None) -> str | None:
+    def string_value(self, key: str, value: Any, default: str | None = None, *, secret: bool = True) -> str | None:
         if not isinstance(value, str):
             self.error(key, value, "is not a string")
             return default
-        return self._expand(key, value)
+        return self._expand(key, value, secret=secret)
 
     def secret(self, key: str) -> str | None:
         """A string that is a secret even when written literally: redacted as `<key>` wherever shown."""

@@ -1,10 +1,10 @@
-"""The CI recipes of docs/ci.md are valid YAML of the shape each CI reads, and their `pytest`
-command runs as written (on a small project) and writes every report it names."""
+"""The CI recipes of docs/ci.md (docs/recipes/github-actions.yml and gitlab-ci.yml, which the page
+includes) are valid YAML of the shape each CI reads, and their `pytest` command runs as written
+(on a small project) and writes every report it names."""
 
 from __future__ import annotations
 
 import json
-import re
 import shlex
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -14,12 +14,12 @@ import pytest
 import yaml
 from conftest import TESTS_FULL, make_app
 
-CI_PAGE = Path(__file__).resolve().parent.parent / "docs" / "ci.md"
+RECIPES = Path(__file__).resolve().parent.parent / "docs" / "recipes"
 
 
 def recipes() -> list[Any]:
-    blocks = re.findall(r"^```yaml\n(.*?)^```", CI_PAGE.read_text(encoding="utf-8"), flags=re.DOTALL | re.MULTILINE)
-    return [yaml.safe_load(block) for block in blocks]
+    return [yaml.safe_load((RECIPES / name).read_text(encoding="utf-8"))
+            for name in ("github-actions.yml", "gitlab-ci.yml")]
 
 
 def pytest_command(recipe: dict[str, Any]) -> list[str]:
@@ -32,7 +32,7 @@ def pytest_command(recipe: dict[str, Any]) -> list[str]:
     return shlex.split(found[0])
 
 
-def test_the_page_has_a_github_workflow_and_a_gitlab_job() -> None:
+def test_the_recipes_are_a_github_workflow_and_a_gitlab_job() -> None:
     github, gitlab = recipes()
     gates = github["jobs"]["gates"]
     assert gates["steps"][0]["with"]["fetch-depth"] == 0
@@ -40,6 +40,8 @@ def test_the_page_has_a_github_workflow_and_a_gitlab_job() -> None:
     assert github["permissions"]["security-events"] == "write"
     job = gitlab["backend-gates"]
     assert job["variables"]["GIT_DEPTH"] == 0
+    # diff.against = "origin/main" needs that ref: a merge-request pipeline fetches its own only
+    assert "git fetch origin main:refs/remotes/origin/main" in job["script"]
     assert job["artifacts"]["reports"] == {"junit": "reports/junit.xml", "codequality": "reports/gl-code-quality.json"}
     assert job["artifacts"]["when"] == "always"
 

@@ -229,6 +229,7 @@ REFUSED_VALUES: list[tuple[str, str, tuple[str, ...]]] = [
     ("load", "margin", ('"3601s"', '"x"', '"1e20s"', "5")),
     ("load", "remote_workers", ("2", "-1", "10001", '"2"')),
     ("load", "master_bind", ('"0.0.0.0"', '"h:0"', '"h:99999"', '"0.0.0.0:65536"', "5", '"host name:80"')),
+    ("load", "workers_timeout", ('"0s"', '"3601s"', '"soon"', "60")),
 ]
 
 # Unknown keys, one per table (with and without a close match), and whole-section problems.

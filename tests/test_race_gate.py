@@ -16,6 +16,7 @@ from conftest import EXAMPLES, example_files, gate, read_report
 from pytest_backend_gates.gates.race.probe import Race, RaceError
 
 RACE = EXAMPLES / "race"
+DOCS_SNIPPETS = EXAMPLES.parent / "docs" / "snippets"
 PG_DSN = os.environ.get("BACKEND_GATES_PG_DSN")
 
 
@@ -83,14 +84,8 @@ def test_http_races_through_the_api_fixture(pytester: pytest.Pytester, monkeypat
         app = "wallet_flask_${RACE_VARIANT}:app"
         schema = "wallet_openapi.yaml"
     """)
-    pytester.makepyfile(test_wallet="""
-        def test_withdrawals_are_not_lost(api, race):
-            account = api.post("/accounts", json={"owner": "ann", "balance": 1000000}).json()
-            responses = race.run(api.post, f"/accounts/{account['id']}/withdraw", json={"amount": 10})
-            paid = [-10 for r in responses if r.status_code == 200]
-            final = api.get(f"/accounts/{account['id']}").json()["balance"]
-            race.assert_total(final, paid, start=1000000, what="balance")
-    """)
+    # docs/race.md shows this test: it is taken from the file the page includes
+    pytester.makepyfile(test_wallet=(DOCS_SNIPPETS / "race" / "test_wallet.py").read_text(encoding="utf-8"))
     result = run(pytester, monkeypatch, "buggy", "--backend-gates=race", "test_wallet.py")
     result.assert_outcomes(failed=1)
     assert "balance is" in gate(read_report(pytester), "race")["violations"][0]["message"]

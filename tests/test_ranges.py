@@ -70,6 +70,7 @@ DURATIONS = [
     ("validation", "deadline", ("1ms", "3600s"), ("0s", "3601s"), "above 0s and at most 3600s (1 hour)"),
     ("load", "duration", ("1ms", "86400s"), ("0s", "86401s", "1e20s"), "above 0s and at most 86400s (24 hours)"),
     ("load", "margin", ("0s", "3600s"), ("3601s", "1e20s"), "from 0s to 3600s (1 hour)"),
+    ("load", "workers_timeout", ("1ms", "3600s"), ("0s", "3601s", "1e20s"), "above 0s and at most 3600s (1 hour)"),
 ]
 
 

@@ -19,6 +19,7 @@ import fnmatch
 import json
 import os
 import secrets
+import shlex
 import shutil
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from typing import Any
 import pytest
 
 STACKS_DIR = Path(__file__).resolve().parent.parent / "examples" / "stacks"
+TWINS = STACKS_DIR.parent.parent / "docs" / "snippets" / "stacks" / "twins.sh"  # docs/frameworks.md
 STACKS = sorted(path.parent.name for path in STACKS_DIR.glob("*/expected.toml"))
 SEED = "20261207"
 RUN_TIMEOUT = 900  # seconds: one whole gated run of one twin, on a loaded 2-core machine
@@ -53,6 +55,19 @@ def _ignore(folder: str, names: list[str]) -> set[str]:
             or name in ("__pycache__", ".pytest_cache", ".benchmarks", ".backend-gates")}
 
 
+def twin_command(buggy: bool) -> tuple[dict[str, str], list[str]]:
+    """The command docs/frameworks.md shows for a twin (docs/snippets/stacks/twins.sh): the
+    variables it sets and pytest's arguments. The buggy twin's is the one that sets STACK_DEFECTS."""
+    lines = [shlex.split(line, comments=True) for line in TWINS.read_text(encoding="utf-8").splitlines()]
+    for words in filter(None, lines):
+        assignments = dict(word.split("=", 1) for word in words if "=" in word and not word.startswith("-"))
+        if ("STACK_DEFECTS" in assignments) == buggy:
+            args = words[len(assignments):]
+            assert args[0] == "pytest", words
+            return assignments, args[1:]
+    raise AssertionError(f"{TWINS}: no command for the {'buggy' if buggy else 'fixed'} twin")
+
+
 def run_stack(stack: str, buggy: bool, where: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     project = where / stack
     shutil.copytree(STACKS_DIR / stack, project, ignore=_ignore)
@@ -61,9 +76,9 @@ def run_stack(stack: str, buggy: bool, where: Path) -> tuple[subprocess.Complete
     secret, password = secrets.token_hex(24), secrets.token_urlsafe(18)
     env = {**os.environ, "STACK_SECRET_KEY": secret, "STACK_PASSWORD": password, "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("STACK_DEFECTS", None)
-    if buggy:
-        env["STACK_DEFECTS"] = "1"
-    command = [sys.executable, "-m", "pytest", "--backend-gates", "-p", "no:cacheprovider",
+    assignments, pytest_args = twin_command(buggy)
+    env.update(assignments)
+    command = [sys.executable, "-m", "pytest", *pytest_args, "-p", "no:cacheprovider",
                f"--backend-gates-seed={SEED}", f"--backend-gates-race-seed={SEED}", "-q"]
     done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT)
     output = done.stdout + done.stderr

@@ -14,10 +14,12 @@ tickets = importlib.import_module(f"tickets_{VARIANT}")
 signup = importlib.import_module(f"signup_{VARIANT}")
 
 
+# --8<-- [start:withdrawals]
 def test_withdrawals_are_not_lost(race):
     account = bank.Account(balance=1_000_000)
     taken = race.run(account.withdraw, 10)
     race.assert_total(account.balance, [-amount for amount in taken], start=1_000_000, what="balance")
+# --8<-- [end:withdrawals]
 
 
 def test_ticket_ids_are_unique(race):
@@ -36,6 +38,7 @@ def test_a_username_is_registered_once(race):
         assert users.count(name) == 1
 
 
+# --8<-- [start:probe]
 @pytest.mark.race_probe(threads=8, rounds=10)
 def test_overdraft_is_refused():
     # The test body itself runs in 8 threads at once; a shared account per test module.
@@ -46,6 +49,7 @@ def test_overdraft_is_refused():
         pass
     withdrawn = -sum(account.history)
     assert withdrawn <= 100, f"{withdrawn} was paid out of an account that held 100"
+# --8<-- [end:probe]
 
 
 SHARED_ACCOUNT = bank.Account(balance=100)

@@ -64,10 +64,12 @@ BUILTIN: tuple[GateSpec, ...] = (
                  "(backend-gates)",)),
     GateSpec("coverage", f"{_PKG}.coverage.gate:CoverageGate", s.CoverageSettings, s.parse_coverage,
              requires_table=True),
+    # --8<-- [start:race]  (docs/writing-gates.md shows this row)
     GateSpec("race", f"{_PKG}.race.gate:RaceGate", s.RaceSettings, s.parse_race, fed_by_tests=True,
              markers=("race_probe(threads=8, rounds=20): run the test body in `threads` threads released "
                       "together, `rounds` times (backend-gates)",),
              fixtures=f"{_PKG}.race.fixtures"),
+    # --8<-- [end:race]
     GateSpec("queries", f"{_PKG}.queries.gate:QueriesGate", s.QueriesSettings, s.parse_queries, fed_by_tests=True,
              markers=("query_budget(max=None, repeats=None): limit the SQL statements the test executes "
                       "(backend-gates)",),

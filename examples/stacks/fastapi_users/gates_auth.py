@@ -16,6 +16,7 @@ import httpx
 from fastapi_users_app.settings import SEED_EMAIL, SEED_USER_ID
 
 
+# --8<-- [start:provider]
 def seeded_account(identity: str, client: httpx.Client) -> dict[str, str]:
     password = os.environ.get("STACK_PASSWORD", "gates-password-1")
     answer = client.post("/auth/jwt/login", data={"username": SEED_EMAIL, "password": password})
@@ -27,3 +28,4 @@ def seeded_account(identity: str, client: httpx.Client) -> dict[str, str]:
         raise RuntimeError(f"the token of {SEED_EMAIL} is not the seeded account's: GET /users/me answered "
                            f"{me.status_code}")
     return headers
+# --8<-- [end:provider]

@@ -46,7 +46,11 @@ from pytest_backend_gates.service.target import (
     check_loopback,
     load_target,
 )
-from pytest_backend_gates.settings import ContractSettings, LoadSettings
+from pytest_backend_gates.settings import (
+    ContractSettings,
+    LoadSettings,
+    is_loopback_url,
+)
 
 # The default identity's headers, as JSON, for a locustfile of the user's (docs/auth.md).
 HEADERS_VARIABLE = "BACKEND_GATES_HEADERS"
@@ -79,6 +83,16 @@ class LoadGate(Gate):
                 check_loopback(contract.base_url, contract.allow_remote)
             except TargetError as exc:
                 raise pytest.UsageError(f"[tool.backend-gates.load] {exc}") from None
+        if self.settings.remote_workers and contract.base_url is None:
+            # The master hands its own target URL to every worker: an app served on this
+            # machine's loopback for the run is out of reach of workers on other machines.
+            raise pytest.UsageError(
+                f"[tool.backend-gates.load] remote_workers: {self.settings.remote_workers} needs a target that "
+                f"workers on other machines can reach, but [tool.backend-gates.contract] app = {contract.app!r} "
+                "is served on 127.0.0.1 of this machine for the run, which only this machine reaches: start the "
+                "service and set base_url in [tool.backend-gates.contract] to an address the workers reach "
+                "(with allow_remote = true beyond loopback), or use workers = N for worker processes on this "
+                "machine")
         if self.settings.locustfile is not None and not self.locustfile_path.is_file():
             raise pytest.UsageError(
                 f"[tool.backend-gates.load] locustfile: {self.settings.locustfile!r} does not exist "
@@ -170,6 +184,14 @@ class LoadGate(Gate):
     def _run(self) -> GateResult:
         if importlib.util.find_spec("locust") is None:
             return GateResult.error(self.name, f"locust is not installed: {INSTALL_HINT}")
+        contract = self.contract
+        if self.settings.remote_workers and contract is not None and contract.base_url is not None \
+                and is_loopback_url(contract.base_url):
+            self._notes.append(
+                f"base_url = {contract.base_url!r} is a loopback address and remote_workers = "
+                f"{self.settings.remote_workers}: every worker sends its requests to that URL as it is, so a "
+                "worker on another machine loads its own loopback, not this service; fine only when the "
+                "workers run on this machine")
         with tempfile.TemporaryDirectory(prefix="backend-gates-load-") as folder:
             try:
                 with self._target() as base_url:

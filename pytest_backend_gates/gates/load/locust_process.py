@@ -23,7 +23,8 @@ from pytest_backend_gates.gates.load.history import history_step
 from pytest_backend_gates.settings import LoadSettings
 
 INSTALL_HINT = "pip install pytest-backend-gates[load]"
-STARTUP_TIMEOUT_S = 45.0  # locust imported, locustfile loaded, workers connected (the runner gives them 30 s)
+STARTUP_TIMEOUT_S = 45.0  # locust imported, locustfile loaded (the workers then get workers_timeout)
+WORKERS_GRACE_S = 15.0  # past workers_timeout: the runner says which workers are missing, else it is killed
 PROGRESS_EVERY_S = 3.0
 EVENT_PREFIX = "@@backend-gates-load "  # as in runner.py
 RUNNER = Path(__file__).with_name("runner.py")
@@ -47,6 +48,7 @@ def run_locust(settings: LoadSettings, base_url: str, locustfile: str, folder: P
         "master_bind_host": bind_host or None, "master_port": int(bind_port) if bind_port else None,
         "progress_every": PROGRESS_EVERY_S, "drain": drain_seconds(settings.margin), "output": str(output),
         "cwd": str(rootpath), "history_step": history_step(settings.duration),
+        "worker_timeout": settings.workers_timeout,
     }
     (folder / "run.json").write_text(json.dumps(run), encoding="utf-8")
     workers = settings.workers + settings.remote_workers
@@ -110,7 +112,13 @@ def follow(process: subprocess.Popen[bytes], settings: LoadSettings, progress: C
             continue
         event = json.loads(text[len(EVENT_PREFIX):])
         if event["event"] == "waiting":
-            progress(f"waiting for {event['workers']} locust workers (master at {event['master']})")
+            # The runner gives up on its workers after workers_timeout and says which are missing;
+            # this deadline only catches a runner that hangs meanwhile.
+            deadline = time.monotonic() + settings.workers_timeout + WORKERS_GRACE_S
+            phase = (f"did not start: its master still waited for workers after workers_timeout + "
+                     f"{WORKERS_GRACE_S:g}s ({format_duration(settings.workers_timeout)} + {WORKERS_GRACE_S:g}s)")
+            progress(f"waiting for {event['workers']} locust workers (master at {event['master']}, "
+                     f"workers_timeout {format_duration(settings.workers_timeout)})")
         elif event["event"] == "started":
             deadline = time.monotonic() + settings.duration + settings.margin
             phase = (f"did not finish within duration + margin ({format_duration(settings.duration)} + "

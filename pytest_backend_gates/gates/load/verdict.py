@@ -45,13 +45,16 @@ def judge(gate: str, settings: LoadSettings, outcome: RunOutcome, *, notes: list
     endpoints = {f"{e['method']} {e['name']}": EndpointStats.from_locust(e) for e in data["entries"]}
     errors = sorted(data["errors"], key=lambda e: -e["occurrences"])
     if data.get("late_workers"):
-        notes.append(f"{data['late_workers']} locust worker(s) sent no final report in time: the last "
-                     "seconds of their requests are missing from the figures")
+        notes.append(f"{data['late_workers']} locust worker(s) sent no final report in time (still answering "
+                     "heartbeats at the stop): the last seconds of their requests are missing from the figures")
     for exception in data["exceptions"]:
         notes.append(f"a locust task raised {exception['count']}x: {exception['msg']}")
     measured: dict[str, Any] = {**total.summary(seconds), "duration_s": round(seconds, 2), "users": settings.users,
                                 "workers": data["workers"], "target": target_text,
                                 "endpoints": {label: s.summary(seconds) for label, s in sorted(endpoints.items())}}
+    if data["workers"]:
+        measured["per_worker"] = dict(data.get("per_worker") or {})
+        measured["lost_workers"] = list(data.get("lost_workers") or [])
     failing = failing_endpoints(errors)
     measured["failing"] = {label: dict(counts) for label, counts in failing.items()}
     default_user = settings.locustfile is None
@@ -86,6 +89,16 @@ def judge(gate: str, settings: LoadSettings, outcome: RunOutcome, *, notes: list
                           f"{failing_text(failing)}{failure_hint(failing)}",
                           warnings=notes, measured=measured, threshold=threshold)
 
+    if data.get("lost_workers"):
+        # Locust's master carries on without them: their users stopped (not moved to the others) and
+        # their requests since their last report are gone, so the figures are not the load configured.
+        lost = data["lost_workers"]
+        said = "; ".join(f"{w['worker']}: {w['why']}, {w['after_s']:g}s into the run" for w in lost)
+        return GateResult(gate, Status.ERROR,
+                          f"{len(lost)} of {data['workers']} locust workers were lost during the run ({said}): "
+                          "their users stopped and their last requests are missing, so the figures are not the "
+                          f"configured load and the thresholds are not judged ({total.requests} requests counted)",
+                          warnings=notes, measured=measured, threshold=threshold)
     violations = [check_budget(ALL, budget, total, seconds, errors) for budget in settings.thresholds]
     for operation, budgets in settings.thresholds_per_endpoint.items():
         stats = match_endpoint(operation, endpoints)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
+import weakref
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends
 from fastapi_users_db_sqlalchemy import (
@@ -132,6 +134,48 @@ class RevokedToken(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
 
 
+class _Connection(sqlite3.Connection):
+    """A sqlite3 connection that closes the cursors its failed statements left open.
+
+    Python 3.11's sqlite3 keeps a statement that failed (the IntegrityError of a duplicate label
+    or e-mail, which the app turns into 409/400) "in use" until its cursor is closed or freed, and
+    SQLAlchemy's aiosqlite adapter closes the driver cursor after a statement only when it did not
+    raise. Held by the exception's traceback in a reference cycle, such a cursor is freed by the
+    garbage collector at some later moment, on the event loop's thread; freeing it resets the
+    statement, which waits for the connection's mutex. If the connection has meanwhile gone to
+    another request that waits in BEGIN IMMEDIATE for the write lock (SQLite keeps the mutex for
+    the whole busy wait), the event loop stops: the transaction that holds the write lock cannot
+    commit, and the waiting ones fail with "database is locked" after the 30 s busy timeout.
+    So the stray cursors are closed here, on the connection's own thread, before its next
+    statement and when it rolls back or closes. (Python 3.12's sqlite3 resets a failed statement
+    itself.)
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._cursors: weakref.WeakSet[sqlite3.Cursor] = weakref.WeakSet()
+
+    def _close_stray_cursors(self) -> None:
+        for cursor in list(self._cursors):
+            if cursor.description is None:  # no rows to read: done or failed (a stream's stays open)
+                cursor.close()
+                self._cursors.discard(cursor)
+
+    def cursor(self, *args: Any, **kwargs: Any) -> Any:
+        self._close_stray_cursors()
+        cursor = super().cursor(*args, **kwargs)
+        self._cursors.add(cursor)
+        return cursor
+
+    def rollback(self) -> None:
+        self._close_stray_cursors()
+        super().rollback()
+
+    def close(self) -> None:
+        self._close_stray_cursors()
+        super().close()
+
+
 engine = create_async_engine(
     settings.database_url,
     # aiosqlite runs each connection in its own thread; `timeout` is SQLite's busy timeout,
@@ -139,8 +183,10 @@ engine = create_async_engine(
     # A write transaction begins IMMEDIATE (sqlite3 begins one before the first INSERT, UPDATE
     # or DELETE; reads stay outside it): a DEFERRED one starts as a reader, and in WAL mode its
     # upgrade to writer fails at once, without the busy wait, when another writer committed
-    # in between ("database is locked" under concurrent creates).
-    connect_args={"check_same_thread": False, "timeout": 30, "isolation_level": "IMMEDIATE"},
+    # in between. `factory`: a connection that closes the cursors of failed statements (see
+    # _Connection: left to the garbage collector, one can stop the event loop while a writer waits).
+    connect_args={"check_same_thread": False, "timeout": 30, "isolation_level": "IMMEDIATE",
+                  "factory": _Connection},
 )
 async_session_maker = async_sessionmaker(engine, expire_on_commit=False)
 

@@ -1,0 +1,1 @@
+pytest --backend-gates --backend-gates-html=build/backend-gates.html

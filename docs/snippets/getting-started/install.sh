@@ -1,0 +1,1 @@
+pip install "pytest-backend-gates[load]"   # [load]: the load gate's locust
