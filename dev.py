@@ -6,15 +6,22 @@
     python3 dev.py test            # the layout's import contracts (lint-imports), the docs site (mkdocs build
                                    # --strict), then the test suite (what .ci/run runs)
     python3 dev.py docs            # the documentation site into site/ (`python3 dev.py docs serve`: live preview)
-    python3 dev.py bench           # the benchmarks in benchmarks/
+    python3 dev.py bench           # every benchmark in benchmarks/, then docs/benchmarks.md from their figures
+                                   #   --quick: each one's smallest settings (development; the file says so)
+                                   #   --only NAME ...: those benchmarks alone (--output elsewhere: the doc wants all)
 
 Each command creates `.venv` and installs what it needs on first use.
 """
 
 from __future__ import annotations
 
+import argparse
+import datetime
 import hashlib
+import importlib.util
+import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -84,6 +91,55 @@ def build_docs() -> int:
         return mkdocs("build", "--strict", "--quiet", "--site-dir", site)
 
 
+def benchmarks() -> list[Path]:
+    """The benchmark scripts: benchmarks/*.py, without the helpers (`_*.py`)."""
+    return sorted(p for p in (ROOT / "benchmarks").glob("*.py") if not p.name.startswith("_"))
+
+
+def bench(argv: list[str]) -> int:
+    """Run every benchmark with --json, then write docs/benchmarks.md from what they measured."""
+    parser = argparse.ArgumentParser(prog="python3 dev.py bench", description="run the benchmarks, regenerate "
+                                     "docs/benchmarks.md from their figures")
+    parser.add_argument("--quick", action="store_true", help="each benchmark's smallest settings (development)")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="only these benchmarks (script names, no .py)")
+    parser.add_argument("--output", type=Path, help="default: docs/benchmarks.md (not with --only: it carries all)")
+    parser.add_argument("--json-dir", type=Path, help="keep each benchmark's JSON there (default: a temporary dir)")
+    args = parser.parse_args(argv)
+    scripts = [s for s in benchmarks() if not args.only or s.stem in args.only]
+    unknown = sorted(set(args.only or ()) - {s.stem for s in scripts})
+    if unknown:
+        parser.error(f"no benchmark named {', '.join(unknown)}; there are {', '.join(s.stem for s in benchmarks())}")
+    if args.only and args.output is None:
+        parser.error("--only needs --output: docs/benchmarks.md carries every benchmark")
+    args.output = args.output or ROOT / "docs" / "benchmarks.md"
+    spec = importlib.util.spec_from_file_location("_report", ROOT / "benchmarks" / "_report.py")
+    assert spec is not None and spec.loader is not None
+    report = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(report)
+    results: list[dict[str, object]] = []
+    failed: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-json-") as tmp:
+        folder = args.json_dir or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        for script in scripts:
+            out = folder / f"{script.stem}.json"
+            out.unlink(missing_ok=True)  # never a previous run's figures
+            status = run([str(PYTHON), str(script.relative_to(ROOT)), *(["--quick"] if args.quick else []),
+                          "--json", str(out)], cwd=ROOT)
+            # A benchmark may exit 1 for a missed target and still have measured: its JSON says so.
+            if out.exists():
+                results.append(json.loads(out.read_text()))
+            else:
+                failed[script.stem] = f"it exited with status {status} and wrote no figures"
+    argv_shown = ["python3", "dev.py", "bench", *argv]
+    generated = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(report.render(results, command=shlex.join(argv_shown), generated=generated, failed=failed))
+    print(f"wrote {args.output} ({len(results)} benchmarks" + (f", {len(failed)} without figures: "
+                                                            f"{', '.join(failed)}" if failed else "") + ")")
+    return 1 if failed else 0
+
+
 def main(argv: list[str]) -> int:
     command, *extra = argv or ["help"]
     if command == "demo":
@@ -104,10 +160,7 @@ def main(argv: list[str]) -> int:
         return mkdocs("build", "--strict", *extra)
     if command == "bench":
         ensure_environment()
-        status = 0
-        for script in sorted((ROOT / "benchmarks").glob("*.py")):
-            status |= run([str(PYTHON), str(script), *extra], cwd=ROOT)
-        return status
+        return bench(extra)
     print(__doc__)
     return 0 if command == "help" else 2
 

@@ -74,6 +74,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
+from _common import Run, add_options, quick_defaults
+
 REPO = Path(__file__).resolve().parent.parent
 SHOP = REPO / "examples" / "shop"
 BIN = Path(sys.executable).parent
@@ -466,7 +468,9 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1,
                         help="parallel workers on both sides: the gate under pytest-xdist -n N, st run --workers N "
                              "(default 1)")
+    add_options(parser)
     args = parser.parse_args()
+    quick_defaults(args, parser, repeats=1, max_examples=5)
     global WORKERS
     WORKERS = args.workers
     if not ST.exists():
@@ -474,6 +478,9 @@ def main() -> int:
         return 1
     subject = (stack_subject(args.stack.resolve(), args.max_examples, args.stateful) if args.stack
                else shop_subject(args.max_examples, args.stateful))
+    run_ = Run("contract_throughput", "Contract throughput: the in-process gate vs the schemathesis CLI on the same app",
+               args, subject=subject.name, max_examples_used=subject.max_examples, phases=subject.phases(),
+               checks="all", warmups=1)
     env = dict(ENV)
     for item in args.env:
         name, sep, value = item.partition("=")
@@ -548,6 +555,28 @@ def main() -> int:
         print(f"ratio {name}: median {med(values):.2f} (rounds: {', '.join(f'{v:.2f}' for v in values)})   "
               f"target >= {TARGET:.1f} -> {verdict}")
     print(f"total benchmark time: {total:.1f} s")
+    rows = [["A in-process gate (pytest)", a_cases, round(a_wall, 2), round(a_cases / a_wall, 1), round(a_engine, 2),
+             round(a_cases / a_engine, 1)],
+            ["B st run -> server", b_cases, round(b_wall, 2), round(b_cases / b_wall, 1), round(b_phases, 2),
+             round(b_cases / b_phases, 1) if b_phases else None]]
+    run_.table(f"{subject.name}, {args.repeats} rounds (A and B alternating) after 1 warm-up each; medians",
+               ["variant", "cases", "wall s", "cases/s", "engine s", "engine cases/s"], rows,
+               notes=[f"start-up of A (--collect-only): {med(startup):.2f} s; B's server start-up (not in B): "
+                      f"{b_server:.2f} s; load average {min(loads):.1f}-{max(loads):.1f} during the rounds"])
+    ratios = (("whole command (the goal)", whole), ("engines (gate duration_s vs st phases)", engines),
+              ("whole command, server start counted for B", with_server),
+              ("cases per CPU second (B: client + server processes)", per_cpu))
+    run_.table("ratio (A cases/s) / (B cases/s), per round, then the median",
+               ["ratio", "median", "rounds", f"target >= {TARGET:.1f}"],
+               [[name, round(med(values), 2), ", ".join(f"{v:.2f}" for v in values),
+                 "MET" if med(values) >= TARGET else "NOT MET"] for name, values in ratios])
+    run_.summary.append(f"in-process gate / schemathesis CLI, cases per second of the whole command: "
+                        f"{med(whole):.2f}x (median of {args.repeats} rounds; target >= {TARGET:.1f}: "
+                        f"{'MET' if med(whole) >= TARGET else 'NOT MET'})")
+    run_.summary.append(f"engines alone: {med(engines):.2f}x; cases per CPU second: {med(per_cpu):.2f}x")
+    run_.figures.update(ratios={name: values for name, values in ratios}, target=TARGET, gate=gate, cli=cli,
+                        startup_s=startup, gate_cpu_s=gate_cpu, cli_cpu_s=cli_cpu, loads=loads, total_s=total)
+    run_.write()
     return 0
 
 

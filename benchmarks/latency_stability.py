@@ -41,9 +41,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from _common import Run, add_options, quick_defaults
+
 from pytest_backend_gates.budget import compute_metric, format_duration, parse_budget
 from pytest_backend_gates.gates.latency.measure import CONFIRM_FACTOR, time_rounds
-from pytest_backend_gates.gates.latency.operations import OperationTimer
+from pytest_backend_gates.gates.latency.operations import OperationTimer, TimedOperation
 from pytest_backend_gates.gates.latency.verdict import judge, suspected
 from pytest_backend_gates.settings import ContractSettings
 
@@ -96,6 +98,11 @@ def spin(seconds: float, cpu: int | None) -> None:
         x += 1
 
 
+def timings(operation: TimedOperation) -> Callable[[int], list[float]]:
+    """The operation's timings alone: `measure` also returns the statuses it got (all 200 here)."""
+    return lambda n: operation.measure(n)[0]
+
+
 def true_p95(chunks: list[list[float]]) -> float:
     """The subject's own p95: the lowest p95 of chunks of samples taken one after the other.
 
@@ -140,7 +147,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--samples", type=int, default=50)
+    add_options(parser)
     args = parser.parse_args()
+    quick_defaults(args, parser, trials=3)
+    run_ = Run("latency_stability", "Latency gate: false positives and true positives", args,
+               budget="p95 < 2 x the stable subject's true p95", slower_variant=f"{SLOWER}x the work",
+               function_work=f"{WORK} loop iterations", true_p95="lowest p95 of 8 chunks of 50 samples")
 
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     here = busy_cpu = None
@@ -161,8 +173,8 @@ def main() -> int:
         empty_endpoint = server.prepare("GET /empty")
         # The endpoint's slow variant takes three times the stable one's time in all (request
         # handling included), not three times its work: calibrate the work that does that.
-        stable_p50 = compute_metric("median", stable_endpoint.measure(100))
-        empty_p50 = compute_metric("median", empty_endpoint.measure(100))
+        stable_p50 = compute_metric("median", timings(stable_endpoint)(100))
+        empty_p50 = compute_metric("median", timings(empty_endpoint)(100))
         per_iteration = (stable_p50 - empty_p50) / WORK
         stability_app.SLOW_WORK = int((SLOWER * stable_p50 - empty_p50) / per_iteration)
         slow_endpoint = server.prepare("GET /slow")
@@ -171,7 +183,7 @@ def main() -> int:
         subjects: dict[str, tuple[Callable[[int], list[float]], Callable[[int], list[float]]]] = {
             "function": (lambda n: time_rounds(lambda: work(WORK), n),
                          lambda n: time_rounds(lambda: work(WORK * SLOWER), n)),
-            "endpoint GET /compute": (stable_endpoint.measure, slow_endpoint.measure),
+            "endpoint GET /compute": (timings(stable_endpoint), timings(slow_endpoint)),
         }
         for name, (stable, slow) in subjects.items():
             stable(args.samples)  # warm-up
@@ -214,12 +226,23 @@ def main() -> int:
             results[f"{name} slow"] = (raw, detected)
 
     print("summary (targets: 0 false positives, all slow variants detected):")
+    rows = []
     for name in subjects:
-        fp = results[f"{name} idle"][1] + results[f"{name} busy"][1]
-        tp = results[f"{name} slow"][1]
-        print(f"  {name}: false positives {results[f'{name} idle'][1]}/{args.trials} idle, "
-              f"{results[f'{name} busy'][1]}/{args.trials} busy (total {fp}/{2 * args.trials}); "
-              f"detections {tp}/{args.trials}")
+        idle, busy, slow = results[f"{name} idle"], results[f"{name} busy"], results[f"{name} slow"]
+        run_.line(f"{name}: false positives {idle[1]}/{args.trials} idle, {busy[1]}/{args.trials} with the other core "
+                  f"busy (total {idle[1] + busy[1]}/{2 * args.trials}); {SLOWER}x slower variant detected "
+                  f"{slow[1]}/{args.trials}")
+        rows.append([name, f"{idle[1]}/{args.trials}", f"{busy[1]}/{args.trials}", f"{slow[1]}/{args.trials}",
+                     f"{idle[0] + busy[0]}/{2 * args.trials}", f"{slow[0]}/{args.trials}"])
+        run_.figures[name] = {"false_positives_idle": idle[1], "false_positives_busy": busy[1], "detected": slow[1],
+                              "first_measurement_missed_stable": idle[0] + busy[0],
+                              "first_measurement_missed_slow": slow[0], "trials": args.trials}
+    run_.table(f"gate verdicts over {args.trials} trials each (targets: 0 false positives, every slow variant failed)",
+               ["subject", "FP idle", "FP other core busy", f"{SLOWER}x slower detected",
+                "stable: first measurement alone over budget", "slow: first measurement alone over budget"], rows,
+               notes=["A trial is what the gate does: `samples` timings, and when the budget is missed a second "
+                      "measurement (twice the samples) judged by the lower end of the 95% bootstrap interval of p95."])
+    run_.write()
     return 0
 
 

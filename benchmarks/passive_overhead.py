@@ -38,6 +38,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import Run, add_options, quick_defaults
+
 TARGET = 1.02
 HEAVY = ("coverage", "schemathesis", "locust", "hypothesis")
 PYPROJECT = '[tool.pytest.ini_options]\n\n[tool.backend-gates.coverage]\nsource = ["suite"]\ntotal = 90\n'
@@ -113,7 +115,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=15, help="number of A/B pairs (default 15)")
     parser.add_argument("--seed", type=int, default=20240601, help="seed for run order and bootstrap")
+    add_options(parser)
     args = parser.parse_args()
+    quick_defaults(args, parser, pairs=3)
+    run_ = Run("passive_overhead", "Passive overhead (plugin installed, no --backend-gates)", args,
+               suite="500 tests (10 modules x 50)", warmups_per_variant=2, import_repeats=7)
     rng = random.Random(args.seed)
     times: dict[str, list[float]] = {"A": [], "B": []}
     ratios: list[float] = []
@@ -140,12 +146,25 @@ def main() -> int:
     verdict = "PASS" if ratio <= TARGET else "FAIL"
     agree = (lo <= TARGET) == (hi <= TARGET) == (ratio <= TARGET)
     note = "the CI agrees" if agree else f"but the CI straddles {TARGET}: too noisy to be sure, rerun with more --pairs"
-    print(f"verdict: {verdict} - overhead {100 * (ratio - 1):+.2f}% vs target <= +{100 * (TARGET - 1):.0f}% ({note})")
-    print(f"import pytest_backend_gates.plugin on top of pytest: {ms:.1f} ms (median of 7, -X importtime), {added} extra modules")
+    run_.line(f"passive / plugin disabled, whole pytest process: median ratio {ratio:.4f} "
+              f"(mean per-pair ratio {statistics.fmean(ratios):.4f}, bootstrap 95% CI [{lo:.4f}, {hi:.4f}], "
+              f"{args.pairs} pairs)")
+    run_.line(f"verdict: {verdict} - overhead {100 * (ratio - 1):+.2f}% vs target <= +{100 * (TARGET - 1):.0f}% ({note})")
+    run_.line(f"import pytest_backend_gates.plugin on top of pytest: {ms:.1f} ms (median of 7, -X importtime), "
+              f"{added} extra modules")
     if heavy:
         print("!" * 72 + f"\n!!! HEAVY MODULES IMPORTED BY THE PASSIVE PLUGIN: {', '.join(heavy)}\n" + "!" * 72)
+        run_.summary.append(f"HEAVY MODULES IMPORTED BY THE PASSIVE PLUGIN: {', '.join(heavy)}")
     else:
-        print(f"heavy modules after import: none of {', '.join(HEAVY)} in sys.modules - OK")
+        run_.line(f"heavy modules after import: none of {', '.join(HEAVY)} in sys.modules - OK")
+    run_.table("500-test suite, wall time of the whole pytest process",
+               ["variant", "median s", "IQR s"],
+               [["A passive (default)", round(med["A"], 3), round(iqr(times["A"]), 3)],
+                ["B -p no:backend_gates", round(med["B"], 3), round(iqr(times["B"]), 3)]])
+    run_.figures.update(ratio=ratio, mean_pair_ratio=statistics.fmean(ratios), ci95=[lo, hi], target=TARGET,
+                        verdict=verdict, median_s=med, iqr_s={v: iqr(times[v]) for v in "AB"},
+                        times_s=times, import_ms=ms, import_modules=added, heavy_modules=heavy)
+    run_.write()
     return 0
 
 

@@ -24,7 +24,7 @@ window is a test that looks at its statements, not production traffic). An aiosq
 statement costs ~100 us (it crosses to aiosqlite's thread and back) and is seen twice:
 under 5 us idle, under 25 us counting.
 
-    .venv/bin/python benchmarks/queries_overhead.py [--statements 20000] [--rounds 5]
+    .venv/bin/python benchmarks/queries_overhead.py [--statements 20000] [--rounds 5] [--quick] [--json PATH]
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ import sqlite3
 import statistics
 import time
 from collections.abc import Callable
+
+from _common import Run, add_options, quick_defaults
 
 from pytest_backend_gates.gates.queries.capture import (
     counting,
@@ -123,11 +125,16 @@ def measure(run: Callable[[], float], rounds: int) -> tuple[float, float, float]
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--statements", type=int, default=20000)
     parser.add_argument("--rounds", type=int, default=5)
+    add_options(parser)
     args = parser.parse_args()
+    quick_defaults(args, parser, statements=2000, rounds=2)
+    run_ = Run("queries_overhead", "Query-instrumentation overhead", args, clock="process CPU time",
+               statement="SELECT name FROM t WHERE id = ? (in-memory SQLite, 1,000 rows)")
     print(f"queries overhead: {args.statements} point selects, median of {args.rounds} rounds")
+    rows: list[list[object]] = []
     status = 0
     # (name, runner, statements, targets in us added per statement: idle, counting). An async
     # statement costs ~100 us (it crosses to aiosqlite's thread and back) and is seen twice
@@ -138,7 +145,7 @@ def main() -> int:
                ("aiosqlite", async_sqlalchemy_runner(quarter), quarter, (5.0, 25.0))]
     for name, run, statements, (idle_target, counting_target) in runners:
         if run is None:
-            print(f"  {name}: not installed, skipped")
+            run_.line(f"{name}: not installed, skipped")
             continue
         a, b, c = measure(run, args.rounds)
         per = 1e6 / statements
@@ -150,6 +157,16 @@ def main() -> int:
               f"{idle:+.2f} us, counting {counted:+.2f} us per statement (targets < {idle_target:g}, "
               f"< {counting_target:g}): {'MET' if met else 'NOT MET'}")
         status = status or (0 if met else 1)
+        run_.summary.append(f"{name}: added {idle:+.2f} us per statement with the hooks idle, {counted:+.2f} us counting "
+                            f"(targets < {idle_target:g} us, < {counting_target:g} us): {'MET' if met else 'NOT MET'}")
+        rows.append([name, statements, round(a * per, 2), round(b * per, 2), round(c * per, 2), round(b / a, 2),
+                     round(c / a, 2), round(idle, 2), round(counted, 2), "MET" if met else "NOT MET"])
+        run_.figures[name] = {"statements": statements, "plain_us": a * per, "idle_us": b * per, "counting_us": c * per,
+                              "added_idle_us": idle, "added_counting_us": counted,
+                              "targets_us": [idle_target, counting_target], "met": met}
+    run_.table(f"CPU time per statement, median of {args.rounds} rounds (A plain, B hooks idle, C counting)",
+               ["driver", "statements", "A us", "B us", "C us", "B/A", "C/A", "B-A us", "C-A us", "targets"], rows)
+    run_.write()
     return status
 
 

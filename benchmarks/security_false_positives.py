@@ -8,7 +8,7 @@ per app "passed N/N" and every finding of a failed run with its seed (from the
 JSON report). `--buggy` runs the buggy twins instead and prints how often each
 seeded defect of examples/security/README.md was found.
 
-    .venv/bin/python benchmarks/security_false_positives.py [--runs 10] [--apps NAME ...] [--buggy]
+    .venv/bin/python benchmarks/security_false_positives.py [--runs 10] [--apps NAME ...] [--buggy] [--quick] [--json PATH]
 
 Measured 2026-11-26 (schemathesis 4.32.5, FastAPI 0.165, Flask 3.1.3; 2 cores shared with other
 jobs, load average ~10, so the seconds are not comparable):
@@ -67,6 +67,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from _common import Run, add_options, quick_defaults
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -141,8 +143,16 @@ def main() -> int:
     parser.add_argument("--max-examples", type=int, default=20)
     parser.add_argument("--buggy", action="store_true", help="detection rate of the seeded defects instead")
     parser.add_argument("--apps", nargs="*", help="only these apps (names as printed)")
+    add_options(parser)
     args = parser.parse_args()
+    quick_defaults(args, parser, runs=1, max_examples=5)
     apps = [a for a in (BUGGY if args.buggy else FIXED) if not args.apps or a.name in args.apps]
+    run_ = Run("security_false_positives",
+               "Security gate: seeded defects found on the buggy twins" if args.buggy
+               else "Security gate: false positives on the fixed apps", args,
+               gates="contract + security, every probe", seeds="random (no --backend-gates-seed)",
+               apps_run=[a.name for a in apps])
+    rows: list[list[object]] = []
     status = 0
     print(f"security false positives: {'buggy twins, detection rate' if args.buggy else 'fixed apps'}, "
           f"{args.runs} runs each, random seeds, max_examples {args.max_examples}", flush=True)
@@ -182,11 +192,40 @@ def main() -> int:
             for (rule, where), count in sorted(unexpected.items()):
                 print(f"    UNEXPECTED {rule} on {where}: {count}/{args.runs} runs")
             print("\n".join(failures)) if failures else None
+            for (rule, where), count in sorted(detected.items(), key=lambda item: (item[0][0], item[0][1] or "")):
+                rows.append([app.name, rule, where or "(app-wide)", f"{count}/{args.runs}"])
+            rows.extend([app.name, f"UNEXPECTED {rule}", where, f"{count}/{args.runs}"]
+                        for (rule, where), count in sorted(unexpected.items()))
+            run_.figures[app.name] = {"runs": args.runs, "responses": responses, "seconds": seconds,
+                                      "found": {f"{r} {w or '(app-wide)'}": c for (r, w), c in detected.items()},
+                                      "unexpected": {f"{r} {w}": c for (r, w), c in unexpected.items()},
+                                      "failures": failures}
         else:
             print(f"{app.name:22} passed {passed}/{args.runs}  ({responses} responses checked, {seconds:.0f} s)",
                   flush=True)
             print("\n".join(failures), flush=True) if failures else None
             status |= passed != args.runs
+            rows.append([app.name, f"{passed}/{args.runs}", responses, round(seconds)])
+            run_.figures[app.name] = {"runs": args.runs, "passed": passed, "responses": responses, "seconds": seconds,
+                                      "failures": failures}
+            if failures:
+                run_.summary.append(f"{app.name}: " + "; ".join(f.strip() for f in failures[:5]))
+    if args.buggy:
+        missed = [f"{r[0]} {r[1]} {r[2]}" for r in rows if not str(r[1]).startswith("UNEXPECTED")
+                  and r[3] != f"{args.runs}/{args.runs}"]
+        unexpected_rows = [r for r in rows if str(r[1]).startswith("UNEXPECTED")]
+        run_.line(f"seeded defects found in every run: {sum(1 for r in rows if r[3] == f'{args.runs}/{args.runs}')} of "
+                  f"{len(rows) - len(unexpected_rows)}" + (f"; missed in some run: {', '.join(missed)}" if missed else "")
+                  + f"; unexpected findings: {len(unexpected_rows)}")
+        run_.table(f"buggy twins, {args.runs} runs each, max_examples {args.max_examples}",
+                   ["app", "rule", "where", "found"], rows)
+    else:
+        clean = sum(1 for r in rows if r[1] == f"{args.runs}/{args.runs}")
+        run_.line(f"fixed apps passing every run: {clean} of {len(rows)} ({args.runs} random seeds each, "
+                  f"{sum(int(r[2]) for r in rows)} responses checked in all)")
+        run_.table(f"fixed apps, {args.runs} runs each, max_examples {args.max_examples}",
+                   ["app", "passed", "responses checked", "seconds"], rows)
+    run_.write()
     return status
 
 
