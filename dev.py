@@ -152,7 +152,8 @@ def main(argv: list[str]) -> int:
         status = run([str(BIN / "lint-imports"), "--no-cache"], cwd=ROOT)
         # Then the documentation site, strict: its pages include the files the tests run.
         status = status or build_docs()
-        return status or run([str(PYTHON), "-m", "pytest", "-n", "2", *extra], cwd=ROOT)
+        # --durations: the slowest tests in the log, to keep .ci/run under its 20 minutes
+        return status or run([str(PYTHON), "-m", "pytest", "-n", "2", "--durations=25", *extra], cwd=ROOT)
     if command == "docs":
         ensure_environment()
         if extra[:1] == ["serve"]:
