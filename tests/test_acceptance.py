@@ -109,6 +109,10 @@ def test_partial_run_lists_nothing_stale_and_keeps_entries_when_updating(pyteste
     make_app(pytester, COVERAGE.format(extra=""), tests=TESTS_AUTH_PARTLY)
     assert run(pytester, "--backend-gates-update-baseline")[0].ret == 0
     before = baseline_file(pytester)
+    pytester.makepyfile(test_app=TESTS_AUTH_PARTLY.replace('("abc", True)', '("zzz", False)'))  # covers less
+    result, report = run(pytester, "-k", "tax")
+    coverage = gate(report, "coverage")
+    assert coverage["status"] == "skipped" and coverage["violations"] == [], "a partial run ratchets nothing"
     result, report = run(pytester, "--backend-gates-update-baseline", "-k", "tax")
     assert not any(w.startswith("baseline:") for w in gate(report, "coverage")["warnings"])
     assert {e["fingerprint"] for e in baseline_file(pytester)["violations"]} >= \

@@ -58,7 +58,8 @@ def judge(results: list[GateResult], settings: AcceptanceSettings, baseline: Bas
                 violation = replace(violation, accepted=True, reason=UPDATED_REASON)
             violations.append(violation)
         result = replace(result, violations=violations, warnings=list(result.warnings))
-        if baseline is not None and not update:
+        # Only a judged figure ratchets: a partial run's coverage is `skipped`, an `error` measured nothing whole.
+        if baseline is not None and not update and result.status in (Status.PASSED, Status.FAILED):
             result = _ratchet(result, baseline, settings)
         judged.append(_restatus(result))
 
